@@ -1,0 +1,390 @@
+"""Gaussian-mixture model math on small arrays, and the passes over the data.
+
+The kernels (``fastem.kernels``) reduce the data to sufficient statistics;
+everything here works on those ``n_components x n_features^2``-sized
+summaries: the M-step's closed forms, Cholesky factors of the precisions,
+log-normalisers, and the exact slack that ``reg_covar`` gives the bound check.
+
+The M-step follows scikit-learn's formulas exactly (``nk`` carries the same
+``10 * eps`` guard, weights are ``nk / sum(nk)``, tied covariances subtract
+``sum_k nk mu_k mu_k^T`` from the scatter of all rows), but every sum arrives
+centred: around the current means for full/diag/spherical and around the data
+mean for tied, accumulated in float64, so covariances do not lose their
+digits to cancellation.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import linalg
+
+from . import kernels
+from ._data import iter_chunks
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+_ILL_DEFINED = (
+    "Fitting the mixture model failed because some components have "
+    "ill-defined empirical covariance (for instance caused by singleton "
+    "or collapsed samples). Try to decrease the number of components, "
+    "increase reg_covar, or scale the input data."
+)
+_ILL_DEFINED_FLOAT32 = (
+    " The numerical accuracy can also be improved by passing float64"
+    " data instead of float32."
+)
+
+
+class Params(NamedTuple):
+    """The fitted parameters, in scikit-learn's shapes and in the model dtype."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+class Stats(NamedTuple):
+    """What one pass over the data returns, summed over chunks (float64)."""
+
+    n_samples: int
+    sum_lpn: float
+    sum_abs_lpn: float
+    nk: np.ndarray  # (K,) sum of responsibilities
+    shift: np.ndarray  # (K, d) the point each component's sums are centred on
+    sum_x: np.ndarray  # (K, d) sum r (x - shift)
+    second: np.ndarray  # full (K, d, d) upper triangle; diag (K, d); tied (K, 0)
+
+
+class TiedScatter(NamedTuple):
+    """Scatter of all rows around their mean, computed once per fit (tied)."""
+
+    n_samples: int
+    center: np.ndarray
+    scatter: np.ndarray
+
+
+def compute_dtype(*dtypes):
+    """float32 only when everything is float32 or narrower, like NumPy's promotion."""
+    dtype = np.result_type(*dtypes)
+    return np.dtype(np.float32) if dtype == np.float32 else np.dtype(np.float64)
+
+
+# --------------------------------------------------------------------------
+# Precisions and their Cholesky factors.
+
+
+def ill_defined_message(dtype):
+    msg = _ILL_DEFINED
+    if np.dtype(dtype) == np.float32:
+        msg += _ILL_DEFINED_FLOAT32
+    return msg
+
+
+def _inverse_cholesky_upper(covariance, dtype):
+    """Upper-triangular U with U U^T = covariance^-1 (scikit-learn's layout)."""
+    try:
+        cov_chol = linalg.cholesky(covariance, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        raise ValueError(ill_defined_message(dtype)) from None
+    if not np.all(np.isfinite(cov_chol)):
+        raise ValueError(ill_defined_message(dtype))
+    eye = np.eye(covariance.shape[0])
+    return linalg.solve_triangular(cov_chol, eye, lower=True, check_finite=False).T
+
+
+def precision_cholesky(covariances, covariance_type, dtype):
+    """Cholesky factors of the precisions from float64 covariances."""
+    if covariance_type == "full":
+        out = np.empty_like(covariances)
+        for k in range(covariances.shape[0]):
+            out[k] = _inverse_cholesky_upper(covariances[k], dtype)
+    elif covariance_type == "tied":
+        out = _inverse_cholesky_upper(covariances, dtype)
+    else:
+        if np.any(covariances <= 0.0) or not np.all(np.isfinite(covariances)):
+            raise ValueError(ill_defined_message(dtype))
+        out = 1.0 / np.sqrt(covariances)
+    return out
+
+
+def _flipped_cholesky(precision):
+    """Upper U with U U^T = precision, via the Cholesky of the reversed matrix."""
+    lower = np.linalg.cholesky(precision[::-1, ::-1])
+    return lower[::-1, ::-1]
+
+
+def precision_cholesky_from_precisions(precisions, covariance_type):
+    precisions = np.asarray(precisions, dtype=np.float64)
+    if covariance_type == "full":
+        return np.stack([_flipped_cholesky(p) for p in precisions])
+    if covariance_type == "tied":
+        return _flipped_cholesky(precisions)
+    return np.sqrt(precisions)
+
+
+def precisions_from_cholesky(prec_chol, covariance_type):
+    if covariance_type == "full":
+        return np.matmul(prec_chol, np.swapaxes(prec_chol, 1, 2))
+    if covariance_type == "tied":
+        return prec_chol @ prec_chol.T
+    return prec_chol**2
+
+
+def covariances_from_cholesky(prec_chol, covariance_type):
+    """Covariances implied by precision Cholesky factors (inverse of U U^T)."""
+    prec_chol = np.asarray(prec_chol, dtype=np.float64)
+    if covariance_type == "full":
+        inv = np.stack([linalg.solve_triangular(u, np.eye(u.shape[0])) for u in prec_chol])
+        return np.matmul(np.swapaxes(inv, 1, 2), inv)
+    if covariance_type == "tied":
+        inv = linalg.solve_triangular(prec_chol, np.eye(prec_chol.shape[0]))
+        return inv.T @ inv
+    return 1.0 / prec_chol**2
+
+
+def log_det_cholesky(prec_chol, covariance_type, n_features):
+    """log|det U| per component (a scalar for tied), in float64."""
+    prec_chol = np.asarray(prec_chol, dtype=np.float64)
+    if covariance_type == "full":
+        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+    if covariance_type == "tied":
+        return np.log(np.diag(prec_chol)).sum()
+    if covariance_type == "diag":
+        return np.log(prec_chol).sum(axis=1)
+    return n_features * np.log(prec_chol)
+
+
+def log_norm(params, covariance_type):
+    """log weight_k + log|det U_k| - d/2 log(2 pi), float64 (K,)."""
+    n_components, n_features = params.means.shape
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(np.asarray(params.weights, dtype=np.float64))
+    log_det = log_det_cholesky(params.precisions_cholesky, covariance_type, n_features)
+    out = log_weights + log_det - 0.5 * n_features * np.log(2.0 * np.pi)
+    return np.ascontiguousarray(np.broadcast_to(out, (n_components,)), dtype=np.float64)
+
+
+# --------------------------------------------------------------------------
+# Passes over the data.
+
+
+def _empty_outputs(n_components, dtype):
+    return (
+        np.empty(0, dtype=dtype),
+        np.empty((0, n_components), dtype=dtype),
+        np.empty(0, dtype=np.int64),
+    )
+
+
+def _slice_outputs(outputs, empties, start, stop):
+    return tuple(e if o is None else o[start:stop] for o, e in zip(outputs, empties))
+
+
+def tied_center(params):
+    """The shift tied passes centre rows on: the mixture's mean."""
+    weights = np.asarray(params.weights, dtype=np.float64)
+    return weights @ np.asarray(params.means, dtype=np.float64)
+
+
+def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_resp=None,
+                  out_label=None):
+    """One pass over X through the family's fused kernel.
+
+    Writes the per-row outputs that are given (views of the right dtype and
+    length) and returns ``Stats`` (statistics are zero-sized unless
+    ``want_stats``).
+    """
+    n_samples, n_features = X.shape
+    n_components = params.means.shape[0]
+    dtype = compute_dtype(X.dtype, params.means.dtype)
+    lnorm = log_norm(params, covariance_type)
+    means = np.ascontiguousarray(params.means, dtype=dtype)
+    prec_chol = np.asarray(params.precisions_cholesky)
+    empties = _empty_outputs(n_components, dtype)
+    no_resp = np.empty((0, n_components))
+    if covariance_type == "full":
+        prec = np.ascontiguousarray(prec_chol, dtype=dtype)
+
+        def run(chunk, outs):
+            return kernels.full_pass(chunk, means, prec, lnorm, no_resp, *outs, want_stats)
+
+        shift = means
+    elif covariance_type == "tied":
+        center64 = tied_center(params)
+        prec64 = np.asarray(prec_chol, dtype=np.float64)
+        means_t = np.ascontiguousarray((params.means - center64) @ prec64, dtype=dtype)
+        center = center64.astype(dtype)
+        prec = np.ascontiguousarray(prec_chol, dtype=dtype)
+
+        def run(chunk, outs):
+            result = kernels.tied_pass(chunk, center, prec, means_t, lnorm, *outs, want_stats)
+            return result + (np.empty((n_components, 0)),)
+
+        shift = np.broadcast_to(center64, (n_components, n_features))
+    else:
+        prec = np.ascontiguousarray(
+            np.broadcast_to(
+                prec_chol.reshape(n_components, -1), (n_components, n_features)
+            ),
+            dtype=dtype,
+        )
+
+        def run(chunk, outs):
+            return kernels.diag_pass(chunk, means, prec, lnorm, no_resp, *outs, want_stats)
+
+        shift = means
+    outputs = (out_lpn, out_resp, out_label)
+    totals = None
+    for start, stop, chunk in iter_chunks(X, dtype):
+        result = run(chunk, _slice_outputs(outputs, empties, start, stop))
+        totals = result if totals is None else _add(totals, result)
+    sum_lpn, sum_abs, nk, sum_x, second = totals
+    return Stats(n_samples, float(sum_lpn), float(sum_abs), nk, np.asarray(shift, np.float64),
+                 sum_x, second)
+
+
+def _add(a, b):
+    return tuple(x + y for x, y in zip(a, b))
+
+
+def resp_stats(X, resp_chunk, shift, second_moment):
+    """Statistics of X under given responsibilities, centred on ``shift``.
+
+    ``resp_chunk(start, stop)`` returns the float64 responsibilities of those
+    rows, so a caller never has to hold an ``n_samples x n_components``
+    array.  ``second_moment`` is "full" (``(K, d, d)`` upper triangle) or
+    "diag" (``(K, d)``).
+    """
+    n_samples, _ = X.shape
+    n_components = shift.shape[0]
+    dtype = X.dtype if X.dtype == np.float32 else np.dtype(np.float64)
+    shift_t = np.ascontiguousarray(shift, dtype=dtype)
+    dummy_prec = np.empty((n_components, 0, 0) if second_moment == "full" else (n_components, 0),
+                          dtype=dtype)
+    lnorm = np.zeros(n_components)
+    kernel = kernels.full_pass if second_moment == "full" else kernels.diag_pass
+    empties = _empty_outputs(n_components, dtype)
+    totals = None
+    for start, stop, chunk in iter_chunks(X, dtype):
+        resp = np.ascontiguousarray(resp_chunk(start, stop), dtype=np.float64)
+        result = kernel(chunk, shift_t, dummy_prec, lnorm, resp, *empties, True)
+        totals = result[2:] if totals is None else _add(totals, result[2:])
+    nk, sum_x, second = totals
+    return Stats(n_samples, 0.0, 0.0, nk, np.asarray(shift, np.float64), sum_x, second)
+
+
+def _mean_and_scatter(X, shift, second_moment):
+    ones = lambda start, stop: np.ones((stop - start, 1))  # noqa: E731
+    return resp_stats(X, ones, shift, second_moment)
+
+
+def tied_scatter(X):
+    """Scatter of all rows around their mean: two passes, once per fit."""
+    n_samples, n_features = X.shape
+    first = _mean_and_scatter(X, np.zeros((1, n_features)), "diag")
+    center = first.sum_x[0] / n_samples
+    second = _mean_and_scatter(X, center[None, :], "full")
+    scatter = _symmetrize(second.second)[0]
+    # The rounded mean leaves sum(x - center) slightly off zero: move the
+    # centre onto the exact mean of the rows and correct the scatter for it.
+    residual = second.sum_x[0]
+    scatter -= np.outer(residual, residual) / n_samples
+    return TiedScatter(n_samples, center + residual / n_samples, scatter)
+
+
+def _symmetrize(upper):
+    """Fill the lower triangles of a stack of upper-triangular-filled matrices."""
+    lower = np.tril(np.swapaxes(upper, -1, -2), -1)
+    return np.triu(upper) + lower
+
+
+# --------------------------------------------------------------------------
+# M-step.
+
+
+def m_step(stats, covariance_type, reg_covar, dtype, tied=None, weights_by="sum"):
+    """Closed-form maximisation from centred statistics.
+
+    Returns ``(weights, means, covariances)`` in float64 and the M-step's
+    regularisation loss ``Q(theta*) - Q(theta)`` summed over rows (see
+    ``reg_covar_loss``).  ``weights_by="n_samples"`` divides ``nk`` by the
+    number of rows (scikit-learn's initialisation) instead of by ``sum(nk)``.
+    """
+    eps = np.finfo(dtype).eps
+    r = stats.nk
+    nk = r + 10 * eps
+    sum_rx = stats.sum_x + r[:, None] * stats.shift
+    means = sum_rx / nk[:, None]
+    delta = means - stats.shift
+    if covariance_type == "full":
+        second = _symmetrize(stats.second)
+        sx_delta = stats.sum_x[:, :, None] * delta[:, None, :]
+        scatter = (
+            second
+            - sx_delta
+            - np.swapaxes(sx_delta, 1, 2)
+            + r[:, None, None] * delta[:, :, None] * delta[:, None, :]
+        )
+        emp = scatter / nk[:, None, None]
+        emp = 0.5 * (emp + np.swapaxes(emp, 1, 2))
+        loss = _reg_loss_matrices(emp, r, reg_covar)
+        covariances = emp.copy()
+        idx = np.arange(emp.shape[1])
+        covariances[:, idx, idx] += reg_covar
+    elif covariance_type == "tied":
+        total_nk = nk.sum()
+        dmean = means - tied.center
+        v = nk @ dmean
+        emp = (
+            tied.scatter
+            - (nk[:, None] * dmean).T @ dmean
+            - np.outer(tied.center, v)
+            - np.outer(v, tied.center)
+            + (tied.n_samples - total_nk) * np.outer(tied.center, tied.center)
+        ) / total_nk
+        emp = 0.5 * (emp + emp.T)
+        loss = _reg_loss_matrices(emp[None], np.array([r.sum()]), reg_covar)
+        covariances = emp + reg_covar * np.eye(emp.shape[0])
+    else:
+        var = (stats.second - 2.0 * delta * stats.sum_x + r[:, None] * delta**2) / nk[:, None]
+        if covariance_type == "diag":
+            loss = _reg_loss_eigen(var, r, reg_covar)
+            covariances = var + reg_covar
+        else:
+            sph = var.mean(axis=1)
+            n_features = var.shape[1]
+            loss = n_features * _reg_loss_eigen(sph[:, None], r, reg_covar)
+            covariances = sph + reg_covar
+    if weights_by == "n_samples":
+        weights = nk / stats.n_samples
+    else:
+        weights = nk / nk.sum()
+    return weights, means, covariances, loss
+
+
+def _reg_loss_eigen(eigvals, r, reg_covar):
+    """sum_k r_k / 2 * sum_j f(reg / lambda_kj), f(t) = log(1 + t) - t / (1 + t).
+
+    With covariance Sigma* + reg I in place of the maximiser Sigma*, the
+    M-step falls short of the maximum of E_q[log p(X, Z)] by exactly this.
+    Components with no responsibility lose nothing; a positive responsibility
+    on a singular Sigma* makes the shortfall unbounded.
+    """
+    if reg_covar == 0.0:
+        return 0.0
+    loss = 0.0
+    for rk, lam in zip(r, eigvals):
+        if rk == 0.0:
+            continue
+        if np.any(lam <= 0.0):
+            return np.inf
+        t = reg_covar / lam
+        loss += 0.5 * rk * np.sum(np.log1p(t) - t / (1.0 + t))
+    return loss
+
+
+def _reg_loss_matrices(emp, r, reg_covar):
+    if reg_covar == 0.0:
+        return 0.0
+    return _reg_loss_eigen(np.linalg.eigvalsh(emp), r, reg_covar)

@@ -1,0 +1,625 @@
+"""``fastem.GaussianMixture``: scikit-learn's estimator on fused Numba kernels."""
+
+import math
+import warnings
+from numbers import Integral, Real
+from time import time
+
+import numpy as np
+from sklearn import cluster
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.cluster import kmeans_plusplus
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn import config_context, get_config
+
+from . import _gaussian as G
+from ._bound import (
+    BoundDecreaseError,
+    BoundDecreaseWarning,
+    bound_drop_message,
+    rounding_tolerance,
+)
+
+
+# --------------------------------------------------------------------------
+# Validation of user-given initial parameters (scikit-learn's messages).
+
+
+def _check_shape(param, param_shape, name):
+    if param.shape != param_shape:
+        raise ValueError(
+            f"The parameter '{name}' should have the shape of {param_shape}, "
+            f"but got {param.shape}"
+        )
+
+
+def _check_weights(weights, n_components):
+    weights = check_array(weights, dtype=[np.float64, np.float32], ensure_2d=False)
+    _check_shape(weights, (n_components,), "weights")
+    if np.any(weights < 0.0) or np.any(weights > 1.0):
+        raise ValueError(
+            "The parameter 'weights' should be in the range [0, 1], but got "
+            f"max value {np.max(weights):.5f}, min value {np.min(weights):.5f}"
+        )
+    atol = 1e-6 if weights.dtype == np.float32 else 1e-8
+    if not abs(1.0 - float(np.sum(weights))) <= atol:
+        raise ValueError(
+            "The parameter 'weights' should be normalized, but got "
+            f"sum(weights) = {np.sum(weights):.5f}"
+        )
+    return weights
+
+
+def _check_means(means, n_components, n_features):
+    means = check_array(means, dtype=[np.float64, np.float32], ensure_2d=False)
+    _check_shape(means, (n_components, n_features), "means")
+    return means
+
+
+def _check_precisions(precisions, covariance_type, n_components, n_features):
+    precisions = check_array(
+        precisions,
+        dtype=[np.float64, np.float32],
+        ensure_2d=False,
+        allow_nd=covariance_type == "full",
+    )
+    shapes = {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }
+    _check_shape(precisions, shapes[covariance_type], f"{covariance_type} precision")
+    if covariance_type in ("diag", "spherical"):
+        if np.any(precisions <= 0.0):
+            raise ValueError(f"'{covariance_type} precision' should be positive")
+    else:
+        matrices = precisions if covariance_type == "full" else precisions[None]
+        for matrix in matrices:
+            if not (
+                np.allclose(matrix, matrix.T, rtol=1e-5, atol=1e-8)
+                and np.all(np.linalg.eigvalsh(matrix) > 0.0)
+            ):
+                raise ValueError(
+                    f"'{covariance_type} precision' should be symmetric, positive-definite"
+                )
+    return precisions
+
+
+# --------------------------------------------------------------------------
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture fitted by EM on fused, multi-threaded Numba kernels.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: same
+    parameters, attributes, methods, warnings and errors, and the same
+    initial parameters for the same ``random_state``.  Every EM iteration is
+    one pass over ``X`` that computes the responsibilities and the M-step's
+    sufficient statistics together, in blocks, without an
+    ``n_samples x n_components`` temporary.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        The number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        The covariance parameters: one general matrix per component
+        ('full'), one matrix shared by all ('tied'), one diagonal per
+        component ('diag'), or one variance per component ('spherical').
+    tol : float, default=1e-3
+        EM stops when the change of the per-sample mean log-likelihood (the
+        lower bound) is below this.
+    reg_covar : float, default=1e-6
+        Non-negative value added to the diagonal of every covariance.
+    max_iter : int, default=100
+        The number of EM iterations to perform.
+    n_init : int, default=1
+        The number of initialisations; the one with the highest bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, \
+            default='kmeans'
+        How responsibilities are initialised (as scikit-learn, with the same
+        random streams).
+    weights_init : array-like of shape (n_components,), default=None
+        User-provided initial weights.
+    means_init : array-like of shape (n_components, n_features), default=None
+        User-provided initial means.
+    precisions_init : array-like, default=None
+        User-provided initial precisions; shape as ``precisions_``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation and :meth:`sample`.
+    warm_start : bool, default=False
+        Start each ``fit`` from the previous solution (``n_init`` ignored).
+    verbose : int, default=0
+        1 prints each initialisation and iteration; 2 adds times and changes.
+    verbose_interval : int, default=10
+        Iterations between two prints.
+    bound_check : {'warn', 'raise', 'ignore'}, default='warn'
+        What to do when the lower bound decreases by more than ``reg_covar``
+        and rounding can explain (EM guarantees it never decreases): emit a
+        :class:`fastem.BoundDecreaseWarning`, raise a
+        :class:`fastem.BoundDecreaseError`, or nothing.  Not a scikit-learn
+        parameter; keyword-only and last, so scikit-learn code is unaffected.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        (n_components, n_features, n_features) if 'full', (n_features,
+        n_features) if 'tied', (n_components, n_features) if 'diag',
+        (n_components,) if 'spherical'.
+    precisions_ : ndarray
+        Inverses of the covariances, same shapes.
+    precisions_cholesky_ : ndarray
+        Upper-triangular ``U`` with ``U @ U.T == precisions_`` (full, tied),
+        or ``sqrt(precisions_)``.
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean log-likelihood per sample at the last E-step of the best run.
+    lower_bounds_ : list of float
+        The lower bound at every iteration of the best run.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when ``X`` has feature names that are all strings.
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "bound_check": [StrOptions({"warn", "raise", "ignore"})],
+    }
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        bound_check="warn",
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.bound_check = bound_check
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X, y=None):
+        """Estimate model parameters with the EM algorithm.
+
+        Fits ``n_init`` times and keeps the run with the largest lower bound;
+        each run iterates E- and M-steps until the bound changes by less than
+        ``tol`` or ``max_iter`` is reached (then a ``ConvergenceWarning``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        self : object
+        """
+        self.fit_predict(X, y)
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Estimate model parameters using X and predict the labels for X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        if not get_config()["skip_parameter_validation"]:
+            self._validate_params()
+        with config_context(skip_parameter_validation=True):
+            return self._fit_predict(X)
+
+    def _fit_predict(self, X):
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components "
+                f"but got n_components = {self.n_components}, "
+                f"n_samples = {n_samples}"
+            )
+        inits = self._check_initial_parameters(n_features)
+        dtype = X.dtype
+
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        random_state = check_random_state(self.random_state)
+        tied = G.tied_scatter(X) if self.covariance_type == "tied" else None
+
+        max_lower_bound = -np.inf
+        best = None
+        self.converged_ = False
+        for init in range(n_init):
+            self._print_verbose_msg_init_beg(init)
+            if do_init:
+                params = self._initial_parameters(X, random_state, inits, tied)
+            else:
+                params = self._current_parameters()
+            lower_bound = -np.inf if do_init else self.lower_bound_
+            lower_bounds = []
+            converged = False
+            n_iter = 0
+            loss = None
+            for n_iter in range(1, self.max_iter + 1):
+                prev_lower_bound = lower_bound
+                stats = G.gaussian_pass(X, params, self.covariance_type, want_stats=True)
+                lower_bound = dtype.type(stats.sum_lpn / n_samples)
+                if loss is not None:
+                    self._check_bound(n_iter, prev_lower_bound, lower_bound, loss, stats, dtype)
+                params, loss = self._m_step(stats, tied, dtype)
+                lower_bounds.append(lower_bound)
+                change = lower_bound - prev_lower_bound
+                self._print_verbose_msg_iter_end(n_iter, change)
+                if abs(change) < self.tol:
+                    converged = True
+                    break
+            if self.max_iter > 0:
+                self._print_verbose_msg_init_end(lower_bound, converged)
+            if best is None or lower_bound > max_lower_bound or max_lower_bound == -np.inf:
+                max_lower_bound = lower_bound
+                best = (params, n_iter, lower_bounds)
+                self.converged_ = converged
+
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. "
+                "Try different init parameters, or increase max_iter, "
+                "tol, or check for degenerate data.",
+                ConvergenceWarning,
+            )
+
+        params, self.n_iter_, self.lower_bounds_ = best
+        self._set_parameters(params)
+        self.lower_bound_ = max_lower_bound
+
+        # A final E-step, so that fit_predict(X) always equals fit(X).predict(X).
+        return self._predict_labels(X)
+
+    def _check_initial_parameters(self, n_features):
+        """Validated copies of the ``*_init`` arrays (the parameters stay untouched)."""
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = _check_weights(self.weights_init, self.n_components)
+        if self.means_init is not None:
+            means = _check_means(self.means_init, self.n_components, n_features)
+        if self.precisions_init is not None:
+            precisions = _check_precisions(
+                self.precisions_init, self.covariance_type, self.n_components, n_features
+            )
+        return weights, means, precisions
+
+    def _initial_labels(self, X, random_state):
+        """Component of each row (-1: none) or dense responsibilities ('random')."""
+        n_samples = X.shape[0]
+        if self.init_params == "kmeans":
+            km = cluster.KMeans(n_clusters=self.n_components, n_init=1, random_state=random_state)
+            return km.fit(X).labels_.astype(np.intp), None
+        if self.init_params == "random":
+            resp = np.asarray(random_state.uniform(size=(n_samples, self.n_components)),
+                              dtype=X.dtype)
+            resp /= np.sum(resp, axis=1)[:, np.newaxis]
+            return None, resp
+        if self.init_params == "random_from_data":
+            indices = random_state.choice(n_samples, size=self.n_components, replace=False)
+        else:
+            _, indices = kmeans_plusplus(X, self.n_components, random_state=random_state)
+        labels = np.full(n_samples, -1, dtype=np.intp)
+        labels[indices] = np.arange(self.n_components)
+        return labels, None
+
+    def _initial_parameters(self, X, random_state, inits, tied):
+        weights_init, means_init, precisions_init = inits
+        dtype = X.dtype
+        n_samples, n_features = X.shape
+        K = self.n_components
+        weights = means = covariances = None
+        if weights_init is None or means_init is None or precisions_init is None:
+            labels, dense = self._initial_labels(X, random_state)
+            if dense is not None:
+                def resp_chunk(start, stop):
+                    return dense[start:stop]
+            else:
+                def resp_chunk(start, stop):
+                    lab = labels[start:stop]
+                    out = np.zeros((stop - start, K))
+                    rows = np.flatnonzero(lab >= 0)
+                    out[rows, lab[rows]] = 1.0
+                    return out
+            second = "full" if self.covariance_type == "full" else "diag"
+            # Two passes: the means first, then the scatter around them.
+            first = G.resp_stats(X, resp_chunk, np.zeros((K, n_features)), "diag")
+            shift = (first.sum_x / (first.nk + 10 * np.finfo(dtype).eps)[:, None])
+            stats = G.resp_stats(X, resp_chunk, shift, second)
+            weights, means, covariances, _ = G.m_step(
+                stats, self.covariance_type, self.reg_covar, dtype, tied=tied,
+                weights_by="n_samples",
+            )
+        if weights_init is not None:
+            weights = np.asarray(weights_init, dtype=np.float64)
+        if means_init is not None:
+            means = np.asarray(means_init, dtype=np.float64)
+        if precisions_init is None:
+            prec_chol = G.precision_cholesky(covariances, self.covariance_type, dtype)
+        else:
+            prec_chol = G.precision_cholesky_from_precisions(precisions_init, self.covariance_type)
+            covariances = G.covariances_from_cholesky(prec_chol, self.covariance_type)
+        return self._cast(weights, means, covariances, prec_chol, dtype)
+
+    @staticmethod
+    def _cast(weights, means, covariances, prec_chol, dtype):
+        return G.Params(*(np.asarray(a, dtype=dtype) for a in (weights, means, covariances,
+                                                                 prec_chol)))
+
+    def _m_step(self, stats, tied, dtype):
+        weights, means, covariances, loss = G.m_step(
+            stats, self.covariance_type, self.reg_covar, dtype, tied=tied
+        )
+        prec_chol = G.precision_cholesky(covariances, self.covariance_type, dtype)
+        return self._cast(weights, means, covariances, prec_chol, dtype), loss
+
+    def _check_bound(self, n_iter, previous, current, loss, stats, dtype):
+        if self.bound_check == "ignore":
+            return
+        n_features = stats.sum_x.shape[1]
+        allowed = loss / stats.n_samples + rounding_tolerance(
+            dtype, n_features, stats.sum_abs_lpn / stats.n_samples
+        )
+        if not previous - current > allowed:
+            return
+        message = bound_drop_message(n_iter, previous, current, allowed, dtype)
+        if self.bound_check == "raise":
+            raise BoundDecreaseError(message)
+        warnings.warn(message, BoundDecreaseWarning, stacklevel=4)
+
+    # ---------------------------------------------------- fitted parameters
+
+    def _current_parameters(self):
+        return G.Params(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+
+    def _set_parameters(self, params):
+        self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params
+        self.precisions_ = G.precisions_from_cholesky(
+            self.precisions_cholesky_, self.covariance_type
+        )
+
+    def _n_parameters(self):
+        """Number of free parameters in the model."""
+        _, n_features = self.means_.shape
+        if self.covariance_type == "full":
+            cov_params = self.n_components * n_features * (n_features + 1) / 2.0
+        elif self.covariance_type == "diag":
+            cov_params = self.n_components * n_features
+        elif self.covariance_type == "tied":
+            cov_params = n_features * (n_features + 1) / 2.0
+        else:
+            cov_params = self.n_components
+        mean_params = n_features * self.n_components
+        return int(cov_params + mean_params + self.n_components - 1)
+
+    # ------------------------------------------------------------ inference
+
+    def _validated(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False)
+
+    def _output_dtype(self, X):
+        return G.compute_dtype(X.dtype, self.means_.dtype)
+
+    def _predict_labels(self, X):
+        labels = np.empty(X.shape[0], dtype=np.intp)
+        G.gaussian_pass(X, self._current_parameters(), self.covariance_type,
+                        want_stats=False, out_label=labels)
+        return labels
+
+    def score_samples(self, X):
+        """Log-likelihood of each sample under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+        """
+        X = self._validated(X)
+        out = np.empty(X.shape[0], dtype=self._output_dtype(X))
+        G.gaussian_pass(X, self._current_parameters(), self.covariance_type,
+                        want_stats=False, out_lpn=out)
+        return out
+
+    def score(self, X, y=None):
+        """Per-sample average log-likelihood of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        X = self._validated(X)
+        stats = G.gaussian_pass(X, self._current_parameters(), self.covariance_type,
+                                want_stats=False)
+        return float(stats.sum_lpn / X.shape[0])
+
+    def predict(self, X):
+        """Most probable component of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self._predict_labels(self._validated(X))
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+        """
+        X = self._validated(X)
+        out = np.empty((X.shape[0], self.n_components), dtype=self._output_dtype(X))
+        G.gaussian_pass(X, self._current_parameters(), self.covariance_type,
+                        want_stats=False, out_resp=out)
+        return out
+
+    def sample(self, n_samples=1):
+        """Generate random samples from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                "Invalid value for 'n_samples': %d . The sampling requires at "
+                "least one sample." % (self.n_components)
+            )
+        _, n_features = self.means_.shape
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        if self.covariance_type == "full":
+            parts = [rng.multivariate_normal(m, c, int(s))
+                     for m, c, s in zip(self.means_, self.covariances_, counts)]
+        elif self.covariance_type == "tied":
+            parts = [rng.multivariate_normal(m, self.covariances_, int(s))
+                     for m, s in zip(self.means_, counts)]
+        else:
+            parts = [m + rng.standard_normal(size=(s, n_features)) * np.sqrt(c)
+                     for m, c, s in zip(self.means_, self.covariances_, counts)]
+        X = np.vstack(parts).astype(np.float64, copy=False)
+        y = np.concatenate([np.full(int(s), i, dtype=np.int64) for i, s in enumerate(counts)])
+        return X, y
+
+    def bic(self, X):
+        """Bayesian information criterion on X (lower is better).
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+
+        Returns
+        -------
+        bic : float
+        """
+        n = _n_rows(X)
+        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion on X (lower is better).
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+
+        Returns
+        -------
+        aic : float
+        """
+        return -2 * self.score(X) * _n_rows(X) + 2 * self._n_parameters()
+
+    # -------------------------------------------------------------- verbose
+
+    def _print_verbose_msg_init_beg(self, n_init):
+        if self.verbose == 1:
+            print("Initialization %d" % n_init)
+        elif self.verbose >= 2:
+            print("Initialization %d" % n_init)
+            self._init_prev_time = time()
+            self._iter_prev_time = self._init_prev_time
+
+    def _print_verbose_msg_iter_end(self, n_iter, diff_ll):
+        if n_iter % self.verbose_interval == 0:
+            if self.verbose == 1:
+                print("  Iteration %d" % n_iter)
+            elif self.verbose >= 2:
+                cur_time = time()
+                print(
+                    "  Iteration %d\t time lapse %.5fs\t ll change %.5f"
+                    % (n_iter, cur_time - self._iter_prev_time, diff_ll)
+                )
+                self._iter_prev_time = cur_time
+
+    def _print_verbose_msg_init_end(self, lb, init_has_converged):
+        converged_msg = "converged" if init_has_converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {converged_msg}.")
+        elif self.verbose >= 2:
+            t = time() - self._init_prev_time
+            print(f"Initialization {converged_msg}. time lapse {t:.5f}s\t lower bound {lb:.5f}.")
+
+
+def _n_rows(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+__all__ = ["GaussianMixture", "BoundDecreaseWarning", "BoundDecreaseError"]

@@ -1,0 +1,11 @@
+"""fastem's compiled kernels: arrays and scalars in, arrays out.
+
+Shipped as ``fastem.kernels``.  Nothing here validates its input; the API in
+``fastem`` does that and always passes C-contiguous, writeable, native-endian
+float32 or float64 arrays, so each kernel has at most two specialisations.
+"""
+
+from ._config import BLOCK, FASTMATH
+from .gaussian import diag_pass, full_pass, tied_pass
+
+__all__ = ["BLOCK", "FASTMATH", "diag_pass", "full_pass", "tied_pass"]

@@ -1,0 +1,32 @@
+"""The one decorator recipe every fastem kernel is compiled with.
+
+``FASTMATH`` is stumpy's flag set: it lets LLVM reassociate and contract
+floating-point expressions (so reductions vectorise) but keeps IEEE
+semantics for NaN and infinities.  ``fastmath=True`` would add ``nnan`` and
+``ninf``, under which the log-sum-exp of a row holding ``-inf`` (a
+zero-weight component) silently turns into NaN.
+"""
+
+from numba import njit
+
+FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+
+#: Rows per block.  Blocks are the unit of work and of summation order; it is
+#: a constant, so results never depend on the number of threads.
+BLOCK = 256
+
+#: At most this many per-partition accumulators are reduced per kernel call.
+MAX_PARTS = 64
+
+#: Budget, in float64 elements, for all partial sums of one kernel call.
+PARTS_BUDGET = 2_000_000
+
+
+def kernel(func):
+    """Compile a top-level, multi-threaded kernel."""
+    return njit(parallel=True, cache=True, fastmath=set(FASTMATH), nogil=True)(func)
+
+
+def helper(func):
+    """Compile a serial helper that a kernel in the same file inlines or calls."""
+    return njit(parallel=False, cache=True, fastmath=set(FASTMATH), nogil=True)(func)

@@ -1,0 +1,444 @@
+"""Fused E-step, sufficient-statistics and scoring kernels for Gaussian mixtures.
+
+One call makes one pass over the rows of ``X``.  For every row it computes
+each component's weighted log-density, the log-sum-exp over components (the
+row's log-likelihood), and, as asked, the responsibilities, the most likely
+component and the M-step sufficient statistics -- without ever holding an
+``n_samples x n_components`` temporary.
+
+Layout.  Rows are cut into blocks of ``BLOCK`` rows.  A block is first copied
+transposed (``XT[feature, row]``) so that every inner loop runs over rows,
+contiguously, and vectorises.  Blocks are grouped into ``P`` contiguous
+partitions; ``prange`` runs over partitions, each summing its blocks in order
+into its own float64 accumulators, and the partitions are then added in order.
+``P`` depends only on the number of blocks and on the size of the statistics,
+never on the number of threads, so results are bitwise identical for 1 or 64
+threads.
+
+Conventions shared by the three families (full, tied, diag; spherical is diag
+with one precision repeated over features):
+
+``log_norm[k]``
+    ``log(weight_k) + log|det U_k| - n_features/2 * log(2 pi)``, float64, so
+    that ``log N(x | mu_k, Sigma_k) + log weight_k = log_norm[k] - |y|^2 / 2``
+    with ``y = (x - mu_k) @ U_k``.
+``resp_in``
+    ``(0, K)`` to compute responsibilities from the parameters (the E-step),
+    or ``(n_samples, K)`` float64 responsibilities to accumulate statistics
+    for (the initialisation).
+``out_lpn, out_resp, out_label``
+    Per-row outputs: log-likelihood, responsibilities, argmax of the weighted
+    log-density.  Pass an empty array to skip one.
+``want_stats``
+    Whether to accumulate sufficient statistics.  Returned statistics are
+    float64: ``nk[k] = sum_i r_ik``, ``sum_x[k] = sum_i r_ik (x_i - shift_k)``
+    and the family's second moment around the same shift.  The first two
+    returned scalars are ``sum_i lpn_i`` and ``sum_i |lpn_i|`` (float64).
+"""
+
+import numpy as np
+from numba import prange
+
+from ._config import BLOCK, MAX_PARTS, PARTS_BUDGET, helper, kernel
+
+# --------------------------------------------------------------------------
+# Block helpers shared by the three families.
+
+
+@helper
+def _n_parts(n_blocks, stat_elems):
+    """Number of partitions: a function of the problem size only."""
+    by_budget = max(1, PARTS_BUDGET // max(stat_elems, 1))
+    return min(n_blocks, MAX_PARTS, by_budget)
+
+
+@helper
+def _load_block(X, start, nb, XT):
+    """XT[j, b] = X[start + b, j]: a transposed copy of one block of rows."""
+    d = X.shape[1]
+    for b in range(nb):
+        for j in range(d):
+            XT[j, b] = X[start + b, j]
+
+
+@helper
+def _load_resp(resp_in, start, nb, resp):
+    """resp[k, b] = resp_in[start + b, k]."""
+    n_comp = resp_in.shape[1]
+    for b in range(nb):
+        for k in range(n_comp):
+            resp[k, b] = resp_in[start + b, k]
+
+
+@helper
+def _normalize_block(logp, nb, lpn, m):
+    """Log-sum-exp over components, then responsibilities in place.
+
+    ``logp[k, b]`` holds weighted log-densities on entry and responsibilities
+    on exit; ``lpn[b]`` receives each row's log-likelihood.  A row whose
+    components are all ``-inf`` gets ``lpn = -inf`` (and NaN responsibilities,
+    as scikit-learn does).
+    """
+    n_comp = logp.shape[0]
+    for b in range(nb):
+        m[b] = -np.inf
+    for k in range(n_comp):
+        for b in range(nb):
+            if logp[k, b] > m[b]:
+                m[b] = logp[k, b]
+    for b in range(nb):
+        lpn[b] = 0.0
+    for k in range(n_comp):
+        for b in range(nb):
+            lpn[b] += np.exp(logp[k, b] - m[b])
+    for b in range(nb):
+        lpn[b] = m[b] + np.log(lpn[b])
+    for k in range(n_comp):
+        for b in range(nb):
+            logp[k, b] = np.exp(logp[k, b] - lpn[b])
+
+
+@helper
+def _write_labels(logp, nb, start, out_label):
+    """out_label[row] = argmax_k of the weighted log-density (first on ties)."""
+    n_comp = logp.shape[0]
+    if out_label.shape[0] > 0:
+        for b in range(nb):
+            best = 0
+            for k in range(1, n_comp):
+                if logp[k, b] > logp[best, b]:
+                    best = k
+            out_label[start + b] = best
+
+
+@helper
+def _write_normalized(resp, nb, start, lpn, out_lpn, out_resp):
+    if out_lpn.shape[0] > 0:
+        for b in range(nb):
+            out_lpn[start + b] = lpn[b]
+    if out_resp.shape[0] > 0:
+        n_comp = resp.shape[0]
+        for b in range(nb):
+            for k in range(n_comp):
+                out_resp[start + b, k] = resp[k, b]
+
+
+@helper
+def _sum_lpn(lpn, nb):
+    s = 0.0
+    a = 0.0
+    for b in range(nb):
+        s += lpn[b]
+        a += abs(lpn[b])
+    return s, a
+
+
+@helper
+def _reduce(parts, out):
+    """out = parts[0] + parts[1] + ..., in partition order."""
+    for p in range(parts.shape[0]):
+        out += parts[p]
+
+
+# --------------------------------------------------------------------------
+# Full covariance: one upper-triangular U_k per component.
+
+
+@helper
+def _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y, logp):
+    n_comp, d = means.shape
+    for k in range(n_comp):
+        for i in range(d):
+            mu = means[k, i]
+            for b in range(nb):
+                diffT[i, b] = XT[i, b] - mu
+        acc = logp[k]
+        for b in range(nb):
+            acc[b] = 0.0
+        for j in range(d):
+            u = prec_chol[k, 0, j]
+            for b in range(nb):
+                y[b] = diffT[0, b] * u
+            for i in range(1, j + 1):
+                u = prec_chol[k, i, j]
+                for b in range(nb):
+                    y[b] += diffT[i, b] * u
+            for b in range(nb):
+                acc[b] += y[b] * y[b]
+        for b in range(nb):
+            acc[b] = log_norm[k] - 0.5 * acc[b]
+
+
+@helper
+def _scatter_block_full(XT, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
+    """Accumulate sum r, sum r (x - shift_k) and the upper triangle of
+    sum r (x - shift_k)(x - shift_k)^T for one block."""
+    n_comp, d = shift.shape
+    for k in range(n_comp):
+        r_sum = 0.0
+        for b in range(nb):
+            r_sum += resp[k, b]
+        if r_sum == 0.0:
+            continue
+        nk[k] += r_sum
+        for i in range(d):
+            mu = shift[k, i]
+            for b in range(nb):
+                diffT[i, b] = XT[i, b] - mu
+        for i in range(d):
+            s = 0.0
+            for b in range(nb):
+                w = resp[k, b] * diffT[i, b]
+                wd[b] = w
+                s += w
+            sum_x[k, i] += s
+            for j in range(i, d):
+                s = 0.0
+                for b in range(nb):
+                    s += wd[b] * diffT[j, b]
+                sum_xxT[k, i, j] += s
+
+
+@kernel
+def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_label, want_stats):
+    """One pass for full covariances.
+
+    X (n, d), means (K, d), prec_chol (K, d, d) upper-triangular: all of one
+    float dtype.  With ``resp_in`` given, ``means`` is only the shift around
+    which statistics are taken and ``prec_chol``/``log_norm`` are not read.
+    Returns ``(sum_lpn, sum_abs_lpn, nk (K,), sum_x (K, d), sum_xxT (K, d, d))``;
+    ``sum_xxT`` holds the upper triangle only.
+    """
+    n, d = X.shape
+    n_comp = means.shape[0]
+    given = resp_in.shape[0] > 0
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    P = _n_parts(n_blocks, n_comp * (d * d + d + 1))
+    Ps = P if want_stats else 0
+    ll = np.zeros((P, 2))
+    nk_p = np.zeros((Ps, n_comp))
+    sx_p = np.zeros((Ps, n_comp, d))
+    sxx_p = np.zeros((Ps, n_comp, d, d))
+    for p in prange(P):
+        XT = np.empty((d, BLOCK), X.dtype)
+        diffT = np.empty((d, BLOCK), X.dtype)
+        y = np.empty(BLOCK, X.dtype)
+        logp = np.empty((n_comp, BLOCK))
+        lpn = np.empty(BLOCK)
+        m = np.empty(BLOCK)
+        for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
+            start = blk * BLOCK
+            nb = min(BLOCK, n - start)
+            _load_block(X, start, nb, XT)
+            if given:
+                _load_resp(resp_in, start, nb, logp)
+            else:
+                _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y, logp)
+                _write_labels(logp, nb, start, out_label)
+                _normalize_block(logp, nb, lpn, m)
+                _write_normalized(logp, nb, start, lpn, out_lpn, out_resp)
+                s, a = _sum_lpn(lpn, nb)
+                ll[p, 0] += s
+                ll[p, 1] += a
+            if want_stats:
+                _scatter_block_full(XT, nb, means, logp, diffT, m, nk_p[p], sx_p[p], sxx_p[p])
+    totals = np.zeros(2)
+    nk = np.zeros(n_comp)
+    sum_x = np.zeros((n_comp, d))
+    sum_xxT = np.zeros((n_comp, d, d))
+    _reduce(ll, totals)
+    _reduce(nk_p, nk)
+    _reduce(sx_p, sum_x)
+    _reduce(sxx_p, sum_xxT)
+    return totals[0], totals[1], nk, sum_x, sum_xxT
+
+
+# --------------------------------------------------------------------------
+# Tied covariance: one U shared by all components, applied once per row.
+
+
+@helper
+def _logprob_block_tied(XT, nb, center, prec_chol, means_t, log_norm, YT, logp):
+    """XT is centred in place (XT -= center); YT = XT^T U; then
+    logp[k] = log_norm[k] - |YT - means_t[k]|^2 / 2."""
+    n_comp, d = means_t.shape
+    for i in range(d):
+        c = center[i]
+        for b in range(nb):
+            XT[i, b] -= c
+    for j in range(d):
+        u = prec_chol[0, j]
+        for b in range(nb):
+            YT[j, b] = XT[0, b] * u
+        for i in range(1, j + 1):
+            u = prec_chol[i, j]
+            for b in range(nb):
+                YT[j, b] += XT[i, b] * u
+    for k in range(n_comp):
+        acc = logp[k]
+        for b in range(nb):
+            acc[b] = 0.0
+        for j in range(d):
+            mt = means_t[k, j]
+            for b in range(nb):
+                t = YT[j, b] - mt
+                acc[b] += t * t
+        for b in range(nb):
+            acc[b] = log_norm[k] - 0.5 * acc[b]
+
+
+@helper
+def _first_moment_block(XT, nb, resp, nk, sum_x):
+    n_comp = resp.shape[0]
+    d = XT.shape[0]
+    for k in range(n_comp):
+        r_sum = 0.0
+        for b in range(nb):
+            r_sum += resp[k, b]
+        nk[k] += r_sum
+        for i in range(d):
+            s = 0.0
+            for b in range(nb):
+                s += resp[k, b] * XT[i, b]
+            sum_x[k, i] += s
+
+
+@kernel
+def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_label, want_stats):
+    """One pass for a tied covariance.
+
+    X (n, d), center (d,), prec_chol (d, d) upper-triangular,
+    means_t = (means - center) @ prec_chol (K, d): all of one float dtype.
+    Returns ``(sum_lpn, sum_abs_lpn, nk (K,), sum_x (K, d))`` where
+    ``sum_x[k] = sum_i r_ik (x_i - center)``.  The tied M-step needs no
+    per-iteration second moment: the total scatter of X is computed once.
+    """
+    n, d = X.shape
+    n_comp = means_t.shape[0]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    P = _n_parts(n_blocks, n_comp * (d + 1))
+    Ps = P if want_stats else 0
+    ll = np.zeros((P, 2))
+    nk_p = np.zeros((Ps, n_comp))
+    sx_p = np.zeros((Ps, n_comp, d))
+    for p in prange(P):
+        XT = np.empty((d, BLOCK), X.dtype)
+        YT = np.empty((d, BLOCK), X.dtype)
+        logp = np.empty((n_comp, BLOCK))
+        lpn = np.empty(BLOCK)
+        m = np.empty(BLOCK)
+        for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
+            start = blk * BLOCK
+            nb = min(BLOCK, n - start)
+            _load_block(X, start, nb, XT)
+            _logprob_block_tied(XT, nb, center, prec_chol, means_t, log_norm, YT, logp)
+            _write_labels(logp, nb, start, out_label)
+            _normalize_block(logp, nb, lpn, m)
+            _write_normalized(logp, nb, start, lpn, out_lpn, out_resp)
+            s, a = _sum_lpn(lpn, nb)
+            ll[p, 0] += s
+            ll[p, 1] += a
+            if want_stats:
+                _first_moment_block(XT, nb, logp, nk_p[p], sx_p[p])
+    totals = np.zeros(2)
+    nk = np.zeros(n_comp)
+    sum_x = np.zeros((n_comp, d))
+    _reduce(ll, totals)
+    _reduce(nk_p, nk)
+    _reduce(sx_p, sum_x)
+    return totals[0], totals[1], nk, sum_x
+
+
+# --------------------------------------------------------------------------
+# Diagonal covariance (and spherical, with precisions repeated over features).
+
+
+@helper
+def _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp):
+    n_comp, d = means.shape
+    for k in range(n_comp):
+        acc = logp[k]
+        for b in range(nb):
+            acc[b] = 0.0
+        for j in range(d):
+            mu = means[k, j]
+            u = prec_chol[k, j]
+            for b in range(nb):
+                t = (XT[j, b] - mu) * u
+                acc[b] += t * t
+        for b in range(nb):
+            acc[b] = log_norm[k] - 0.5 * acc[b]
+
+
+@helper
+def _scatter_block_diag(XT, nb, shift, resp, nk, sum_x, sum_sq):
+    n_comp, d = shift.shape
+    for k in range(n_comp):
+        r_sum = 0.0
+        for b in range(nb):
+            r_sum += resp[k, b]
+        if r_sum == 0.0:
+            continue
+        nk[k] += r_sum
+        for j in range(d):
+            mu = shift[k, j]
+            s1 = 0.0
+            s2 = 0.0
+            for b in range(nb):
+                t = XT[j, b] - mu
+                w = resp[k, b] * t
+                s1 += w
+                s2 += w * t
+            sum_x[k, j] += s1
+            sum_sq[k, j] += s2
+
+
+@kernel
+def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_label, want_stats):
+    """One pass for diagonal (or spherical) covariances.
+
+    X (n, d), means (K, d), prec_chol (K, d) = 1 / standard deviations: all of
+    one float dtype.  With ``resp_in`` given, ``means`` is only the shift.
+    Returns ``(sum_lpn, sum_abs_lpn, nk (K,), sum_x (K, d), sum_sq (K, d))``
+    with ``sum_sq[k, j] = sum_i r_ik (x_ij - shift_kj)^2``.
+    """
+    n, d = X.shape
+    n_comp = means.shape[0]
+    given = resp_in.shape[0] > 0
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    P = _n_parts(n_blocks, n_comp * (2 * d + 1))
+    Ps = P if want_stats else 0
+    ll = np.zeros((P, 2))
+    nk_p = np.zeros((Ps, n_comp))
+    sx_p = np.zeros((Ps, n_comp, d))
+    sq_p = np.zeros((Ps, n_comp, d))
+    for p in prange(P):
+        XT = np.empty((d, BLOCK), X.dtype)
+        logp = np.empty((n_comp, BLOCK))
+        lpn = np.empty(BLOCK)
+        m = np.empty(BLOCK)
+        for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
+            start = blk * BLOCK
+            nb = min(BLOCK, n - start)
+            _load_block(X, start, nb, XT)
+            if given:
+                _load_resp(resp_in, start, nb, logp)
+            else:
+                _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp)
+                _write_labels(logp, nb, start, out_label)
+                _normalize_block(logp, nb, lpn, m)
+                _write_normalized(logp, nb, start, lpn, out_lpn, out_resp)
+                s, a = _sum_lpn(lpn, nb)
+                ll[p, 0] += s
+                ll[p, 1] += a
+            if want_stats:
+                _scatter_block_diag(XT, nb, means, logp, nk_p[p], sx_p[p], sq_p[p])
+    totals = np.zeros(2)
+    nk = np.zeros(n_comp)
+    sum_x = np.zeros((n_comp, d))
+    sum_sq = np.zeros((n_comp, d))
+    _reduce(ll, totals)
+    _reduce(nk_p, nk)
+    _reduce(sx_p, sum_x)
+    _reduce(sq_p, sum_sq)
+    return totals[0], totals[1], nk, sum_x, sum_sq
