@@ -25,6 +25,15 @@ def chunk_rows(n_features, dtype):
     return max(BLOCK, rows // BLOCK * BLOCK)
 
 
+def kernel_array(a, dtype):
+    """``a`` as a C-contiguous, writeable, aligned, native ``dtype`` array.
+
+    Read-only or non-native arrays are a different Numba type, and every
+    different type costs a kernel a compilation of its own.
+    """
+    return np.require(a, dtype=np.dtype(dtype).newbyteorder("="), requirements="CWA")
+
+
 def _is_kernel_ready(X, dtype):
     return (
         X.dtype == dtype

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import linalg
 
 from . import kernels
-from ._data import iter_chunks
+from ._data import iter_chunks, kernel_array
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -162,7 +162,7 @@ def log_norm(params, covariance_type):
         log_weights = np.log(np.asarray(params.weights, dtype=np.float64))
     log_det = log_det_cholesky(params.precisions_cholesky, covariance_type, n_features)
     out = log_weights + log_det - 0.5 * n_features * np.log(2.0 * np.pi)
-    return np.ascontiguousarray(np.broadcast_to(out, (n_components,)), dtype=np.float64)
+    return kernel_array(np.broadcast_to(out, (n_components,)), np.float64)
 
 
 # --------------------------------------------------------------------------
@@ -199,12 +199,12 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
     n_components = params.means.shape[0]
     dtype = compute_dtype(X.dtype, params.means.dtype)
     lnorm = log_norm(params, covariance_type)
-    means = np.ascontiguousarray(params.means, dtype=dtype)
+    means = kernel_array(params.means, dtype)
     prec_chol = np.asarray(params.precisions_cholesky)
     empties = _empty_outputs(n_components, dtype)
     no_resp = np.empty((0, n_components))
     if covariance_type == "full":
-        prec = np.ascontiguousarray(prec_chol, dtype=dtype)
+        prec = kernel_array(prec_chol, dtype)
 
         def run(chunk, outs):
             return kernels.full_pass(chunk, means, prec, lnorm, no_resp, *outs, want_stats)
@@ -213,9 +213,9 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
     elif covariance_type == "tied":
         center64 = tied_center(params)
         prec64 = np.asarray(prec_chol, dtype=np.float64)
-        means_t = np.ascontiguousarray((params.means - center64) @ prec64, dtype=dtype)
-        center = center64.astype(dtype)
-        prec = np.ascontiguousarray(prec_chol, dtype=dtype)
+        means_t = kernel_array((params.means - center64) @ prec64, dtype)
+        center = kernel_array(center64, dtype)
+        prec = kernel_array(prec_chol, dtype)
 
         def run(chunk, outs):
             result = kernels.tied_pass(chunk, center, prec, means_t, lnorm, *outs, want_stats)
@@ -223,11 +223,9 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
 
         shift = np.broadcast_to(center64, (n_components, n_features))
     else:
-        prec = np.ascontiguousarray(
-            np.broadcast_to(
-                prec_chol.reshape(n_components, -1), (n_components, n_features)
-            ),
-            dtype=dtype,
+        prec = kernel_array(
+            np.broadcast_to(prec_chol.reshape(n_components, -1), (n_components, n_features)),
+            dtype,
         )
 
         def run(chunk, outs):
@@ -259,7 +257,7 @@ def resp_stats(X, resp_chunk, shift, second_moment):
     n_samples, _ = X.shape
     n_components = shift.shape[0]
     dtype = X.dtype if X.dtype == np.float32 else np.dtype(np.float64)
-    shift_t = np.ascontiguousarray(shift, dtype=dtype)
+    shift_t = kernel_array(shift, dtype)
     dummy_prec = np.empty((n_components, 0, 0) if second_moment == "full" else (n_components, 0),
                           dtype=dtype)
     lnorm = np.zeros(n_components)
@@ -267,7 +265,7 @@ def resp_stats(X, resp_chunk, shift, second_moment):
     empties = _empty_outputs(n_components, dtype)
     totals = None
     for start, stop, chunk in iter_chunks(X, dtype):
-        resp = np.ascontiguousarray(resp_chunk(start, stop), dtype=np.float64)
+        resp = kernel_array(resp_chunk(start, stop), np.float64)
         result = kernel(chunk, shift_t, dummy_prec, lnorm, resp, *empties, True)
         totals = result[2:] if totals is None else _add(totals, result[2:])
     nk, sum_x, second = totals

@@ -269,7 +269,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"n_samples = {n_samples}"
             )
         inits = self._check_initial_parameters(n_features)
-        dtype = X.dtype
+        # As in scikit-learn, float64 initial parameters make a float64 model
+        # even for float32 data (NumPy's promotion decides every array).
+        dtype = G.compute_dtype(X.dtype, *(a.dtype for a in inits if a is not None))
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -282,7 +284,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         for init in range(n_init):
             self._print_verbose_msg_init_beg(init)
             if do_init:
-                params = self._initial_parameters(X, random_state, inits, tied)
+                params = self._initial_parameters(X, random_state, inits, tied, dtype)
             else:
                 params = self._current_parameters()
             lower_bound = -np.inf if do_init else self.lower_bound_
@@ -296,7 +298,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 lower_bound = dtype.type(stats.sum_lpn / n_samples)
                 if loss is not None:
                     self._check_bound(n_iter, prev_lower_bound, lower_bound, loss, stats, dtype)
-                params, loss = self._m_step(stats, tied, dtype)
+                params, loss = self._m_step(stats, tied, dtype, X.dtype)
                 lower_bounds.append(lower_bound)
                 change = lower_bound - prev_lower_bound
                 self._print_verbose_msg_iter_end(n_iter, change)
@@ -357,7 +359,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         labels[indices] = np.arange(self.n_components)
         return labels, None
 
-    def _initial_parameters(self, X, random_state, inits, tied):
+    def _initial_parameters(self, X, random_state, inits, tied, model_dtype):
         weights_init, means_init, precisions_init = inits
         dtype = X.dtype
         n_samples, n_features = X.shape
@@ -393,19 +395,27 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         else:
             prec_chol = G.precision_cholesky_from_precisions(precisions_init, self.covariance_type)
             covariances = G.covariances_from_cholesky(prec_chol, self.covariance_type)
-        return self._cast(weights, means, covariances, prec_chol, dtype)
+        return self._cast(weights, means, covariances, prec_chol, model_dtype)
 
     @staticmethod
-    def _cast(weights, means, covariances, prec_chol, dtype):
-        return G.Params(*(np.asarray(a, dtype=dtype) for a in (weights, means, covariances,
-                                                                 prec_chol)))
+    def _cast(weights, means, covariances, prec_chol, dtype, cov_dtype=None):
+        cov_dtype = dtype if cov_dtype is None else cov_dtype
+        return G.Params(
+            np.asarray(weights, dtype=dtype),
+            np.asarray(means, dtype=dtype),
+            np.asarray(covariances, dtype=cov_dtype),
+            np.asarray(prec_chol, dtype=cov_dtype),
+        )
 
-    def _m_step(self, stats, tied, dtype):
+    def _m_step(self, stats, tied, dtype, data_dtype):
         weights, means, covariances, loss = G.m_step(
             stats, self.covariance_type, self.reg_covar, dtype, tied=tied
         )
         prec_chol = G.precision_cholesky(covariances, self.covariance_type, dtype)
-        return self._cast(weights, means, covariances, prec_chol, dtype), loss
+        # scikit-learn allocates full covariances in the data's dtype, even
+        # when float64 initial parameters promote the rest of the model.
+        cov_dtype = data_dtype if self.covariance_type == "full" else dtype
+        return self._cast(weights, means, covariances, prec_chol, dtype, cov_dtype), loss
 
     def _check_bound(self, n_iter, previous, current, loss, stats, dtype):
         if self.bound_check == "ignore":

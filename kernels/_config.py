@@ -22,9 +22,25 @@ MAX_PARTS = 64
 PARTS_BUDGET = 2_000_000
 
 
+#: Parallelise explicit ``prange`` loops only.  With plain ``parallel=True``
+#: Numba also turns every ``np.zeros`` and array expression into a parfor of
+#: its own, each compiled as a separate gufunc: twice the compile time for
+#: loops too small to gain anything.
+PARALLEL = {
+    "prange": True,
+    "comprehension": False,
+    "setitem": False,
+    "reduction": False,
+    "numpy": False,
+    "stencil": False,
+    "fusion": False,
+    "inplace_binop": False,
+}
+
+
 def kernel(func):
     """Compile a top-level, multi-threaded kernel."""
-    return njit(parallel=True, cache=True, fastmath=set(FASTMATH), nogil=True)(func)
+    return njit(parallel=dict(PARALLEL), cache=True, fastmath=set(FASTMATH), nogil=True)(func)
 
 
 def helper(func):

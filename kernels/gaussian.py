@@ -172,7 +172,10 @@ def _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y, logp):
 @helper
 def _scatter_block_full(XT, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
     """Accumulate sum r, sum r (x - shift_k) and the upper triangle of
-    sum r (x - shift_k)(x - shift_k)^T for one block."""
+    sum r (x - shift_k)(x - shift_k)^T for one block.
+
+    ``diffT`` is float64 whatever the data's dtype: the differences, not only
+    the sums, are taken in double precision."""
     n_comp, d = shift.shape
     for k in range(n_comp):
         r_sum = 0.0
@@ -182,9 +185,9 @@ def _scatter_block_full(XT, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
             continue
         nk[k] += r_sum
         for i in range(d):
-            mu = shift[k, i]
+            mu = np.float64(shift[k, i])
             for b in range(nb):
-                diffT[i, b] = XT[i, b] - mu
+                diffT[i, b] = np.float64(XT[i, b]) - mu
         for i in range(d):
             s = 0.0
             for b in range(nb):
@@ -222,6 +225,7 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
     for p in prange(P):
         XT = np.empty((d, BLOCK), X.dtype)
         diffT = np.empty((d, BLOCK), X.dtype)
+        diff64 = np.empty((d, BLOCK))
         y = np.empty(BLOCK, X.dtype)
         logp = np.empty((n_comp, BLOCK))
         lpn = np.empty(BLOCK)
@@ -241,7 +245,7 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
                 ll[p, 0] += s
                 ll[p, 1] += a
             if want_stats:
-                _scatter_block_full(XT, nb, means, logp, diffT, m, nk_p[p], sx_p[p], sxx_p[p])
+                _scatter_block_full(XT, nb, means, logp, diff64, m, nk_p[p], sx_p[p], sxx_p[p])
     totals = np.zeros(2)
     nk = np.zeros(n_comp)
     sum_x = np.zeros((n_comp, d))
@@ -381,11 +385,11 @@ def _scatter_block_diag(XT, nb, shift, resp, nk, sum_x, sum_sq):
             continue
         nk[k] += r_sum
         for j in range(d):
-            mu = shift[k, j]
+            mu = np.float64(shift[k, j])
             s1 = 0.0
             s2 = 0.0
             for b in range(nb):
-                t = XT[j, b] - mu
+                t = np.float64(XT[j, b]) - mu
                 w = resp[k, b] * t
                 s1 += w
                 s2 += w * t

@@ -1,0 +1,177 @@
+"""Every kernel against the plain-NumPy reference in naive.py."""
+
+import numpy as np
+import pytest
+
+import naive
+from conftest import COVARIANCE_TYPES, random_params
+from fastem import kernels
+
+SIZES = [1, 7, 255, 256, 257, 3000, 70_001]
+TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-4, atol=1e-4)}
+
+
+def log_norm(weights, prec_chol, covariance_type, d, K):
+    w = np.log(weights.astype(np.float64))
+    U = prec_chol.astype(np.float64)
+    if covariance_type == "full":
+        ld = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(1)
+    elif covariance_type == "tied":
+        ld = np.full(K, np.log(np.diag(U)).sum())
+    elif covariance_type == "diag":
+        ld = np.log(U).sum(1)
+    else:
+        ld = d * np.log(U)
+    return np.ascontiguousarray(w + ld - 0.5 * d * np.log(2 * np.pi))
+
+
+def run_kernel(X, params, covariance_type, resp_in=None, outputs=True, want_stats=True):
+    weights, means, chol = params
+    n, d = X.shape
+    K = means.shape[0]
+    dtype = X.dtype
+    lnorm = log_norm(weights, chol, covariance_type, d, K)
+    out_lpn = np.full(n, np.nan, dtype)
+    out_resp = np.full((n, K), np.nan, dtype)
+    out_label = np.full(n, -1, np.int64)
+    outs = (out_lpn, out_resp, out_label) if outputs else (
+        np.empty(0, dtype), np.empty((0, K), dtype), np.empty(0, np.int64))
+    resp_in = np.empty((0, K)) if resp_in is None else resp_in
+    if covariance_type == "full":
+        res = kernels.full_pass(X, means, chol, lnorm, resp_in, *outs, want_stats)
+    elif covariance_type == "tied":
+        center = np.ascontiguousarray(X.mean(0) if n else np.zeros(d), dtype=dtype)
+        means_t = np.ascontiguousarray(
+            (means.astype(np.float64) - center) @ chol.astype(np.float64), dtype=dtype)
+        res = kernels.tied_pass(X, center, chol, means_t, lnorm, *outs, want_stats)
+        res = res + (center,)
+    else:
+        prec = chol if covariance_type == "diag" else np.repeat(chol[:, None], d, axis=1)
+        res = kernels.diag_pass(X, means, np.ascontiguousarray(prec), lnorm, resp_in, *outs,
+                                want_stats)
+    return res, out_lpn, out_resp, out_label
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("n", SIZES)
+def test_e_step_matches_reference(covariance_type, dtype, n):
+    d, K = 3, 4
+    params = random_params(covariance_type, K, d, seed=n, dtype=dtype)
+    X = np.random.default_rng(n).normal(scale=2.0, size=(n, d)).astype(dtype)
+    res, lpn, resp, label = run_kernel(X, params, covariance_type)
+
+    wlp = naive.weighted_log_prob(X, *params, covariance_type)
+    ref_lpn, ref_resp = naive.log_prob_and_resp(wlp)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(lpn, ref_lpn, **tol)
+    np.testing.assert_allclose(resp, ref_resp, **tol)
+    # Labels: argmax of the weighted log-density, unless two are within rounding.
+    top2 = np.sort(wlp, axis=1)[:, -2:] if K > 1 else None
+    clear = (top2[:, 1] - top2[:, 0]) > 1e-3
+    np.testing.assert_array_equal(label[clear], wlp.argmax(1)[clear])
+    np.testing.assert_allclose(res[0], ref_lpn.sum(), rtol=tol["rtol"])
+    np.testing.assert_allclose(res[1], np.abs(ref_lpn).sum(), rtol=tol["rtol"])
+
+    # Statistics of the E-step, centred on the means (tied: on the centre).
+    means = params[1].astype(np.float64)
+    shift = np.broadcast_to(res[-1], means.shape) if covariance_type == "tied" else means
+    nk, sum_x, sum_xxT, sum_sq = naive.sufficient_stats(X, ref_resp, shift)
+    stat_tol = dict(rtol=tol["rtol"], atol=tol["atol"] * max(n, 1))
+    np.testing.assert_allclose(res[2], nk, **stat_tol)
+    np.testing.assert_allclose(res[3], sum_x, **stat_tol)
+    for r in res[2:4] if covariance_type == "tied" else res[2:5]:
+        assert r.dtype == np.float64
+    if covariance_type == "full":
+        iu = np.triu_indices(d)
+        np.testing.assert_allclose(res[4][:, iu[0], iu[1]], sum_xxT[:, iu[0], iu[1]], **stat_tol)
+    elif covariance_type in ("diag", "spherical"):
+        np.testing.assert_allclose(res[4], sum_sq, **stat_tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("second", ["full", "diag"])
+@pytest.mark.parametrize("n", [5, 256, 3001])
+def test_given_responsibilities(second, dtype, n):
+    """With resp_in, the kernels only accumulate statistics around the shift."""
+    d, K = 4, 3
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(n, d)).astype(dtype)
+    resp = rng.uniform(size=(n, K))
+    resp[rng.uniform(size=n) < 0.3] = 0.0  # rows that belong to no component
+    shift = np.ascontiguousarray(rng.normal(size=(K, d)), dtype=dtype)
+    empties = (np.empty(0, dtype), np.empty((0, K), dtype), np.empty(0, np.int64))
+    if second == "full":
+        res = kernels.full_pass(X, shift, np.empty((K, 0, 0), dtype), np.zeros(K), resp,
+                                *empties, True)
+    else:
+        res = kernels.diag_pass(X, shift, np.empty((K, 0), dtype), np.zeros(K), resp,
+                                *empties, True)
+    nk, sum_x, sum_xxT, sum_sq = naive.sufficient_stats(X, resp, shift.astype(np.float64))
+    # float32 data, but differences and sums in float64: exact to float64 rounding.
+    tol = dict(rtol=1e-10, atol=1e-9)
+    assert res[0] == 0.0 and res[1] == 0.0
+    np.testing.assert_allclose(res[2], nk, **tol)
+    np.testing.assert_allclose(res[3], sum_x, **tol)
+    if second == "full":
+        iu = np.triu_indices(d)
+        np.testing.assert_allclose(res[4][:, iu[0], iu[1]], sum_xxT[:, iu[0], iu[1]], **tol)
+    else:
+        np.testing.assert_allclose(res[4], sum_sq, **tol)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_outputs_and_stats_are_optional(covariance_type):
+    X = np.random.default_rng(2).normal(size=(1000, 2))
+    params = random_params(covariance_type, 3, 2)
+    full, *_ = run_kernel(X, params, covariance_type)
+    bare, lpn, resp, label = run_kernel(X, params, covariance_type, outputs=False,
+                                        want_stats=False)
+    assert bare[0] == full[0] and bare[1] == full[1]
+    assert not bare[2].any() and not bare[3].any()
+    assert np.isnan(lpn).all() and (label == -1).all()
+
+
+def test_zero_weight_component_gives_no_nan():
+    """log w = -inf for one component: its responsibility is 0, never NaN.
+
+    This is the case ``fastmath=True`` breaks (it assumes no infinities)."""
+    X = np.random.default_rng(3).normal(size=(500, 2))
+    weights, means, chol = random_params("full", 3, 2)
+    weights = np.array([0.0, 0.4, 0.6])
+    res, lpn, resp, label = run_kernel(X, (weights, means, chol), "full")
+    assert np.all(np.isfinite(lpn)) and np.all(np.isfinite(resp))
+    assert np.all(resp[:, 0] == 0.0) and np.all(label != 0)
+    ref_lpn, _ = naive.log_prob_and_resp(naive.weighted_log_prob(X, weights, means, chol, "full"))
+    np.testing.assert_allclose(lpn, ref_lpn, rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_far_away_points_do_not_underflow(covariance_type):
+    """A row far from every component: densities underflow, log-sum-exp does not."""
+    params = random_params(covariance_type, 3, 2)
+    X = np.array([[1e3, -1e3], [0.0, 0.0], [-5e2, 7e2]])
+    _, lpn, resp, _ = run_kernel(X, params, covariance_type)
+    ref_lpn, ref_resp = naive.log_prob_and_resp(naive.weighted_log_prob(X, *params, covariance_type))
+    np.testing.assert_allclose(lpn, ref_lpn, rtol=1e-10)
+    np.testing.assert_allclose(resp, ref_resp, atol=1e-10)
+    np.testing.assert_allclose(resp.sum(1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_thread_count_does_not_change_bits(covariance_type):
+    numba = pytest.importorskip("numba")
+    X = np.random.default_rng(4).normal(size=(40_000, 3))
+    params = random_params(covariance_type, 4, 3)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = run_kernel(X, params, covariance_type)
+        numba.set_num_threads(before)
+        many = run_kernel(X, params, covariance_type)
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(one[0], many[0]):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+    for a, b in zip(one[1:], many[1:]):
+        assert a.tobytes() == b.tobytes()
