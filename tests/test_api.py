@@ -1,0 +1,114 @@
+"""Behaviour a scikit-learn user relies on: inputs, dtypes, fit/predict consistency."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+import fastem
+from conftest import COVARIANCE_TYPES, make_blobs
+
+
+@pytest.fixture(scope="module")
+def X():
+    return make_blobs(n_samples=900, n_features=3, n_components=3, seed=11)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_fit_predict_equals_fit_then_predict(X, covariance_type):
+    for max_iter in (1, 3, 100):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            a = fastem.GaussianMixture(3, covariance_type=covariance_type, max_iter=max_iter,
+                                       random_state=0)
+            labels = a.fit_predict(X)
+        np.testing.assert_array_equal(labels, a.predict(X))
+        np.testing.assert_array_equal(labels, a.predict_proba(X).argmax(1))
+
+
+def test_float32_stays_float32(X):
+    X32 = X.astype(np.float32)
+    m = fastem.GaussianMixture(3, random_state=0).fit(X32)
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        assert getattr(m, name).dtype == np.float32, name
+    assert m.score_samples(X32).dtype == np.float32
+    assert m.predict_proba(X32).dtype == np.float32
+    assert m.score_samples(X).dtype == np.float64  # float64 input promotes, as in NumPy
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        np.asfortranarray,
+        lambda a: np.round(a * 10).astype(np.int64),
+        lambda a: a.astype(">f8"),
+        lambda a: np.repeat(a, 2, axis=1)[:, ::2],
+        lambda a: a.tolist(),
+        lambda a: a.astype(np.float16),
+    ],
+    ids=["fortran", "int64", "big-endian", "strided", "list", "float16"],
+)
+def test_other_layouts_give_the_same_model(X, convert):
+    ref = fastem.GaussianMixture(3, random_state=0).fit(X)
+    other = fastem.GaussianMixture(3, random_state=0).fit(convert(X))
+    Xc = np.asarray(convert(X), dtype=np.float64)
+    ref_on_c = fastem.GaussianMixture(3, random_state=0).fit(Xc)
+    np.testing.assert_allclose(other.means_, ref_on_c.means_, rtol=1e-10)
+    np.testing.assert_allclose(other.score_samples(X), ref_on_c.score_samples(X), rtol=1e-10)
+    assert ref.means_.shape == other.means_.shape
+
+
+def test_read_only_memmap_input_is_bitwise_like_in_memory(X, tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    mm = np.load(path, mmap_mode="r")
+    assert not mm.flags.writeable
+    a = fastem.GaussianMixture(3, random_state=0).fit(X)
+    b = fastem.GaussianMixture(3, random_state=0).fit(mm)
+    assert a.means_.tobytes() == b.means_.tobytes()
+    assert a.score_samples(X).tobytes() == b.score_samples(mm).tobytes()
+
+
+def test_chunked_input_equals_single_chunk(monkeypatch):
+    """Chunk boundaries are part of the summation order; results must not care
+    beyond rounding."""
+    from fastem import _data
+
+    X = make_blobs(n_samples=5000, n_features=2, n_components=2, seed=3)
+    a = fastem.GaussianMixture(2, random_state=0).fit(X)
+    monkeypatch.setattr(_data, "CHUNK_BYTES", 256 * 16 * 3)
+    b = fastem.GaussianMixture(2, random_state=0).fit(X)
+    np.testing.assert_allclose(a.means_, b.means_, rtol=1e-12)
+    np.testing.assert_allclose(a.lower_bound_, b.lower_bound_, rtol=1e-12)
+
+
+def test_pickle_round_trip(X):
+    m = fastem.GaussianMixture(3, covariance_type="tied", random_state=0).fit(X)
+    m2 = pickle.loads(pickle.dumps(m))
+    np.testing.assert_array_equal(m.score_samples(X), m2.score_samples(X))
+
+
+def test_feature_names_are_recorded():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(make_blobs(200, 2), columns=["a", "b"])
+    m = fastem.GaussianMixture(2, random_state=0).fit(df)
+    assert list(m.feature_names_in_) == ["a", "b"]
+    assert m.n_features_in_ == 2
+
+
+def test_max_iter_zero_with_precisions_init_is_usable(X):
+    prec = np.stack([np.eye(3)] * 2)
+    m = fastem.GaussianMixture(2, max_iter=0, precisions_init=prec,
+                               means_init=X[:2], weights_init=[0.5, 0.5]).fit(X)
+    np.testing.assert_allclose(m.covariances_, np.stack([np.eye(3)] * 2))
+    assert m.n_iter_ == 0 and m.lower_bounds_ == []
+
+
+def test_warmup_compiles_every_kernel():
+    timings = fastem.warmup()
+    assert set(timings) == {(c, d) for c in COVARIANCE_TYPES for d in ("float64", "float32")}
+    from fastem import kernels
+
+    for kernel in (kernels.full_pass, kernels.tied_pass, kernels.diag_pass):
+        assert len(kernel.signatures) <= 2

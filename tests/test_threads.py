@@ -1,0 +1,42 @@
+"""Results never depend on the number of threads (fixed blocks, fixed order)."""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+SCRIPT = r"""
+import hashlib, sys, warnings
+import numpy as np
+import numba
+import fastem
+rng = np.random.default_rng(0)
+X = np.concatenate([rng.normal(size=(30_000, 5)) + 3 * i for i in range(3)])
+digest = hashlib.sha256()
+for dtype in ("float64", "float32"):
+    for cov in ("full", "tied", "diag", "spherical"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = fastem.GaussianMixture(3, covariance_type=cov, max_iter=5, tol=0.0,
+                                       random_state=0).fit(X.astype(dtype))
+        for a in (m.weights_, m.means_, m.covariances_, m.precisions_cholesky_,
+                  np.asarray(m.lower_bounds_), m.score_samples(X), m.predict_proba(X)):
+            digest.update(np.ascontiguousarray(a).tobytes())
+print(numba.get_num_threads(), digest.hexdigest())
+"""
+
+
+def run_with_threads(n_threads):
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(n_threads), OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                         text=True, check=True, timeout=900)
+    threads, digest = out.stdout.split()
+    assert int(threads) == n_threads
+    return digest
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 CPUs to start 2 threads")
+def test_one_and_two_threads_give_identical_bytes():
+    assert run_with_threads(1) == run_with_threads(2)
