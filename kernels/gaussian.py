@@ -86,16 +86,25 @@ def _normalize_block(logp, nb, lpn, m):
         for b in range(nb):
             if logp[k, b] > m[b]:
                 m[b] = logp[k, b]
+    # One exp per entry: keep exp(logp - max), then divide by the row's sum.
     for b in range(nb):
         lpn[b] = 0.0
     for k in range(n_comp):
         for b in range(nb):
-            lpn[b] += np.exp(logp[k, b] - m[b])
+            e = np.exp(logp[k, b] - m[b])
+            logp[k, b] = e
+            lpn[b] += e
     for b in range(nb):
-        lpn[b] = m[b] + np.log(lpn[b])
+        if m[b] == -np.inf:
+            lpn[b] = -np.inf
+            m[b] = np.nan
+        else:
+            total = lpn[b]
+            lpn[b] = m[b] + np.log(total)
+            m[b] = 1.0 / total
     for k in range(n_comp):
         for b in range(nb):
-            logp[k, b] = np.exp(logp[k, b] - lpn[b])
+            logp[k, b] *= m[b]
 
 
 @helper

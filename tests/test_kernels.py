@@ -175,3 +175,17 @@ def test_thread_count_does_not_change_bits(covariance_type):
         assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
     for a, b in zip(one[1:], many[1:]):
         assert a.tobytes() == b.tobytes()
+
+
+def test_row_with_every_component_at_minus_infinity():
+    """log-sum-exp of all -inf is -inf (scipy's answer), responsibilities NaN
+    (scikit-learn's), and the other rows are untouched."""
+    X = np.random.default_rng(5).normal(size=(300, 2))
+    weights, means, chol = random_params("diag", 2, 2)
+    lnorm = np.array([-np.inf, -np.inf])
+    K = 2
+    out_lpn, out_resp = np.empty(300), np.empty((300, K))
+    kernels.diag_pass(X, means, chol, lnorm, np.empty((0, K)), out_lpn, out_resp,
+                      np.empty(300, np.int64), False)
+    assert np.all(out_lpn == -np.inf)
+    assert np.all(np.isnan(out_resp))
