@@ -1,0 +1,67 @@
+"""asv benchmarks: one EM iteration, a whole fit, peak memory, and quality.
+
+Run with ``asv run --python=same --quick`` (or ``asv continuous main HEAD``).
+Parameters are strings, as asv stores them in its results.
+"""
+
+import warnings
+
+import numpy as np
+
+import fastem
+from fastem.cli import initial_parameters, make_demo_data
+
+
+def _data(n_samples, n_features, n_components, dtype):
+    return make_demo_data(n_samples, n_features, n_components, seed=0, dtype=dtype)
+
+
+class EMIteration:
+    """Seconds per EM iteration (fused E-step + statistics, then the M-step)."""
+
+    params = (["full", "tied", "diag", "spherical"], ["float64", "float32"], ["100000"],
+              ["8"], ["16"])
+    param_names = ["covariance_type", "dtype", "n_samples", "n_features", "n_components"]
+
+    def setup(self, covariance_type, dtype, n_samples, n_features, n_components):
+        n_samples, n_features, n_components = int(n_samples), int(n_features), int(n_components)
+        self.X = _data(n_samples, n_features, n_components, dtype)
+        fastem.warmup(dtypes=(dtype,), covariance_types=(covariance_type,))
+        self.model = fastem.GaussianMixture(
+            n_components, covariance_type=covariance_type, max_iter=1, tol=0.0,
+            warm_start=True,
+            **initial_parameters(self.X, n_components, covariance_type),
+        )
+        warnings.simplefilter("ignore")
+        self.model.fit(self.X)
+
+    def time_em_iteration(self, *args):
+        self.model.fit(self.X)
+
+    def track_log_likelihood_per_sample(self, *args):
+        return float(self.model.score(self.X))
+
+
+class Fit:
+    """A whole default fit (k-means initialisation included)."""
+
+    params = (["full", "diag"], ["float64", "float32"])
+    param_names = ["covariance_type", "dtype"]
+    timeout = 300
+
+    def setup(self, covariance_type, dtype):
+        self.X = _data(50_000, 8, 8, dtype)
+        fastem.warmup(dtypes=(dtype,), covariance_types=(covariance_type,))
+        warnings.simplefilter("ignore")
+
+    def time_fit(self, covariance_type, dtype):
+        fastem.GaussianMixture(8, covariance_type=covariance_type, random_state=0).fit(self.X)
+
+    def peakmem_fit(self, covariance_type, dtype):
+        fastem.GaussianMixture(8, covariance_type=covariance_type, random_state=0).fit(self.X)
+
+    def track_lower_bound(self, covariance_type, dtype):
+        model = fastem.GaussianMixture(8, covariance_type=covariance_type, random_state=0)
+        return float(model.fit(self.X).lower_bound_)
+
+    track_lower_bound.unit = "nats per sample"
