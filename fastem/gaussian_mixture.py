@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sklearn import config_context, get_config
 
 from . import _gaussian as G
+from ._threads import single_threaded_blas
 from ._bound import (
     BoundDecreaseError,
     BoundDecreaseWarning,
@@ -256,7 +257,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         if not get_config()["skip_parameter_validation"]:
             self._validate_params()
-        with config_context(skip_parameter_validation=True):
+        with config_context(skip_parameter_validation=True), single_threaded_blas():
             return self._fit_predict(X)
 
     def _fit_predict(self, X):
@@ -465,10 +466,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _output_dtype(self, X):
         return G.compute_dtype(X.dtype, self.means_.dtype)
 
+    def _pass(self, X, **outputs):
+        with single_threaded_blas():
+            return G.gaussian_pass(X, self._current_parameters(), self.covariance_type,
+                                   want_stats=False, **outputs)
+
     def _predict_labels(self, X):
         labels = np.empty(X.shape[0], dtype=np.intp)
-        G.gaussian_pass(X, self._current_parameters(), self.covariance_type,
-                        want_stats=False, out_label=labels)
+        self._pass(X, out_label=labels)
         return labels
 
     def score_samples(self, X):
@@ -484,8 +489,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         X = self._validated(X)
         out = np.empty(X.shape[0], dtype=self._output_dtype(X))
-        G.gaussian_pass(X, self._current_parameters(), self.covariance_type,
-                        want_stats=False, out_lpn=out)
+        self._pass(X, out_lpn=out)
         return out
 
     def score(self, X, y=None):
@@ -501,9 +505,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         log_likelihood : float
         """
         X = self._validated(X)
-        stats = G.gaussian_pass(X, self._current_parameters(), self.covariance_type,
-                                want_stats=False)
-        return float(stats.sum_lpn / X.shape[0])
+        return float(self._pass(X).sum_lpn / X.shape[0])
 
     def predict(self, X):
         """Most probable component of each sample.
@@ -531,8 +533,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         X = self._validated(X)
         out = np.empty((X.shape[0], self.n_components), dtype=self._output_dtype(X))
-        G.gaussian_pass(X, self._current_parameters(), self.covariance_type,
-                        want_stats=False, out_resp=out)
+        self._pass(X, out_resp=out)
         return out
 
     def sample(self, n_samples=1):

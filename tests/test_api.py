@@ -112,3 +112,13 @@ def test_warmup_compiles_every_kernel():
 
     for kernel in (kernels.full_pass, kernels.tied_pass, kernels.diag_pass):
         assert len(kernel.signatures) <= 2
+
+
+def test_blas_threads_are_restored_after_fit_and_predict(X):
+    from threadpoolctl import threadpool_info
+
+    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
+    m = fastem.GaussianMixture(3, random_state=0).fit(X)
+    m.predict(X)
+    after = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
+    assert [a for a in after if a in before] == before
