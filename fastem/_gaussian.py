@@ -221,7 +221,7 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
             result = kernels.tied_pass(chunk, center, prec, means_t, lnorm, *outs, want_stats)
             return result + (np.empty((n_components, 0)),)
 
-        shift = np.broadcast_to(center64, (n_components, n_features))
+        shift = np.zeros((n_components, n_features))
     else:
         prec = kernel_array(
             np.broadcast_to(prec_chol.reshape(n_components, -1), (n_components, n_features)),

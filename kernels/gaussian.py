@@ -54,20 +54,12 @@ def _n_parts(n_blocks, stat_elems):
 
 @helper
 def _load_block(X, start, nb, XT):
-    """XT[j, b] = X[start + b, j]: a transposed copy of one block of rows."""
+    """XT[j, b] = X[start + b, j]: a transposed copy of one block of rows
+    (of data, or of given responsibilities)."""
     d = X.shape[1]
     for b in range(nb):
         for j in range(d):
             XT[j, b] = X[start + b, j]
-
-
-@helper
-def _load_resp(resp_in, start, nb, resp):
-    """resp[k, b] = resp_in[start + b, k]."""
-    n_comp = resp_in.shape[1]
-    for b in range(nb):
-        for k in range(n_comp):
-            resp[k, b] = resp_in[start + b, k]
 
 
 @helper
@@ -140,6 +132,18 @@ def _sum_lpn(lpn, nb):
         s += lpn[b]
         a += abs(lpn[b])
     return s, a
+
+
+@helper
+def _posterior_block(logp, nb, start, lpn, m, out_lpn, out_resp, out_label, ll):
+    """From weighted log-densities to everything per row: labels, the
+    log-likelihood (summed into ``ll``), responsibilities (left in ``logp``)."""
+    _write_labels(logp, nb, start, out_label)
+    _normalize_block(logp, nb, lpn, m)
+    _write_normalized(logp, nb, start, lpn, out_lpn, out_resp)
+    s, a = _sum_lpn(lpn, nb)
+    ll[0] += s
+    ll[1] += a
 
 
 @helper
@@ -244,15 +248,10 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
             nb = min(BLOCK, n - start)
             _load_block(X, start, nb, XT)
             if given:
-                _load_resp(resp_in, start, nb, logp)
+                _load_block(resp_in, start, nb, logp)
             else:
                 _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y, logp)
-                _write_labels(logp, nb, start, out_label)
-                _normalize_block(logp, nb, lpn, m)
-                _write_normalized(logp, nb, start, lpn, out_lpn, out_resp)
-                s, a = _sum_lpn(lpn, nb)
-                ll[p, 0] += s
-                ll[p, 1] += a
+                _posterior_block(logp, nb, start, lpn, m, out_lpn, out_resp, out_label, ll[p])
             if want_stats:
                 _scatter_block_full(XT, nb, means, logp, diff64, m, nk_p[p], sx_p[p], sxx_p[p])
     totals = np.zeros(2)
@@ -271,22 +270,22 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
 
 
 @helper
-def _logprob_block_tied(XT, nb, center, prec_chol, means_t, log_norm, YT, logp):
-    """XT is centred in place (XT -= center); YT = XT^T U; then
+def _logprob_block_tied(XT, nb, center, prec_chol, means_t, log_norm, ZT, YT, logp):
+    """ZT = XT - center; YT = ZT^T U, once per row for all components; then
     logp[k] = log_norm[k] - |YT - means_t[k]|^2 / 2."""
     n_comp, d = means_t.shape
     for i in range(d):
         c = center[i]
         for b in range(nb):
-            XT[i, b] -= c
+            ZT[i, b] = XT[i, b] - c
     for j in range(d):
         u = prec_chol[0, j]
         for b in range(nb):
-            YT[j, b] = XT[0, b] * u
+            YT[j, b] = ZT[0, b] * u
         for i in range(1, j + 1):
             u = prec_chol[i, j]
             for b in range(nb):
-                YT[j, b] += XT[i, b] * u
+                YT[j, b] += ZT[i, b] * u
     for k in range(n_comp):
         acc = logp[k]
         for b in range(nb):
@@ -302,6 +301,8 @@ def _logprob_block_tied(XT, nb, center, prec_chol, means_t, log_norm, YT, logp):
 
 @helper
 def _first_moment_block(XT, nb, resp, nk, sum_x):
+    """nk += sum r, sum_x += sum r x: raw rows, float64 products and sums
+    (a difference rounded in float32 would move with the centre)."""
     n_comp = resp.shape[0]
     d = XT.shape[0]
     for k in range(n_comp):
@@ -323,7 +324,7 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
     X (n, d), center (d,), prec_chol (d, d) upper-triangular,
     means_t = (means - center) @ prec_chol (K, d): all of one float dtype.
     Returns ``(sum_lpn, sum_abs_lpn, nk (K,), sum_x (K, d))`` where
-    ``sum_x[k] = sum_i r_ik (x_i - center)``.  The tied M-step needs no
+    ``sum_x[k] = sum_i r_ik x_i`` (first moments need no centring).  The tied M-step needs no
     per-iteration second moment: the total scatter of X is computed once.
     """
     n, d = X.shape
@@ -336,6 +337,7 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
     sx_p = np.zeros((Ps, n_comp, d))
     for p in prange(P):
         XT = np.empty((d, BLOCK), X.dtype)
+        ZT = np.empty((d, BLOCK), X.dtype)
         YT = np.empty((d, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK))
         lpn = np.empty(BLOCK)
@@ -344,13 +346,8 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
             start = blk * BLOCK
             nb = min(BLOCK, n - start)
             _load_block(X, start, nb, XT)
-            _logprob_block_tied(XT, nb, center, prec_chol, means_t, log_norm, YT, logp)
-            _write_labels(logp, nb, start, out_label)
-            _normalize_block(logp, nb, lpn, m)
-            _write_normalized(logp, nb, start, lpn, out_lpn, out_resp)
-            s, a = _sum_lpn(lpn, nb)
-            ll[p, 0] += s
-            ll[p, 1] += a
+            _logprob_block_tied(XT, nb, center, prec_chol, means_t, log_norm, ZT, YT, logp)
+            _posterior_block(logp, nb, start, lpn, m, out_lpn, out_resp, out_label, ll[p])
             if want_stats:
                 _first_moment_block(XT, nb, logp, nk_p[p], sx_p[p])
     totals = np.zeros(2)
@@ -435,15 +432,10 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
             nb = min(BLOCK, n - start)
             _load_block(X, start, nb, XT)
             if given:
-                _load_resp(resp_in, start, nb, logp)
+                _load_block(resp_in, start, nb, logp)
             else:
                 _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp)
-                _write_labels(logp, nb, start, out_label)
-                _normalize_block(logp, nb, lpn, m)
-                _write_normalized(logp, nb, start, lpn, out_lpn, out_resp)
-                s, a = _sum_lpn(lpn, nb)
-                ll[p, 0] += s
-                ll[p, 1] += a
+                _posterior_block(logp, nb, start, lpn, m, out_lpn, out_resp, out_label, ll[p])
             if want_stats:
                 _scatter_block_diag(XT, nb, means, logp, nk_p[p], sx_p[p], sq_p[p])
     totals = np.zeros(2)

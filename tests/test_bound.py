@@ -1,6 +1,7 @@
 """The bound check: EM never lowers the log-likelihood, and fastem says so when it does."""
 
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -20,7 +21,27 @@ def fit_recording(X, **kwargs):
     return model, drops
 
 
-@settings(max_examples=25, deadline=None)
+@contextmanager
+def recorded_m_step_losses():
+    """Record each EM M-step's reg_covar loss per sample (the check's slack)."""
+    losses = []
+    real = G.m_step
+
+    def recording(stats, *args, **kwargs):
+        out = real(stats, *args, **kwargs)
+        if kwargs.get("weights_by") != "n_samples":
+            losses.append(out[3] / stats.n_samples)
+        return out
+
+    G.m_step = recording
+    try:
+        yield losses
+    finally:
+        G.m_step = real
+
+
+# derandomize: the same examples on every run, so CI is never red by chance.
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(
     seed=st.integers(0, 10_000),
     n_samples=st.integers(30, 1500),
@@ -36,16 +57,18 @@ def test_bound_never_decreases_on_random_problems(
     rng = np.random.default_rng(seed)
     X = make_blobs(n_samples, n_features, n_components, seed=seed, spread=rng.uniform(0.5, 5))
     X = (X * rng.uniform(0.1, 10.0)).astype(dtype)
-    model, drops = fit_recording(
-        X, n_components=n_components, covariance_type=covariance_type, tol=0.0, max_iter=40,
-        random_state=seed, init_params=init_params, bound_check="raise",
-    )
+    with recorded_m_step_losses() as losses:
+        model, drops = fit_recording(
+            X, n_components=n_components, covariance_type=covariance_type, tol=0.0,
+            max_iter=40, random_state=seed, init_params=init_params, bound_check="raise",
+        )
     assert not drops
+    # Checked independently of the estimator: no step goes down by more than
+    # the previous M-step's reg_covar loss plus a few roundings of the bound.
     bounds = np.asarray(model.lower_bounds_, dtype=np.float64)
-    # Beyond the check itself: no step goes down by more than a few float
-    # roundings of the bound (reg_covar's slack is negligible at these scales).
-    allowed = rounding_tolerance(np.dtype(dtype), n_features, np.abs(bounds).max())
-    assert np.all(np.diff(bounds) >= -allowed)
+    rounding = rounding_tolerance(np.dtype(dtype), n_features, np.abs(bounds).max())
+    slack = np.asarray(losses[: len(bounds) - 1])
+    assert np.all(np.diff(bounds) >= -(slack + rounding))
 
 
 def corrupting_m_step(at_iteration, scale=3.0):
@@ -97,33 +120,28 @@ def test_bound_check_parameter_is_validated():
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_reg_covar_slack_explains_real_drops(monkeypatch, covariance_type):
+def test_reg_covar_slack_explains_real_drops(covariance_type):
     """A large reg_covar really does lower the log-likelihood at times; the
     exact M-step loss allows for it, and it is needed (rounding alone is not
     enough)."""
-    losses = []
-    real = G.m_step
-
-    def recording(stats, *args, **kwargs):
-        out = real(stats, *args, **kwargs)
-        if kwargs.get("weights_by") != "n_samples":
-            losses.append(out[3] / stats.n_samples)
-        return out
-
-    monkeypatch.setattr(G, "m_step", recording)
     needed = 0
     for seed in range(12):
-        losses.clear()
-        rng = np.random.default_rng(seed)
-        X = rng.normal(size=(300, 2)) * rng.uniform(0.05, 1, 2) + rng.integers(0, 3, (300, 1)) * 0.3
-        model, drops = fit_recording(X, n_components=3, covariance_type=covariance_type,
-                                     reg_covar=0.05, max_iter=40, tol=0.0, random_state=seed,
-                                     init_params="random")
-        assert not drops
-        bounds = np.asarray(model.lower_bounds_)
-        steps = np.diff(bounds)
-        slack = np.asarray(losses[: len(steps)])
-        assert np.all(np.isfinite(slack))
-        assert np.all(steps >= -slack - 1e-12)
-        needed += np.sum(steps < -rounding_tolerance(np.float64, 2, np.abs(bounds).max()))
+        with recorded_m_step_losses() as losses:
+            needed += _fit_with_large_reg(seed, covariance_type, losses)
     assert needed > 0
+
+
+def _fit_with_large_reg(seed, covariance_type, losses):
+    """Fit with reg_covar=0.05; return how many steps dropped by more than rounding."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(300, 2)) * rng.uniform(0.05, 1, 2) + rng.integers(0, 3, (300, 1)) * 0.3
+    model, drops = fit_recording(X, n_components=3, covariance_type=covariance_type,
+                                 reg_covar=0.05, max_iter=40, tol=0.0, random_state=seed,
+                                 init_params="random")
+    assert not drops
+    bounds = np.asarray(model.lower_bounds_)
+    steps = np.diff(bounds)
+    slack = np.asarray(losses[: len(steps)])
+    assert np.all(np.isfinite(slack))
+    assert np.all(steps >= -slack - 1e-12)
+    return np.sum(steps < -rounding_tolerance(np.float64, 2, np.abs(bounds).max()))
