@@ -191,9 +191,9 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
                   out_label=None):
     """One pass over X through the family's fused kernel.
 
-    Writes the per-row outputs that are given (views of the right dtype and
-    length) and returns ``Stats`` (statistics are zero-sized unless
-    ``want_stats``).
+    Writes the per-row outputs that are given (arrays of the compute dtype
+    and of X's length) and returns ``Stats`` (its statistics are all zero
+    unless ``want_stats``).
     """
     n_samples, n_features = X.shape
     n_components = params.means.shape[0]
@@ -211,10 +211,11 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
 
         shift = means
     elif covariance_type == "tied":
-        center64 = tied_center(params)
+        # The kernel subtracts the centre in the compute dtype; build the
+        # transformed means from that same rounded centre.
+        center = kernel_array(tied_center(params), dtype)
         prec64 = np.asarray(prec_chol, dtype=np.float64)
-        means_t = kernel_array((params.means - center64) @ prec64, dtype)
-        center = kernel_array(center64, dtype)
+        means_t = kernel_array((params.means - center.astype(np.float64)) @ prec64, dtype)
         prec = kernel_array(prec_chol, dtype)
 
         def run(chunk, outs):
@@ -269,7 +270,8 @@ def resp_stats(X, resp_chunk, shift, second_moment):
         result = kernel(chunk, shift_t, dummy_prec, lnorm, resp, *empties, True)
         totals = result[2:] if totals is None else _add(totals, result[2:])
     nk, sum_x, second = totals
-    return Stats(n_samples, 0.0, 0.0, nk, np.asarray(shift, np.float64), sum_x, second)
+    # Report the shift the kernel really used: rounded to the data's dtype.
+    return Stats(n_samples, 0.0, 0.0, nk, shift_t.astype(np.float64), sum_x, second)
 
 
 def _mean_and_scatter(X, shift, second_moment):
@@ -288,7 +290,7 @@ def tied_scatter(X):
     # centre onto the exact mean of the rows and correct the scatter for it.
     residual = second.sum_x[0]
     scatter -= np.outer(residual, residual) / n_samples
-    return TiedScatter(n_samples, center + residual / n_samples, scatter)
+    return TiedScatter(n_samples, second.shift[0] + residual / n_samples, scatter)
 
 
 def _symmetrize(upper):
@@ -304,9 +306,9 @@ def _symmetrize(upper):
 def m_step(stats, covariance_type, reg_covar, dtype, tied=None, weights_by="sum"):
     """Closed-form maximisation from centred statistics.
 
-    Returns ``(weights, means, covariances)`` in float64 and the M-step's
-    regularisation loss ``Q(theta*) - Q(theta)`` summed over rows (see
-    ``reg_covar_loss``).  ``weights_by="n_samples"`` divides ``nk`` by the
+    Returns ``(weights, means, covariances, loss)``: parameters in float64
+    and the M-step's regularisation loss ``Q(theta*) - Q(theta)`` summed over
+    rows (see ``_reg_loss_eigen``).  ``weights_by="n_samples"`` divides ``nk`` by the
     number of rows (scikit-learn's initialisation) instead of by ``sum(nk)``.
     """
     eps = np.finfo(dtype).eps
