@@ -291,7 +291,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             lower_bound = -np.inf if do_init else self.lower_bound_
             lower_bounds = []
             converged = False
-            n_iter = 0
             loss = None
             for n_iter in range(1, self.max_iter + 1):
                 prev_lower_bound = lower_bound
@@ -306,9 +305,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 if abs(change) < self.tol:
                     converged = True
                     break
-            if self.max_iter > 0:
-                self._print_verbose_msg_init_end(lower_bound, converged)
-            if best is None or lower_bound > max_lower_bound or max_lower_bound == -np.inf:
+            if self.max_iter == 0:
+                # Initialisation only: keep the last one, with no bound (as scikit-learn).
+                best = (params, 0, [])
+                continue
+            self._print_verbose_msg_init_end(lower_bound, converged)
+            if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
                 max_lower_bound = lower_bound
                 best = (params, n_iter, lower_bounds)
                 self.converged_ = converged

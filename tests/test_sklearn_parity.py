@@ -218,3 +218,15 @@ def test_constructor_signature_extends_sklearns():
     extra = ours_params[len(theirs.parameters):]
     assert [p.name for p in extra] == ["bound_check"]
     assert extra[0].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_max_iter_zero_after_a_fit_like_sklearn():
+    X = make_blobs(n_samples=300, n_features=2, n_components=2, seed=8)
+    ours, theirs = both(n_components=2, warm_start=True, random_state=0)
+    ours.fit(X)
+    theirs.fit(X)
+    for model in (ours, theirs):
+        model.set_params(max_iter=0)
+        model.fit(X)
+    assert_same_model(ours, theirs, rtol=1e-8, atol=1e-12)
+    assert ours.lower_bound_ == theirs.lower_bound_ == -np.inf
