@@ -102,7 +102,43 @@ def build_parser():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=demo)
+
+    from .bench import GRID
+
+    b = sub.add_parser("bench", help="side-by-side speed comparison with scikit-learn")
+    b.add_argument("--n-samples", type=int, nargs="+", default=list(GRID["n_samples"]))
+    b.add_argument("--n-features", type=int, nargs="+", default=list(GRID["n_features"]))
+    b.add_argument("--n-components", type=int, nargs="+", default=list(GRID["n_components"]))
+    b.add_argument("--covariance-types", nargs="+", default=list(GRID["covariance_types"]),
+                   choices=["full", "tied", "diag", "spherical"])
+    b.add_argument("--dtypes", nargs="+", default=list(GRID["dtypes"]),
+                   choices=["float64", "float32"])
+    b.add_argument("--iterations", type=int, default=3)
+    b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--max-seconds", type=float, default=60.0,
+                   help="drop cases whose scikit-learn fit is predicted to take longer")
+    b.add_argument("--no-compile", action="store_true",
+                   help="skip measuring cold/warm compile time in fresh processes")
+    b.add_argument("--threads", action="store_true",
+                   help="also report 1-thread vs all-thread time for three cases")
+    b.set_defaults(func=bench)
     return parser
+
+
+def bench(args):
+    from .bench import Case, run
+
+    grid = dict(n_samples=args.n_samples, n_features=args.n_features,
+                n_components=args.n_components, covariance_types=args.covariance_types,
+                dtypes=args.dtypes)
+    scaling = ()
+    if args.threads:
+        scaling = (Case(100_000, 8, 16, "full", "float64"),
+                   Case(100_000, 32, 16, "full", "float64"),
+                   Case(100_000, 8, 16, "diag", "float32"))
+    run(grid, iterations=args.iterations, repeats=args.repeats, max_seconds=args.max_seconds,
+        with_compile=not args.no_compile, scaling_cases=scaling)
+    return 0
 
 
 def main(argv=None):

@@ -1,0 +1,231 @@
+"""Side-by-side speed comparison with scikit-learn (``fastem bench``).
+
+Every case fits the same data from the same initial parameters with both
+libraries for the same number of EM iterations (``tol=0``), alternating
+fastem and scikit-learn runs so that drift on a shared machine hits both, and
+reports the median of the per-run ratios.  Each timed fit starts after a
+short pause, so neither library's idle-spinning thread pool slows the other.  Cases whose scikit-learn fit is
+predicted to take longer than ``--max-seconds`` are dropped and listed.
+"""
+
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+GRID = dict(
+    n_samples=(100_000, 1_000_000),
+    n_features=(2, 8, 32, 64),
+    n_components=(4, 16, 64),
+    covariance_types=("full", "tied", "diag", "spherical"),
+    dtypes=("float64", "float32"),
+)
+
+
+@dataclass
+class Case:
+    n_samples: int
+    n_features: int
+    n_components: int
+    covariance_type: str
+    dtype: str
+
+
+@dataclass
+class Result:
+    case: Case
+    fastem_s: float  # median seconds per iteration
+    sklearn_s: float
+    ratio: float  # median of per-run ratios
+    bound_diff: float  # |fastem lower_bound_ - sklearn lower_bound_|
+
+
+def machine_line():
+    import numba
+    from threadpoolctl import threadpool_info
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    blas = ", ".join(
+        f"{i['internal_api']} {i.get('architecture', '')} x{i['num_threads']}"
+        for i in threadpool_info() if i["user_api"] == "blas"
+    )
+    return (f"{cpu}; {os.cpu_count()} CPUs; numba {numba.__version__} with "
+            f"{numba.get_num_threads()} threads; BLAS: {blas}; Python "
+            f"{platform.python_version()}")
+
+
+#: Pause before each timed fit.  Thread pools (OpenBLAS's, OpenMP's) spin-wait
+#: for a while after their last task; without a pause, each library's run
+#: would start while the other's threads still hold the cores.
+SETTLE_SECONDS = 0.2
+
+
+def _fit_seconds(cls, X, kwargs):
+    time.sleep(SETTLE_SECONDS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        model = cls(**kwargs).fit(X)
+        return time.perf_counter() - start, model
+
+
+def run_case(case, iterations=3, repeats=3, data_cache=None):
+    """Alternate fastem and scikit-learn fits of one case; median figures."""
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+    import fastem
+    from fastem.cli import initial_parameters, make_demo_data
+
+    key = (case.n_samples, case.n_features, case.n_components, case.dtype)
+    if data_cache is not None and key in data_cache:
+        X = data_cache[key]
+    else:
+        X = make_demo_data(case.n_samples, case.n_features, case.n_components, seed=0,
+                           dtype=case.dtype)
+        if data_cache is not None:
+            data_cache.clear()
+            data_cache[key] = X
+    kwargs = dict(n_components=case.n_components, covariance_type=case.covariance_type,
+                  max_iter=iterations, tol=0.0,
+                  **initial_parameters(X, case.n_components, case.covariance_type))
+    fastem.warmup(dtypes=(case.dtype,), covariance_types=(case.covariance_type,))
+    ours, theirs, ratios = [], [], []
+    for _ in range(repeats):
+        t_ours, m_ours = _fit_seconds(fastem.GaussianMixture, X, kwargs)
+        t_theirs, m_theirs = _fit_seconds(SkGaussianMixture, X, kwargs)
+        ours.append(t_ours / iterations)
+        theirs.append(t_theirs / iterations)
+        ratios.append(t_theirs / t_ours)
+    diff = abs(float(m_ours.lower_bound_) - float(m_theirs.lower_bound_))
+    return Result(case, statistics.median(ours), statistics.median(theirs),
+                  statistics.median(ratios), diff)
+
+
+def predicted_sklearn_seconds(case, measured, iterations, repeats):
+    """Scale a smaller case's scikit-learn time linearly in n_samples."""
+    for r in measured:
+        c = r.case
+        same = (c.n_features, c.n_components, c.covariance_type, c.dtype) == (
+            case.n_features, case.n_components, case.covariance_type, case.dtype)
+        if same and c.n_samples < case.n_samples:
+            per_iter = r.sklearn_s * case.n_samples / c.n_samples
+            return per_iter * iterations * repeats
+    return 0.0
+
+
+def compile_seconds():
+    """Seconds ``fastem.warmup()`` takes in a fresh process, cold and warm cache."""
+    code = "import time, fastem; t = time.perf_counter(); fastem.warmup(); " \
+           "print(time.perf_counter() - t)"
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        for label, env in (("cold", dict(os.environ, NUMBA_CACHE_DIR=cache)),
+                           ("warm", dict(os.environ, NUMBA_CACHE_DIR=cache))):
+            proc = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                  capture_output=True, text=True)
+            out[label] = float(proc.stdout.split()[-1])
+    return out
+
+
+def thread_scaling(case, iterations=3, repeats=3):
+    """Seconds per iteration with 1 and with all Numba threads."""
+    import numba
+
+    import fastem
+    from fastem.cli import initial_parameters, make_demo_data
+
+    X = make_demo_data(case.n_samples, case.n_features, case.n_components, dtype=case.dtype)
+    kwargs = dict(n_components=case.n_components, covariance_type=case.covariance_type,
+                  max_iter=iterations, tol=0.0,
+                  **initial_parameters(X, case.n_components, case.covariance_type))
+    fastem.warmup(dtypes=(case.dtype,), covariance_types=(case.covariance_type,))
+    all_threads = numba.get_num_threads()
+    times = {1: [], all_threads: []}
+    try:
+        for _ in range(repeats):
+            for n_threads in times:
+                numba.set_num_threads(n_threads)
+                times[n_threads].append(
+                    _fit_seconds(fastem.GaussianMixture, X, kwargs)[0] / iterations)
+    finally:
+        numba.set_num_threads(all_threads)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def iter_cases(grid):
+    for n in sorted(grid["n_samples"]):
+        for d in grid["n_features"]:
+            for k in grid["n_components"]:
+                for cov in grid["covariance_types"]:
+                    for dtype in grid["dtypes"]:
+                        yield Case(n, d, k, cov, dtype)
+
+
+def describe(case):
+    return (f"{case.n_samples:,} x {case.n_features}, k={case.n_components}, "
+            f"{case.covariance_type}, {case.dtype}")
+
+
+def format_row(r):
+    c = r.case
+    return (f"{c.n_samples:>9,} {c.n_features:>4} {c.n_components:>4} {c.covariance_type:>9} "
+            f"{c.dtype:>7} {r.fastem_s * 1e3:>11.2f} {r.sklearn_s * 1e3:>11.2f} "
+            f"{r.ratio:>7.1f}x {r.bound_diff:>9.1e}")
+
+
+HEADER = (f"{'n_samples':>9} {'d':>4} {'k':>4} {'cov':>9} {'dtype':>7} "
+          f"{'fastem ms':>11} {'sklearn ms':>11} {'speedup':>8} {'|dLB|':>9}")
+
+
+def run(grid=GRID, iterations=3, repeats=3, max_seconds=60.0, with_compile=True,
+        scaling_cases=(), out=print):
+    """Run the comparison and print the table; returns the list of results."""
+    out("machine: " + machine_line())
+    if with_compile:
+        c = compile_seconds()
+        out(f"fastem.warmup() in a fresh process: cold Numba cache {c['cold']:.1f} s, "
+            f"warm cache {c['warm']:.2f} s")
+    out(f"per EM iteration, median of {repeats} alternating runs of {iterations} iterations; "
+        "same data and initial parameters")
+    out(HEADER)
+    results, dropped = [], []
+    data_cache = {}
+    for case in iter_cases(grid):
+        predicted = predicted_sklearn_seconds(case, results, iterations, repeats)
+        if predicted > max_seconds * repeats:
+            dropped.append((case, predicted / repeats))
+            continue
+        r = run_case(case, iterations, repeats, data_cache)
+        results.append(r)
+        out(format_row(r))
+    if results:
+        geo = math.exp(statistics.fmean(math.log(r.ratio) for r in results))
+        worst = min(results, key=lambda r: r.ratio)
+        out(f"geometric-mean speed-up {geo:.1f}x over {len(results)} cases; lowest "
+            f"{worst.ratio:.1f}x ({describe(worst.case)})")
+    for case, secs in dropped:
+        out(f"dropped, scikit-learn predicted at ~{secs:.0f} s per fit (over "
+            f"{max_seconds:.0f} s): {describe(case)}")
+    for case in scaling_cases:
+        t = thread_scaling(case, iterations, repeats)
+        threads = sorted(t)
+        out(f"threads, {describe(case)}: " + ", ".join(
+                f"{n} thread(s) {t[n] * 1e3:.1f} ms/iter" for n in threads)
+            + f" (x{t[threads[0]] / t[threads[-1]]:.2f})")
+    return results

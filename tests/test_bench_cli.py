@@ -1,0 +1,46 @@
+"""`fastem bench` and `fastem demo` run end to end (tiny sizes; no timing asserted)."""
+
+import re
+
+import numpy as np
+
+from fastem import bench
+from fastem.cli import main
+
+
+def test_bench_prints_a_table_with_geometric_mean(monkeypatch):
+    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.0)
+    lines = []
+    grid = dict(n_samples=(600, 3000), n_features=(2,), n_components=(2,),
+                covariance_types=("full", "spherical"), dtypes=("float32",))
+    results = bench.run(grid, iterations=2, repeats=1, with_compile=False, out=lines.append,
+                        scaling_cases=(bench.Case(600, 2, 2, "diag", "float64"),))
+    assert len(results) == 4
+    for r in results:
+        assert r.fastem_s > 0 and r.sklearn_s > 0 and r.ratio > 0
+        assert r.bound_diff < 1e-4  # same start, same iterations: same model
+    text = "\n".join(lines)
+    assert lines[0].startswith("machine: ")
+    assert re.search(r"geometric-mean speed-up [\d.]+x over 4 cases", text)
+    assert re.search(r"1 thread\(s\) [\d.]+ ms/iter", text)
+
+
+def test_bench_drops_cases_predicted_too_slow(monkeypatch):
+    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.0)
+    lines = []
+    grid = dict(n_samples=(500, 10_000_000), n_features=(2,), n_components=(2,),
+                covariance_types=("diag",), dtypes=("float64",))
+    results = bench.run(grid, iterations=1, repeats=1, max_seconds=1e-3, with_compile=False,
+                        out=lines.append)
+    assert [r.case.n_samples for r in results] == [500]
+    assert any(line.startswith("dropped") and "10,000,000" in line for line in lines)
+
+
+def test_demo_command_runs(capsys):
+    assert main(["demo", "--n-samples", "2000", "--n-components", "3", "--n-features", "2",
+                 "--iterations", "2", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    speedup = re.search(r"speed-up: ([\d.]+)x", out)
+    assert speedup and float(speedup.group(1)) > 0
+    bounds = re.findall(r"(-?\d+\.\d{10})$", out, flags=re.M)
+    assert len(bounds) == 2 and np.isclose(float(bounds[0]), float(bounds[1]), rtol=1e-8)
