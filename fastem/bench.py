@@ -76,12 +76,15 @@ def machine_line():
 SETTLE_SECONDS = 0.2
 
 
-def _fit_seconds(cls, X, kwargs):
+def _fit_seconds(library, cls, X, kwargs):
     time.sleep(SETTLE_SECONDS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.perf_counter()
-        model = cls(**kwargs).fit(X)
+        try:
+            model = cls(**kwargs).fit(X)
+        except ValueError as exc:
+            raise ValueError(f"{library}: {exc}") from exc
         return time.perf_counter() - start, model
 
 
@@ -107,8 +110,8 @@ def run_case(case, iterations=3, repeats=3, data_cache=None):
     fastem.warmup(dtypes=(case.dtype,), covariance_types=(case.covariance_type,))
     ours, theirs, ratios = [], [], []
     for _ in range(repeats):
-        t_ours, m_ours = _fit_seconds(fastem.GaussianMixture, X, kwargs)
-        t_theirs, m_theirs = _fit_seconds(SkGaussianMixture, X, kwargs)
+        t_ours, m_ours = _fit_seconds("fastem", fastem.GaussianMixture, X, kwargs)
+        t_theirs, m_theirs = _fit_seconds("scikit-learn", SkGaussianMixture, X, kwargs)
         ours.append(t_ours / iterations)
         theirs.append(t_theirs / iterations)
         ratios.append(t_theirs / t_ours)
@@ -162,7 +165,7 @@ def thread_scaling(case, iterations=3, repeats=3):
             for n_threads in times:
                 numba.set_num_threads(n_threads)
                 times[n_threads].append(
-                    _fit_seconds(fastem.GaussianMixture, X, kwargs)[0] / iterations)
+                    _fit_seconds("fastem", fastem.GaussianMixture, X, kwargs)[0] / iterations)
     finally:
         numba.set_num_threads(all_threads)
     return {k: statistics.median(v) for k, v in times.items()}
@@ -211,7 +214,11 @@ def run(grid=GRID, iterations=3, repeats=3, max_seconds=60.0, with_compile=True,
         if predicted > max_seconds * repeats:
             dropped.append((case, predicted / repeats))
             continue
-        r = run_case(case, iterations, repeats, data_cache)
+        try:
+            r = run_case(case, iterations, repeats, data_cache)
+        except ValueError as exc:  # e.g. an ill-defined covariance in one library
+            out(f"{describe(case)}: failed: {exc.args[0][:70]}...")
+            continue
         results.append(r)
         out(format_row(r))
     if results:

@@ -44,3 +44,22 @@ def test_demo_command_runs(capsys):
     assert speedup and float(speedup.group(1)) > 0
     bounds = re.findall(r"(-?\d+\.\d{10})$", out, flags=re.M)
     assert len(bounds) == 2 and np.isclose(float(bounds[0]), float(bounds[1]), rtol=1e-8)
+
+
+def test_bench_reports_a_library_that_fails_and_goes_on(monkeypatch):
+    from sklearn import mixture
+
+    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.0)
+
+    class Failing(mixture.GaussianMixture):
+        def fit(self, X, y=None):
+            raise ValueError("ill-defined empirical covariance (simulated)")
+
+    monkeypatch.setattr(mixture, "GaussianMixture", Failing)
+    lines = []
+    grid = dict(n_samples=(500,), n_features=(2,), n_components=(2,),
+                covariance_types=("diag", "full"), dtypes=("float64",))
+    results = bench.run(grid, iterations=1, repeats=1, with_compile=False, out=lines.append)
+    assert results == []
+    failures = [line for line in lines if "failed: scikit-learn: ill-defined" in line]
+    assert len(failures) == 2
