@@ -2,7 +2,6 @@
 
 import math
 import warnings
-from numbers import Integral, Real
 from time import time
 
 import numpy as np
@@ -10,8 +9,9 @@ from sklearn import cluster
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture as _SkGaussianMixture
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from sklearn import config_context, get_config
 
@@ -169,21 +169,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Defined only when ``X`` has feature names that are all strings.
     """
 
+    # scikit-learn's own constraint objects, so that every parameter error
+    # reads exactly as scikit-learn's (the option sets print in its order).
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
-        "random_state": ["random_state"],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
-        "weights_init": ["array-like", None],
-        "means_init": ["array-like", None],
-        "precisions_init": ["array-like", None],
+        **_SkGaussianMixture._parameter_constraints,
         "bound_check": [StrOptions({"warn", "raise", "ignore"})],
     }
 
