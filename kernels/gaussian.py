@@ -158,8 +158,14 @@ def _reduce(parts, out):
 
 
 @helper
-def _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y, logp):
+def _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y4, logp):
+    """logp[k] = log_norm[k] - |(x - mu_k) U_k|^2 / 2 for one block.
+
+    The triangular transform produces four output columns per sweep over
+    the rows: each difference loaded from L1 feeds four multiply-adds."""
     n_comp, d = means.shape
+    d4 = d - d % 4
+    y0, y1, y2, y3 = y4[0], y4[1], y4[2], y4[3]
     for k in range(n_comp):
         for i in range(d):
             mu = means[k, i]
@@ -168,16 +174,35 @@ def _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y, logp):
         acc = logp[k]
         for b in range(nb):
             acc[b] = 0.0
-        for j in range(d):
-            u = prec_chol[k, 0, j]
+        for j in range(0, d4, 4):
             for b in range(nb):
-                y[b] = diffT[0, b] * u
-            for i in range(1, j + 1):
+                y0[b] = 0.0
+                y1[b] = 0.0
+                y2[b] = 0.0
+                y3[b] = 0.0
+            # U is upper-triangular with stored zeros: rows past j only add 0.
+            for i in range(j + 4):
+                u0 = prec_chol[k, i, j]
+                u1 = prec_chol[k, i, j + 1]
+                u2 = prec_chol[k, i, j + 2]
+                u3 = prec_chol[k, i, j + 3]
+                for b in range(nb):
+                    x = diffT[i, b]
+                    y0[b] += x * u0
+                    y1[b] += x * u1
+                    y2[b] += x * u2
+                    y3[b] += x * u3
+            for b in range(nb):
+                acc[b] += (y0[b] * y0[b] + y1[b] * y1[b]) + (y2[b] * y2[b] + y3[b] * y3[b])
+        for j in range(d4, d):
+            for b in range(nb):
+                y0[b] = 0.0
+            for i in range(j + 1):
                 u = prec_chol[k, i, j]
                 for b in range(nb):
-                    y[b] += diffT[i, b] * u
+                    y0[b] += diffT[i, b] * u
             for b in range(nb):
-                acc[b] += y[b] * y[b]
+                acc[b] += y0[b] * y0[b]
         for b in range(nb):
             acc[b] = log_norm[k] - 0.5 * acc[b]
 
@@ -187,9 +212,13 @@ def _scatter_block_full(XT, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
     """Accumulate sum r, sum r (x - shift_k) and the upper triangle of
     sum r (x - shift_k)(x - shift_k)^T for one block.
 
-    ``diffT`` is float64 whatever the data's dtype: the differences, not only
-    the sums, are taken in double precision."""
+    ``diffT`` and ``wd`` (the weighted differences) are float64 whatever the
+    data's dtype: the differences, not only the sums, are taken in double
+    precision.  Rows of the scatter are reduced four at a time, so each
+    difference loaded feeds four multiply-adds; those four rows also fill a
+    few entries below the diagonal, which are scratch."""
     n_comp, d = shift.shape
+    d4 = d - d % 4
     for k in range(n_comp):
         r_sum = 0.0
         for b in range(nb):
@@ -199,19 +228,35 @@ def _scatter_block_full(XT, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
         nk[k] += r_sum
         for i in range(d):
             mu = np.float64(shift[k, i])
-            for b in range(nb):
-                diffT[i, b] = np.float64(XT[i, b]) - mu
-        for i in range(d):
             s = 0.0
             for b in range(nb):
-                w = resp[k, b] * diffT[i, b]
-                wd[b] = w
+                t = np.float64(XT[i, b]) - mu
+                diffT[i, b] = t
+                w = resp[k, b] * t
+                wd[i, b] = w
                 s += w
             sum_x[k, i] += s
+        for i in range(0, d4, 4):
+            for j in range(i, d):
+                s0 = 0.0
+                s1 = 0.0
+                s2 = 0.0
+                s3 = 0.0
+                for b in range(nb):
+                    v = diffT[j, b]
+                    s0 += wd[i, b] * v
+                    s1 += wd[i + 1, b] * v
+                    s2 += wd[i + 2, b] * v
+                    s3 += wd[i + 3, b] * v
+                sum_xxT[k, i, j] += s0
+                sum_xxT[k, i + 1, j] += s1
+                sum_xxT[k, i + 2, j] += s2
+                sum_xxT[k, i + 3, j] += s3
+        for i in range(d4, d):
             for j in range(i, d):
                 s = 0.0
                 for b in range(nb):
-                    s += wd[b] * diffT[j, b]
+                    s += wd[i, b] * diffT[j, b]
                 sum_xxT[k, i, j] += s
 
 
@@ -223,7 +268,7 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
     float dtype.  With ``resp_in`` given, ``means`` is only the shift around
     which statistics are taken and ``prec_chol``/``log_norm`` are not read.
     Returns ``(sum_lpn, sum_abs_lpn, nk (K,), sum_x (K, d), sum_xxT (K, d, d))``;
-    ``sum_xxT`` holds the upper triangle only.
+    only the upper triangle of ``sum_xxT`` is meaningful.
     """
     n, d = X.shape
     n_comp = means.shape[0]
@@ -239,7 +284,8 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
         XT = np.empty((d, BLOCK), X.dtype)
         diffT = np.empty((d, BLOCK), X.dtype)
         diff64 = np.empty((d, BLOCK))
-        y = np.empty(BLOCK, X.dtype)
+        wd = np.empty((d, BLOCK))
+        y4 = np.empty((4, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK))
         lpn = np.empty(BLOCK)
         m = np.empty(BLOCK)
@@ -250,10 +296,10 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
             if given:
                 _load_block(resp_in, start, nb, logp)
             else:
-                _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y, logp)
+                _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y4, logp)
                 _posterior_block(logp, nb, start, lpn, m, out_lpn, out_resp, out_label, ll[p])
             if want_stats:
-                _scatter_block_full(XT, nb, means, logp, diff64, m, nk_p[p], sx_p[p], sxx_p[p])
+                _scatter_block_full(XT, nb, means, logp, diff64, wd, nk_p[p], sx_p[p], sxx_p[p])
     totals = np.zeros(2)
     nk = np.zeros(n_comp)
     sum_x = np.zeros((n_comp, d))
