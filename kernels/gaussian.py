@@ -41,6 +41,9 @@ from numba import prange
 
 from ._config import BLOCK, MAX_PARTS, PARTS_BUDGET, helper, kernel
 
+#: exp(-38) < 2**-54: below this, a term vanishes when added to 1.
+EXP_CUTOFF = -38.0
+
 # --------------------------------------------------------------------------
 # Block helpers shared by the three families.
 
@@ -79,11 +82,17 @@ def _normalize_block(logp, nb, lpn, m):
             if logp[k, b] > m[b]:
                 m[b] = logp[k, b]
     # One exp per entry: keep exp(logp - max), then divide by the row's sum.
+    # Below EXP_CUTOFF the exp (< 2**-54) cannot change a sum that is at
+    # least 1, so it is taken as 0.  The argument is clamped first: exp of a
+    # far-away component's -5000 would take libm's slow underflow path.
     for b in range(nb):
         lpn[b] = 0.0
     for k in range(n_comp):
         for b in range(nb):
-            e = np.exp(logp[k, b] - m[b])
+            t = logp[k, b] - m[b]
+            e = np.exp(max(t, EXP_CUTOFF))
+            if t <= EXP_CUTOFF:
+                e = 0.0
             logp[k, b] = e
             lpn[b] += e
     for b in range(nb):

@@ -189,3 +189,20 @@ def test_row_with_every_component_at_minus_infinity():
                       np.empty(300, np.int64), False)
     assert np.all(out_lpn == -np.inf)
     assert np.all(np.isnan(out_resp))
+
+
+def test_negligible_components_get_exact_zeros():
+    """Terms below exp(EXP_CUTOFF) < 2**-54 of the largest are exactly 0: they
+    cannot change the row's sum, and exp is never evaluated deep in underflow."""
+    from fastem.kernels.gaussian import EXP_CUTOFF
+
+    params = random_params("diag", 3, 2)
+    X = np.array([[0.0, 0.0], [40.0, -40.0], [2.0, 1.0]])
+    _, lpn, resp, _ = run_kernel(X, params, "diag")
+    wlp = naive.weighted_log_prob(X, *params, "diag")
+    ref_lpn, ref_resp = naive.log_prob_and_resp(wlp)
+    np.testing.assert_allclose(lpn, ref_lpn, rtol=1e-12)
+    tiny = (wlp - wlp.max(axis=1, keepdims=True)) <= EXP_CUTOFF
+    assert tiny.any()
+    assert np.all(resp[tiny] == 0.0)
+    np.testing.assert_allclose(resp[~tiny], ref_resp[~tiny], rtol=1e-10, atol=1e-300)
