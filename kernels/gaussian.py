@@ -39,10 +39,43 @@ with one precision repeated over features):
 import numpy as np
 from numba import prange
 
-from ._config import BLOCK, MAX_PARTS, PARTS_BUDGET, helper, kernel
+from ._config import BLOCK, MAX_PARTS, PARTS_BUDGET, helper, inline_helper, kernel
 
 #: exp(-38) < 2**-54: below this, a term vanishes when added to 1.
 EXP_CUTOFF = -38.0
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that n * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_POW2 = 2.0 ** np.arange(-64, 1)  # 2**n for n in [-64, 0], indexed by n + 64
+
+
+@inline_helper
+def _exp_nonpositive(t):
+    """exp(t) for EXP_CUTOFF <= t <= 0, within ~1 ulp of libm's.
+
+    t = n ln2 + r with |r| <= ln2 / 2; e^r by its Taylor polynomial to degree
+    13 (truncation < 0.1 ulp there); 2**n from a table.  Plain arithmetic and
+    a table lookup, so a loop of these vectorises, where libm's exp is a
+    scalar call per element.
+    """
+    n = np.rint(t * _LOG2E)
+    r = (t - n * _LN2_HI) - n * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    return p * _POW2[np.int64(n) + 64]
 
 # --------------------------------------------------------------------------
 # Block helpers shared by the three families.
@@ -83,14 +116,14 @@ def _normalize_block(logp, nb, lpn, m):
                 m[b] = logp[k, b]
     # One exp per entry: keep exp(logp - max), then divide by the row's sum.
     # Below EXP_CUTOFF the exp (< 2**-54) cannot change a sum that is at
-    # least 1, so it is taken as 0.  The argument is clamped first: exp of a
-    # far-away component's -5000 would take libm's slow underflow path.
+    # least 1, so it is taken as 0.  The argument is clamped first, which
+    # keeps it in the range of the vectorisable _exp_nonpositive.
     for b in range(nb):
         lpn[b] = 0.0
     for k in range(n_comp):
         for b in range(nb):
             t = logp[k, b] - m[b]
-            e = np.exp(max(t, EXP_CUTOFF))
+            e = _exp_nonpositive(max(t, EXP_CUTOFF))
             if t <= EXP_CUTOFF:
                 e = 0.0
             logp[k, b] = e

@@ -206,3 +206,24 @@ def test_negligible_components_get_exact_zeros():
     assert tiny.any()
     assert np.all(resp[tiny] == 0.0)
     np.testing.assert_allclose(resp[~tiny], ref_resp[~tiny], rtol=1e-10, atol=1e-300)
+
+
+def test_vectorisable_exp_is_within_a_few_ulp_of_libm():
+    from numba import njit
+
+    from fastem.kernels.gaussian import EXP_CUTOFF, _exp_nonpositive
+
+    @njit
+    def apply(t):
+        out = np.empty_like(t)
+        for i in range(t.size):
+            out[i] = _exp_nonpositive(t[i])
+        return out
+
+    rng = np.random.default_rng(6)
+    t = np.concatenate([np.linspace(EXP_CUTOFF, 0.0, 200_001), -rng.uniform(0, -EXP_CUTOFF, 100_000),
+                        [0.0, -0.0, EXP_CUTOFF, -np.log(2) / 2, np.log(2) / 2 - 1]])
+    ref = np.exp(t)
+    ulps = np.abs(apply(t) - ref) / np.spacing(ref)
+    assert ulps.max() <= 4
+    assert apply(np.array([0.0]))[0] == 1.0
