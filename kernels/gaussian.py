@@ -453,12 +453,25 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
 
 @helper
 def _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp):
+    """logp[k] = log_norm[k] - sum_j ((x_j - mu_kj) u_kj)^2 / 2, four features
+    per sweep over the rows (one accumulator load and store per four)."""
     n_comp, d = means.shape
+    d4 = d - d % 4
     for k in range(n_comp):
         acc = logp[k]
         for b in range(nb):
             acc[b] = 0.0
-        for j in range(d):
+        for j in range(0, d4, 4):
+            mu0, mu1, mu2, mu3 = means[k, j], means[k, j + 1], means[k, j + 2], means[k, j + 3]
+            u0, u1 = prec_chol[k, j], prec_chol[k, j + 1]
+            u2, u3 = prec_chol[k, j + 2], prec_chol[k, j + 3]
+            for b in range(nb):
+                t0 = (XT[j, b] - mu0) * u0
+                t1 = (XT[j + 1, b] - mu1) * u1
+                t2 = (XT[j + 2, b] - mu2) * u2
+                t3 = (XT[j + 3, b] - mu3) * u3
+                acc[b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
+        for j in range(d4, d):
             mu = means[k, j]
             u = prec_chol[k, j]
             for b in range(nb):
