@@ -3,11 +3,14 @@
 ``fastem.GaussianMixture`` is a drop-in replacement for
 ``sklearn.mixture.GaussianMixture`` whose EM iterations run as fused,
 multi-threaded passes over the data.
+
+``GaussianMixture`` is loaded on first access: importing scikit-learn takes
+longer than everything else fastem imports, and ``fastem.warmup``, the
+kernels and the command line do not need it.
 """
 
 from ._bound import BoundDecreaseError, BoundDecreaseWarning
 from ._warmup import warmup
-from .gaussian_mixture import GaussianMixture
 
 __version__ = "0.1.0"
 
@@ -18,3 +21,15 @@ __all__ = [
     "__version__",
     "warmup",
 ]
+
+
+def __getattr__(name):
+    if name == "GaussianMixture":
+        from .gaussian_mixture import GaussianMixture
+
+        return GaussianMixture
+    raise AttributeError(f"module 'fastem' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -122,3 +122,18 @@ def test_blas_threads_are_restored_after_fit_and_predict(X):
     m.predict(X)
     after = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
     assert [a for a in after if a in before] == before
+
+
+def test_import_does_not_load_scikit_learn_until_needed():
+    import subprocess
+    import sys
+
+    code = ("import sys, fastem; fastem.warmup(covariance_types=('diag',), dtypes=('float64',)); "
+            "print('sklearn' in sys.modules); from fastem import GaussianMixture; "
+            "print('sklearn' in sys.modules, GaussianMixture.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True", "fastem.gaussian_mixture"]
+    assert "GaussianMixture" in dir(fastem)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        fastem.nope
