@@ -99,6 +99,16 @@ def _load_block(X, start, nb, XT):
 
 
 @helper
+def _widen_block(XT, nb, XT64):
+    """XT64 = XT in float64: the statistics of float32 rows are taken in
+    double precision, and converting once per block beats once per component."""
+    d = XT.shape[0]
+    for j in range(d):
+        for b in range(nb):
+            XT64[j, b] = XT[j, b]
+
+
+@helper
 def _normalize_block(logp, nb, lpn, m):
     """Log-sum-exp over components, then responsibilities in place.
 
@@ -250,7 +260,7 @@ def _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y4, logp):
 
 
 @helper
-def _scatter_block_full(XT, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
+def _scatter_block_full(XT64, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
     """Accumulate sum r, sum r (x - shift_k) and the upper triangle of
     sum r (x - shift_k)(x - shift_k)^T for one block.
 
@@ -272,7 +282,7 @@ def _scatter_block_full(XT, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
             mu = np.float64(shift[k, i])
             s = 0.0
             for b in range(nb):
-                t = np.float64(XT[i, b]) - mu
+                t = XT64[i, b] - mu
                 diffT[i, b] = t
                 w = resp[k, b] * t
                 wd[i, b] = w
@@ -324,6 +334,7 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
     sxx_p = np.zeros((Ps, n_comp, d, d))
     for p in prange(P):
         XT = np.empty((d, BLOCK), X.dtype)
+        XT64 = np.empty((d, BLOCK))
         diffT = np.empty((d, BLOCK), X.dtype)
         diff64 = np.empty((d, BLOCK))
         wd = np.empty((d, BLOCK))
@@ -335,13 +346,15 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
             start = blk * BLOCK
             nb = min(BLOCK, n - start)
             _load_block(X, start, nb, XT)
+            if want_stats:
+                _widen_block(XT, nb, XT64)
             if given:
                 _load_block(resp_in, start, nb, logp)
             else:
                 _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y4, logp)
                 _posterior_block(logp, nb, start, lpn, m, out_lpn, out_resp, out_label, ll[p])
             if want_stats:
-                _scatter_block_full(XT, nb, means, logp, diff64, wd, nk_p[p], sx_p[p], sxx_p[p])
+                _scatter_block_full(XT64, nb, means, logp, diff64, wd, nk_p[p], sx_p[p], sxx_p[p])
     totals = np.zeros(2)
     nk = np.zeros(n_comp)
     sum_x = np.zeros((n_comp, d))
@@ -388,11 +401,11 @@ def _logprob_block_tied(XT, nb, center, prec_chol, means_t, log_norm, ZT, YT, lo
 
 
 @helper
-def _first_moment_block(XT, nb, resp, nk, sum_x):
+def _first_moment_block(XT64, nb, resp, nk, sum_x):
     """nk += sum r, sum_x += sum r x: raw rows, float64 products and sums
     (a difference rounded in float32 would move with the centre)."""
     n_comp = resp.shape[0]
-    d = XT.shape[0]
+    d = XT64.shape[0]
     for k in range(n_comp):
         r_sum = 0.0
         for b in range(nb):
@@ -401,7 +414,7 @@ def _first_moment_block(XT, nb, resp, nk, sum_x):
         for i in range(d):
             s = 0.0
             for b in range(nb):
-                s += resp[k, b] * XT[i, b]
+                s += resp[k, b] * XT64[i, b]
             sum_x[k, i] += s
 
 
@@ -425,6 +438,7 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
     sx_p = np.zeros((Ps, n_comp, d))
     for p in prange(P):
         XT = np.empty((d, BLOCK), X.dtype)
+        XT64 = np.empty((d, BLOCK))
         ZT = np.empty((d, BLOCK), X.dtype)
         YT = np.empty((d, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK))
@@ -434,10 +448,12 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
             start = blk * BLOCK
             nb = min(BLOCK, n - start)
             _load_block(X, start, nb, XT)
+            if want_stats:
+                _widen_block(XT, nb, XT64)
             _logprob_block_tied(XT, nb, center, prec_chol, means_t, log_norm, ZT, YT, logp)
             _posterior_block(logp, nb, start, lpn, m, out_lpn, out_resp, out_label, ll[p])
             if want_stats:
-                _first_moment_block(XT, nb, logp, nk_p[p], sx_p[p])
+                _first_moment_block(XT64, nb, logp, nk_p[p], sx_p[p])
     totals = np.zeros(2)
     nk = np.zeros(n_comp)
     sum_x = np.zeros((n_comp, d))
@@ -482,7 +498,7 @@ def _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp):
 
 
 @helper
-def _scatter_block_diag(XT, nb, shift, resp, nk, sum_x, sum_sq):
+def _scatter_block_diag(XT64, nb, shift, resp, nk, sum_x, sum_sq):
     n_comp, d = shift.shape
     for k in range(n_comp):
         r_sum = 0.0
@@ -496,7 +512,7 @@ def _scatter_block_diag(XT, nb, shift, resp, nk, sum_x, sum_sq):
             s1 = 0.0
             s2 = 0.0
             for b in range(nb):
-                t = np.float64(XT[j, b]) - mu
+                t = XT64[j, b] - mu
                 w = resp[k, b] * t
                 s1 += w
                 s2 += w * t
@@ -525,6 +541,7 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
     sq_p = np.zeros((Ps, n_comp, d))
     for p in prange(P):
         XT = np.empty((d, BLOCK), X.dtype)
+        XT64 = np.empty((d, BLOCK))
         logp = np.empty((n_comp, BLOCK))
         lpn = np.empty(BLOCK)
         m = np.empty(BLOCK)
@@ -532,13 +549,15 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
             start = blk * BLOCK
             nb = min(BLOCK, n - start)
             _load_block(X, start, nb, XT)
+            if want_stats:
+                _widen_block(XT, nb, XT64)
             if given:
                 _load_block(resp_in, start, nb, logp)
             else:
                 _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp)
                 _posterior_block(logp, nb, start, lpn, m, out_lpn, out_resp, out_label, ll[p])
             if want_stats:
-                _scatter_block_diag(XT, nb, means, logp, nk_p[p], sx_p[p], sq_p[p])
+                _scatter_block_diag(XT64, nb, means, logp, nk_p[p], sx_p[p], sq_p[p])
     totals = np.zeros(2)
     nk = np.zeros(n_comp)
     sum_x = np.zeros((n_comp, d))
