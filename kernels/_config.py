@@ -2,7 +2,7 @@
 
 ``FASTMATH`` is stumpy's flag set: it lets LLVM reassociate and contract
 floating-point expressions (so reductions vectorise) but keeps IEEE
-semantics for NaN and infinities.  ``fastmath=True`` would add ``nnan`` and
+semantics for NaN and infinities.  Numba's all-flags fastmath (``True``) would add ``nnan`` and
 ``ninf``, under which the log-sum-exp of a row holding ``-inf`` (a
 zero-weight component) silently turns into NaN.
 """

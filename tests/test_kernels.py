@@ -135,7 +135,7 @@ def test_outputs_and_stats_are_optional(covariance_type):
 def test_zero_weight_component_gives_no_nan():
     """log w = -inf for one component: its responsibility is 0, never NaN.
 
-    This is the case ``fastmath=True`` breaks (it assumes no infinities)."""
+    This is the case all-flags fastmath breaks (it assumes no infinities)."""
     X = np.random.default_rng(3).normal(size=(500, 2))
     weights, means, chol = random_params("full", 3, 2)
     weights = np.array([0.0, 0.4, 0.6])
