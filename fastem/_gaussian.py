@@ -257,7 +257,7 @@ def resp_stats(X, resp_chunk, shift, second_moment):
     """
     n_samples, _ = X.shape
     n_components = shift.shape[0]
-    dtype = X.dtype if X.dtype == np.float32 else np.dtype(np.float64)
+    dtype = compute_dtype(X.dtype)
     shift_t = kernel_array(shift, dtype)
     dummy_prec = np.empty((n_components, 0, 0) if second_moment == "full" else (n_components, 0),
                           dtype=dtype)
