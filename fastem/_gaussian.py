@@ -19,7 +19,8 @@ import numpy as np
 from scipy import linalg
 
 from . import kernels
-from ._data import iter_chunks, kernel_array
+from ._data import CHUNK_BYTES, iter_chunks, kernel_array
+from .kernels import BLOCK
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -265,10 +266,16 @@ def resp_stats(X, resp_chunk, shift, second_moment):
     kernel = kernels.full_pass if second_moment == "full" else kernels.diag_pass
     empties = _empty_outputs(n_components, dtype)
     totals = None
+    # Responsibilities are made a slice at a time, each at most about one
+    # chunk's worth of bytes, however few features a row has.
+    step = max(BLOCK, CHUNK_BYTES // (8 * n_components) // BLOCK * BLOCK)
     for start, stop, chunk in iter_chunks(X, dtype):
-        resp = kernel_array(resp_chunk(start, stop), np.float64)
-        result = kernel(chunk, shift_t, dummy_prec, lnorm, resp, *empties, True)
-        totals = result[2:] if totals is None else _add(totals, result[2:])
+        for lo in range(start, stop, step):
+            hi = min(lo + step, stop)
+            resp = kernel_array(resp_chunk(lo, hi), np.float64)
+            part = chunk[lo - start : hi - start]
+            result = kernel(part, shift_t, dummy_prec, lnorm, resp, *empties, True)
+            totals = result[2:] if totals is None else _add(totals, result[2:])
     nk, sum_x, second = totals
     # Report the shift the kernel really used: rounded to the data's dtype.
     return Stats(n_samples, 0.0, 0.0, nk, shift_t.astype(np.float64), sum_x, second)

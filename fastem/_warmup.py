@@ -5,6 +5,7 @@ import time
 import numpy as np
 
 from . import _gaussian as G
+from . import _kmeans, kernels
 from ._gaussian import COVARIANCE_TYPES
 
 
@@ -20,6 +21,10 @@ def warmup(dtypes=("float64", "float32"), covariance_types=COVARIANCE_TYPES):
     X64 = np.random.default_rng(0).standard_normal((8, 2))
     for dtype in dtypes:
         X = X64.astype(dtype)
+        start = time.perf_counter()
+        labels = _kmeans.kmeans_labels(X, 2, np.random.RandomState(0))
+        kernels.assigned_sq_distances(X, 0, X[0].copy(), X[:2].copy(), labels, np.empty(8, dtype))
+        timings[("kmeans", np.dtype(dtype).name)] = time.perf_counter() - start
         for cov in covariance_types:
             start = time.perf_counter()
             params = _toy_params(cov, dtype)

@@ -5,9 +5,7 @@ import warnings
 from time import time
 
 import numpy as np
-from sklearn import cluster
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as _SkGaussianMixture
 from sklearn.utils import check_array, check_random_state
@@ -16,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sklearn import config_context, get_config
 
 from . import _gaussian as G
+from ._kmeans import kmeans_labels, kmeans_plusplus
 from ._threads import single_threaded_blas
 from ._bound import (
     BoundDecreaseError,
@@ -336,8 +335,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Component of each row (-1: none) or dense responsibilities ('random')."""
         n_samples = X.shape[0]
         if self.init_params == "kmeans":
-            km = cluster.KMeans(n_clusters=self.n_components, n_init=1, random_state=random_state)
-            return km.fit(X).labels_.astype(np.intp), None
+            return kmeans_labels(X, self.n_components, random_state), None
         if self.init_params == "random":
             resp = np.asarray(random_state.uniform(size=(n_samples, self.n_components)),
                               dtype=X.dtype)
@@ -346,7 +344,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if self.init_params == "random_from_data":
             indices = random_state.choice(n_samples, size=self.n_components, replace=False)
         else:
-            _, indices = kmeans_plusplus(X, self.n_components, random_state=random_state)
+            indices, _ = kmeans_plusplus(X, self.n_components, random_state)
         labels = np.full(n_samples, -1, dtype=np.intp)
         labels[indices] = np.arange(self.n_components)
         return labels, None

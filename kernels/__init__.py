@@ -7,5 +7,15 @@ float32 or float64 arrays, so each kernel has at most two specialisations.
 
 from ._config import BLOCK, FASTMATH
 from .gaussian import diag_pass, full_pass, tied_pass
+from .kmeans import assigned_sq_distances, candidate_sq_distances, lloyd_pass
 
-__all__ = ["BLOCK", "FASTMATH", "diag_pass", "full_pass", "tied_pass"]
+__all__ = [
+    "BLOCK",
+    "FASTMATH",
+    "assigned_sq_distances",
+    "candidate_sq_distances",
+    "diag_pass",
+    "full_pass",
+    "lloyd_pass",
+    "tied_pass",
+]

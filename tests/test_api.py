@@ -107,10 +107,12 @@ def test_max_iter_zero_with_precisions_init_is_usable(X):
 
 def test_warmup_compiles_every_kernel():
     timings = fastem.warmup()
-    assert set(timings) == {(c, d) for c in COVARIANCE_TYPES for d in ("float64", "float32")}
+    assert set(timings) == {(c, d) for c in COVARIANCE_TYPES + ("kmeans",)
+                            for d in ("float64", "float32")}
     from fastem import kernels
 
-    for kernel in (kernels.full_pass, kernels.tied_pass, kernels.diag_pass):
+    for kernel in (kernels.full_pass, kernels.tied_pass, kernels.diag_pass, kernels.lloyd_pass,
+                   kernels.candidate_sq_distances, kernels.assigned_sq_distances):
         assert len(kernel.signatures) <= 2
 
 

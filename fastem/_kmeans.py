@@ -1,0 +1,163 @@
+"""k-means++ seeding and Lloyd's k-means for the initialisation, in O(n) memory.
+
+scikit-learn's GaussianMixture initialises with ``KMeans(n_clusters,
+n_init=1, random_state=rs).fit(X).labels_`` (or ``kmeans_plusplus``).  KMeans
+copies and centres X and allocates several n_samples x n_candidates
+temporaries.  This module takes the same random draws in the same order and
+the same decisions (k-means++ greedy seeding with ``2 + int(log k)`` local
+trials; Lloyd iterations to strict convergence or a centre shift within
+``tol * mean(var(X))``; empty clusters moved to the farthest rows; a final
+labelling when not strictly converged), with the distance work done by the
+kernels in ``fastem.kernels.kmeans``.  Extra memory: a few arrays of length
+n_samples (labels, distances, and ``2 + int(log k)`` candidate rows).
+
+The seeding's reductions (dot, cumsum, matrix product) are NumPy's own
+calls on arrays of the same values, so for float64 data the same seeds and
+labels as scikit-learn's come out (up to distance ties at rounding level).
+Lloyd's distances are taken directly in float64, not as
+``|c|^2 - 2 x.c`` in the data's dtype: for float32 data a row that sits on a
+tie at float32 precision may get the other label.
+"""
+
+import warnings
+
+import numpy as np
+
+from . import kernels
+from ._data import iter_chunks, kernel_array
+
+
+def _native(dtype):
+    return np.dtype(dtype).newbyteorder("=")
+
+
+def _centred_rows(X, indices, mean):
+    return kernel_array(np.asarray(X[indices]) - mean, mean.dtype)
+
+
+def _candidate_distances(X, mean, candidates, closest, dtype):
+    out = np.empty((candidates.shape[0], X.shape[0]), dtype=dtype)
+    for start, _, chunk in iter_chunks(X, dtype):
+        kernels.candidate_sq_distances(chunk, start, mean, candidates, closest, out)
+    return out
+
+
+def kmeans_plusplus(X, n_clusters, random_state, mean=None):
+    """Indices of the rows k-means++ picks as seeds (scikit-learn's
+    ``kmeans_plusplus`` with unit sample weights), and the seeds in the
+    coordinates of ``X - mean``."""
+    n_samples, n_features = X.shape
+    dtype = _native(X.dtype)
+    mean = kernel_array(np.zeros(n_features) if mean is None else mean, dtype)
+    n_local_trials = 2 + int(np.log(n_clusters))
+    sample_weight = np.ones(n_samples, dtype=dtype)
+    no_min = np.empty(0, dtype=dtype)
+
+    indices = np.full(n_clusters, -1, dtype=int)
+    centers = np.empty((n_clusters, n_features), dtype=dtype)
+    center_id = random_state.choice(n_samples, p=sample_weight / sample_weight.sum())
+    indices[0] = center_id
+    centers[0] = _centred_rows(X, [center_id], mean)[0]
+    closest = _candidate_distances(X, mean, centers[:1], no_min, dtype)[0]
+    current_pot = closest @ sample_weight
+    for c in range(1, n_clusters):
+        rand_vals = random_state.uniform(size=n_local_trials) * current_pot
+        candidate_ids = np.searchsorted(np.cumsum(sample_weight * closest), rand_vals)
+        np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
+        candidates = _centred_rows(X, candidate_ids, mean)
+        distances = _candidate_distances(X, mean, candidates, closest, dtype)
+        candidates_pot = distances @ sample_weight.reshape(-1, 1)
+        best = np.argmin(candidates_pot)
+        current_pot = candidates_pot[best]
+        closest = np.array(distances[best])
+        del distances
+        indices[c] = candidate_ids[best]
+        centers[c] = candidates[best]
+    return indices, centers
+
+
+def _tolerance(X, mean, tol):
+    """``tol`` times the mean of the features' variances, in chunks."""
+    n_samples, n_features = X.shape
+    mean64 = np.asarray(mean, dtype=np.float64)
+    sq = np.zeros(n_features)
+    for _, _, chunk in iter_chunks(X, mean.dtype):
+        diff = chunk - mean64
+        sq += np.einsum("ij,ij->j", diff, diff)
+    return float(np.mean(sq / n_samples) * tol)
+
+
+def _lloyd_step(X, mean, centers, labels, want_sums):
+    changed, counts, sums = 0, 0.0, 0.0
+    for start, _, chunk in iter_chunks(X, mean.dtype):
+        c, n, s = kernels.lloyd_pass(chunk, start, mean, centers, labels, want_sums)
+        changed, counts, sums = changed + c, counts + n, sums + s
+    return changed, counts, sums
+
+
+def _relocate_empty(X, mean, centers_old, counts, sums, labels):
+    """Give each empty cluster one of the rows farthest from their centres
+    (taking the row's weight out of its own cluster), as scikit-learn does."""
+    empty = np.flatnonzero(counts == 0)
+    if empty.size == 0:
+        return
+    distances = np.empty(X.shape[0], dtype=mean.dtype)
+    for start, _, chunk in iter_chunks(X, mean.dtype):
+        kernels.assigned_sq_distances(chunk, start, mean, centers_old, labels, distances)
+    if np.max(distances) == 0:
+        return  # more clusters than distinct rows: nothing to gain
+    far = np.argpartition(distances, -empty.size)[: -empty.size - 1 : -1]
+    del distances
+    for new, idx in zip(empty, far):
+        row = (np.asarray(X[idx], dtype=mean.dtype) - mean).astype(np.float64)
+        old = labels[idx]
+        sums[old] -= row
+        counts[old] -= 1.0
+        sums[new] = row
+        counts[new] = 1.0
+
+
+def kmeans_labels(X, n_clusters, random_state, max_iter=300, tol=1e-4):
+    """Labels of ``KMeans(n_clusters, n_init=1, random_state=random_state)``.
+
+    ``X`` is a 2-D float32/float64 array (any layout); ``random_state`` a
+    ``RandomState``, advanced exactly as scikit-learn's KMeans advances it.
+    Warns as KMeans does when fewer distinct clusters than asked are found.
+    """
+    n_samples, n_features = X.shape
+    dtype = _native(X.dtype)
+    mean = kernel_array(np.asarray(X).mean(axis=0), dtype)
+    tol = _tolerance(X, mean, tol)
+    _, centers = kmeans_plusplus(X, n_clusters, random_state, mean)
+    centers = kernel_array(centers, dtype)
+    labels = np.full(n_samples, -1, dtype=np.int32)
+    strict = False
+    for _ in range(max_iter):
+        changed, counts, sums = _lloyd_step(X, mean, centers, labels, True)
+        _relocate_empty(X, mean, centers, counts, sums, labels)
+        new = np.empty_like(sums)
+        full = counts > 0
+        new[full] = sums[full] / counts[full, None]
+        new[~full] = new[np.argmax(counts)]
+        new = kernel_array(new, dtype)
+        shift = float(np.sum((new.astype(np.float64) - centers) ** 2))
+        centers = new
+        if changed == 0:
+            strict = True
+            break
+        if shift <= tol:
+            break
+    if not strict:
+        _lloyd_step(X, mean, centers, labels, False)
+    distinct = np.unique(labels).size
+    if distinct < n_clusters:
+        from sklearn.exceptions import ConvergenceWarning
+
+        warnings.warn(
+            "Number of distinct clusters ({}) found smaller than "
+            "n_clusters ({}). Possibly due to duplicate points "
+            "in X.".format(distinct, n_clusters),
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return labels
