@@ -55,8 +55,9 @@ def run_kernel(X, params, covariance_type, resp_in=None, outputs=True, want_stat
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("n", SIZES)
-def test_e_step_matches_reference(covariance_type, dtype, n):
-    d, K = 3, 4
+@pytest.mark.parametrize("d", [3, 8, 33])  # full: loop, one BLAS band, two uneven bands
+def test_e_step_matches_reference(covariance_type, dtype, n, d):
+    K = 4
     params = random_params(covariance_type, K, d, seed=n, dtype=dtype)
     X = np.random.default_rng(n).normal(scale=2.0, size=(n, d)).astype(dtype)
     res, lpn, resp, label = run_kernel(X, params, covariance_type)

@@ -24,6 +24,11 @@ for dtype in ("float64", "float32"):
         for a in (m.weights_, m.means_, m.covariances_, m.precisions_cholesky_,
                   np.asarray(m.lower_bounds_), m.score_samples(X), m.predict_proba(X)):
             digest.update(np.ascontiguousarray(a).tobytes())
+# Enough features for the BLAS transform of full covariances.
+Xw = np.concatenate([rng.normal(size=(20_000, 20)) + 3 * i for i in range(2)])
+m = fastem.GaussianMixture(2, max_iter=3, tol=0.0, random_state=0).fit(Xw)
+for a in (m.covariances_, np.asarray(m.lower_bounds_), m.score_samples(Xw)):
+    digest.update(np.ascontiguousarray(a).tobytes())
 print(numba.get_num_threads(), digest.hexdigest())
 """
 
