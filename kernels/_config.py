@@ -38,6 +38,11 @@ PARALLEL = {
 }
 
 
+#: Options for helpers given as ``numba.extending.overload`` implementations
+#: (compiled into their callers, hence cached with them).
+JIT_OPTIONS = {"fastmath": set(FASTMATH), "nogil": True}
+
+
 def kernel(func):
     """Compile a top-level, multi-threaded kernel."""
     return njit(parallel=dict(PARALLEL), cache=True, fastmath=set(FASTMATH), nogil=True)(func)

@@ -15,6 +15,14 @@ into its own float64 accumulators, and the partitions are then added in order.
 never on the number of threads, so results are bitwise identical for 1 or 64
 threads.
 
+Precision.  Everything inside a block -- log-densities, the exp of the
+log-sum-exp, responsibilities, differences, products and the block's partial
+sums -- is in the data's dtype, so float32 data get twice the SIMD lanes of
+float64; each block's sums are then added to float64 accumulators, so the
+error of a statistic does not grow with the number of rows (about 1e-6
+relative for float32 data, rounding level for float64).  Per-row
+log-likelihoods and their sum are float64.
+
 Conventions shared by the three families (full, tied, diag; spherical is diag
 with one precision repeated over features):
 
@@ -37,9 +45,10 @@ with one precision repeated over features):
 """
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.extending import overload
 
-from ._config import BLOCK, MAX_PARTS, PARTS_BUDGET, helper, inline_helper, kernel
+from ._config import BLOCK, JIT_OPTIONS, MAX_PARTS, PARTS_BUDGET, helper, kernel
 
 #: From this many features on, the full-covariance transform is a BLAS product.
 GEMM_MIN_FEATURES = 8
@@ -47,41 +56,92 @@ GEMM_MIN_FEATURES = 8
 #: Height of the bands the triangular transform is cut into.
 GEMM_BAND = 16
 
-#: exp(-38) < 2**-54: below this, a term vanishes when added to 1.
+#: Below these, exp(t) < eps / 2: the term vanishes when added to 1.
 EXP_CUTOFF = -38.0
+EXP_CUTOFF32 = -18.0
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that n * _LN2_HI is exact
 _LN2_LO = 1.90821492927058770002e-10
 _POW2 = 2.0 ** np.arange(-64, 1)  # 2**n for n in [-64, 0], indexed by n + 64
+_POW2_32 = _POW2.astype(np.float32)
+_LN2_HI32 = np.float32(0.693359375)  # 8 significant bits: n * _LN2_HI32 is exact
+_LN2_LO32 = np.float32(-2.12194440e-4)
 
 
-@inline_helper
-def _exp_nonpositive(t):
-    """exp(t) for EXP_CUTOFF <= t <= 0, within ~1 ulp of libm's.
+def exp_nonpositive(t):
+    """exp(t) for cutoff <= t <= 0 (see ``exp_cutoff``), in t's precision."""
+    return np.exp(t)
 
-    t = n ln2 + r with |r| <= ln2 / 2; e^r by its Taylor polynomial to degree
-    13 (truncation < 0.1 ulp there); 2**n from a table.  Plain arithmetic and
-    a table lookup, so a loop of these vectorises, where libm's exp is a
-    scalar call per element.
-    """
-    n = np.rint(t * _LOG2E)
-    r = (t - n * _LN2_HI) - n * _LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    return p * _POW2[np.int64(n) + 64]
+
+def exp_cutoff(t):
+    """The most negative argument ``exp_nonpositive`` takes for t's type."""
+    return EXP_CUTOFF
+
+
+@overload(exp_nonpositive, inline="always", jit_options=JIT_OPTIONS)
+def _exp_nonpositive_impl(t):
+    """t = n ln2 + r with |r| <= ln2 / 2; e^r by its Taylor polynomial (degree
+    13 for float64, 7 for float32: truncation < 0.1 ulp) and 2**n from a
+    table.  Plain arithmetic and a table lookup, so a loop of these
+    vectorises, where libm's exp is a scalar call per element; within about
+    one ulp of libm's."""
+    if t == types.float32:
+        def exp32(t):
+            n = np.rint(t * np.float32(_LOG2E))
+            r = (t - n * _LN2_HI32) - n * _LN2_LO32
+            p = np.float32(1.0 / 5040.0)
+            p = p * r + np.float32(1.0 / 720.0)
+            p = p * r + np.float32(1.0 / 120.0)
+            p = p * r + np.float32(1.0 / 24.0)
+            p = p * r + np.float32(1.0 / 6.0)
+            p = p * r + np.float32(0.5)
+            p = p * r + np.float32(1.0)
+            p = p * r + np.float32(1.0)
+            return p * _POW2_32[np.int64(n) + 64]
+
+        return exp32
+
+    def exp64(t):
+        n = np.rint(t * _LOG2E)
+        r = (t - n * _LN2_HI) - n * _LN2_LO
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        return p * _POW2[np.int64(n) + 64]
+
+    return exp64
+
+
+@overload(exp_cutoff, inline="always", jit_options=JIT_OPTIONS)
+def _exp_cutoff_impl(t):
+    if t == types.float32:
+        return lambda t: np.float32(EXP_CUTOFF32)
+    return lambda t: EXP_CUTOFF
+
+
+def typed_zero(x):
+    """0 of x's type (so an accumulator keeps the data's precision)."""
+    return 0.0
+
+
+@overload(typed_zero, inline="always", jit_options=JIT_OPTIONS)
+def _typed_zero_impl(x):
+    if x == types.float32:
+        return lambda x: np.float32(0.0)
+    return lambda x: 0.0
+
 
 # --------------------------------------------------------------------------
 # Block helpers shared by the three families.
@@ -106,8 +166,8 @@ def _load_block(X, start, nb, XT):
 
 @helper
 def _widen_block(XT, nb, XT64):
-    """XT64 = XT in float64: the statistics of float32 rows are taken in
-    double precision, and converting once per block beats once per component."""
+    """XT64 = XT in float64 (the tied kernel's raw first moments are float64
+    products)."""
     d = XT.shape[0]
     for j in range(d):
         for b in range(nb):
@@ -115,15 +175,20 @@ def _widen_block(XT, nb, XT64):
 
 
 @helper
-def _normalize_block(logp, nb, lpn, m):
+def _normalize_block(logp, nb, lpn, scratch):
     """Log-sum-exp over components, then responsibilities in place.
 
     ``logp[k, b]`` holds weighted log-densities on entry and responsibilities
-    on exit; ``lpn[b]`` receives each row's log-likelihood.  A row whose
-    components are all ``-inf`` gets ``lpn = -inf`` (and NaN responsibilities,
-    as scikit-learn does).
+    on exit, in the data's precision; ``lpn[b]`` (float64) receives each row's
+    log-likelihood.  ``scratch`` is ``(2, BLOCK)`` of logp's dtype.  A row
+    whose components are all ``-inf`` gets ``lpn = -inf`` (and NaN
+    responsibilities, as scikit-learn does).
     """
     n_comp = logp.shape[0]
+    m = scratch[0]
+    total = scratch[1]
+    cutoff = exp_cutoff(logp[0, 0])
+    zero = cutoff - cutoff  # 0 in logp's precision: no mixed-type arithmetic below
     for b in range(nb):
         m[b] = -np.inf
     for k in range(n_comp):
@@ -131,30 +196,29 @@ def _normalize_block(logp, nb, lpn, m):
             if logp[k, b] > m[b]:
                 m[b] = logp[k, b]
     # One exp per entry: keep exp(logp - max), then divide by the row's sum.
-    # Below EXP_CUTOFF the exp (< 2**-54) cannot change a sum that is at
+    # Below the cutoff the exp (< eps / 2) cannot change a sum that is at
     # least 1, so it is taken as 0.  The argument is clamped first, which
-    # keeps it in the range of the vectorisable _exp_nonpositive.
+    # keeps it in the range of the vectorisable exp_nonpositive.
     for b in range(nb):
-        lpn[b] = 0.0
+        total[b] = 0.0
     for k in range(n_comp):
         for b in range(nb):
             t = logp[k, b] - m[b]
-            e = _exp_nonpositive(max(t, EXP_CUTOFF))
-            if t <= EXP_CUTOFF:
-                e = 0.0
+            e = exp_nonpositive(max(t, cutoff))
+            if t <= cutoff:
+                e = zero
             logp[k, b] = e
-            lpn[b] += e
+            total[b] += e
     for b in range(nb):
         if m[b] == -np.inf:
             lpn[b] = -np.inf
-            m[b] = np.nan
+            total[b] = np.nan
         else:
-            total = lpn[b]
-            lpn[b] = m[b] + np.log(total)
-            m[b] = 1.0 / total
+            lpn[b] = np.float64(m[b]) + np.log(np.float64(total[b]))
+            total[b] = 1.0 / total[b]
     for k in range(n_comp):
         for b in range(nb):
-            logp[k, b] *= m[b]
+            logp[k, b] *= total[b]
 
 
 @helper
@@ -193,11 +257,11 @@ def _sum_lpn(lpn, nb):
 
 
 @helper
-def _posterior_block(logp, nb, start, lpn, m, out_lpn, out_resp, out_label, ll):
+def _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, ll):
     """From weighted log-densities to everything per row: labels, the
     log-likelihood (summed into ``ll``), responsibilities (left in ``logp``)."""
     _write_labels(logp, nb, start, out_label)
-    _normalize_block(logp, nb, lpn, m)
+    _normalize_block(logp, nb, lpn, scratch)
     _write_normalized(logp, nb, start, lpn, out_lpn, out_resp)
     s, a = _sum_lpn(lpn, nb)
     ll[0] += s
@@ -339,17 +403,19 @@ def _logprob_block_full_gemm(XT, nb, means, packed, edges, log_norm, diffT, YT, 
 
 
 @helper
-def _scatter_block_full(XT64, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
+def _scatter_block_full(XT, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
     """Accumulate sum r, sum r (x - shift_k) and the upper triangle of
     sum r (x - shift_k)(x - shift_k)^T for one block.
 
-    ``diffT`` and ``wd`` (the weighted differences) are float64 whatever the
-    data's dtype: the differences, not only the sums, are taken in double
-    precision.  Rows of the scatter are reduced four at a time, so each
-    difference loaded feeds four multiply-adds; those four rows also fill a
-    few entries below the diagonal, which are scratch."""
+    Within the block, differences, products and the 256-row partial sums are
+    in the data's precision (float32 data: twice the SIMD lanes); each
+    block's sums are then added to float64 accumulators, so the error does
+    not grow with the number of rows.  Rows of the scatter are reduced four
+    at a time, so each difference loaded feeds four multiply-adds; those four
+    rows also fill a few entries below the diagonal, which are scratch."""
     n_comp, d = shift.shape
     d4 = d - d % 4
+    zero = typed_zero(XT[0, 0])
     for k in range(n_comp):
         r_sum = 0.0
         for b in range(nb):
@@ -358,10 +424,10 @@ def _scatter_block_full(XT64, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
             continue
         nk[k] += r_sum
         for i in range(d):
-            mu = np.float64(shift[k, i])
-            s = 0.0
+            mu = shift[k, i]
+            s = zero
             for b in range(nb):
-                t = XT64[i, b] - mu
+                t = XT[i, b] - mu
                 diffT[i, b] = t
                 w = resp[k, b] * t
                 wd[i, b] = w
@@ -369,10 +435,10 @@ def _scatter_block_full(XT64, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
             sum_x[k, i] += s
         for i in range(0, d4, 4):
             for j in range(i, d):
-                s0 = 0.0
-                s1 = 0.0
-                s2 = 0.0
-                s3 = 0.0
+                s0 = zero
+                s1 = zero
+                s2 = zero
+                s3 = zero
                 for b in range(nb):
                     v = diffT[j, b]
                     s0 += wd[i, b] * v
@@ -385,7 +451,7 @@ def _scatter_block_full(XT64, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
                 sum_xxT[k, i + 3, j] += s3
         for i in range(d4, d):
             for j in range(i, d):
-                s = 0.0
+                s = zero
                 for b in range(nb):
                     s += wd[i, b] * diffT[j, b]
                 sum_xxT[k, i, j] += s
@@ -416,21 +482,17 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
     packed = _pack_bands(prec_chol[:n_comp if use_gemm else 0], edges)
     for p in prange(P):
         XT = np.empty((d, BLOCK), X.dtype)
-        XT64 = np.empty((d, BLOCK))
         diffT = np.empty((d, BLOCK), X.dtype)
-        diff64 = np.empty((d, BLOCK))
-        wd = np.empty((d, BLOCK))
+        wd = np.empty((d, BLOCK), X.dtype)
         y4 = np.empty((4, BLOCK), X.dtype)
         YT = np.empty((d if use_gemm else 0, BLOCK), X.dtype)
-        logp = np.empty((n_comp, BLOCK))
+        logp = np.empty((n_comp, BLOCK), X.dtype)
         lpn = np.empty(BLOCK)
-        m = np.empty(BLOCK)
+        scratch = np.empty((2, BLOCK), X.dtype)
         for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
             start = blk * BLOCK
             nb = min(BLOCK, n - start)
             _load_block(X, start, nb, XT)
-            if want_stats:
-                _widen_block(XT, nb, XT64)
             if given:
                 _load_block(resp_in, start, nb, logp)
             else:
@@ -439,9 +501,10 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
                                              logp)
                 else:
                     _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y4, logp)
-                _posterior_block(logp, nb, start, lpn, m, out_lpn, out_resp, out_label, ll[p])
+                _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label,
+                                 ll[p])
             if want_stats:
-                _scatter_block_full(XT64, nb, means, logp, diff64, wd, nk_p[p], sx_p[p], sxx_p[p])
+                _scatter_block_full(XT, nb, means, logp, diffT, wd, nk_p[p], sx_p[p], sxx_p[p])
     totals = np.zeros(2)
     nk = np.zeros(n_comp)
     sum_x = np.zeros((n_comp, d))
@@ -528,9 +591,9 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
         XT64 = np.empty((d, BLOCK))
         ZT = np.empty((d, BLOCK), X.dtype)
         YT = np.empty((d, BLOCK), X.dtype)
-        logp = np.empty((n_comp, BLOCK))
+        logp = np.empty((n_comp, BLOCK), X.dtype)
         lpn = np.empty(BLOCK)
-        m = np.empty(BLOCK)
+        scratch = np.empty((2, BLOCK), X.dtype)
         for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
             start = blk * BLOCK
             nb = min(BLOCK, n - start)
@@ -538,7 +601,8 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
             if want_stats:
                 _widen_block(XT, nb, XT64)
             _logprob_block_tied(XT, nb, center, prec_chol, means_t, log_norm, ZT, YT, logp)
-            _posterior_block(logp, nb, start, lpn, m, out_lpn, out_resp, out_label, ll[p])
+            _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label,
+                                 ll[p])
             if want_stats:
                 _first_moment_block(XT64, nb, logp, nk_p[p], sx_p[p])
     totals = np.zeros(2)
@@ -585,8 +649,12 @@ def _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp):
 
 
 @helper
-def _scatter_block_diag(XT64, nb, shift, resp, nk, sum_x, sum_sq):
+def _scatter_block_diag(XT, nb, shift, resp, nk, sum_x, sum_sq):
+    """Accumulate sum r, sum r (x - shift_k) and sum r (x - shift_k)^2 per
+    feature for one block: block partial sums in the data's precision, added
+    to float64 accumulators (as ``_scatter_block_full``)."""
     n_comp, d = shift.shape
+    zero = typed_zero(XT[0, 0])
     for k in range(n_comp):
         r_sum = 0.0
         for b in range(nb):
@@ -595,11 +663,11 @@ def _scatter_block_diag(XT64, nb, shift, resp, nk, sum_x, sum_sq):
             continue
         nk[k] += r_sum
         for j in range(d):
-            mu = np.float64(shift[k, j])
-            s1 = 0.0
-            s2 = 0.0
+            mu = shift[k, j]
+            s1 = zero
+            s2 = zero
             for b in range(nb):
-                t = XT64[j, b] - mu
+                t = XT[j, b] - mu
                 w = resp[k, b] * t
                 s1 += w
                 s2 += w * t
@@ -628,23 +696,21 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
     sq_p = np.zeros((Ps, n_comp, d))
     for p in prange(P):
         XT = np.empty((d, BLOCK), X.dtype)
-        XT64 = np.empty((d, BLOCK))
-        logp = np.empty((n_comp, BLOCK))
+        logp = np.empty((n_comp, BLOCK), X.dtype)
         lpn = np.empty(BLOCK)
-        m = np.empty(BLOCK)
+        scratch = np.empty((2, BLOCK), X.dtype)
         for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
             start = blk * BLOCK
             nb = min(BLOCK, n - start)
             _load_block(X, start, nb, XT)
-            if want_stats:
-                _widen_block(XT, nb, XT64)
             if given:
                 _load_block(resp_in, start, nb, logp)
             else:
                 _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp)
-                _posterior_block(logp, nb, start, lpn, m, out_lpn, out_resp, out_label, ll[p])
+                _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label,
+                                 ll[p])
             if want_stats:
-                _scatter_block_diag(XT64, nb, means, logp, nk_p[p], sx_p[p], sq_p[p])
+                _scatter_block_diag(XT, nb, means, logp, nk_p[p], sx_p[p], sq_p[p])
     totals = np.zeros(2)
     nk = np.zeros(n_comp)
     sum_x = np.zeros((n_comp, d))

@@ -20,4 +20,5 @@ def test_e_step_with_statistics(benchmark, covariance_type, dtype):
     cov = G.covariances_from_cholesky(chol, covariance_type).astype(dtype)
     params = G.Params(weights, means, cov, chol)
     stats = benchmark(G.gaussian_pass, X, params, covariance_type, want_stats=True)
-    np.testing.assert_allclose(stats.nk.sum(), X.shape[0], rtol=1e-9)
+    # float32 responsibilities sum to 1 within float32 rounding.
+    np.testing.assert_allclose(stats.nk.sum(), X.shape[0], rtol=1e-9 if dtype == "float64" else 1e-6)
