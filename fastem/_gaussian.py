@@ -223,7 +223,8 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
             result = kernels.tied_pass(chunk, center, prec, means_t, lnorm, *outs, want_stats)
             return result + (np.empty((n_components, 0)),)
 
-        shift = np.zeros((n_components, n_features))
+        # The kernel's first moments are centred on the (rounded) centre.
+        shift = np.broadcast_to(center.astype(np.float64), (n_components, n_features))
     else:
         prec = kernel_array(
             np.broadcast_to(prec_chol.reshape(n_components, -1), (n_components, n_features)),

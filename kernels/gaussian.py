@@ -165,16 +165,6 @@ def _load_block(X, start, nb, XT):
 
 
 @helper
-def _widen_block(XT, nb, XT64):
-    """XT64 = XT in float64 (the tied kernel's raw first moments are float64
-    products)."""
-    d = XT.shape[0]
-    for j in range(d):
-        for b in range(nb):
-            XT64[j, b] = XT[j, b]
-
-
-@helper
 def _normalize_block(logp, nb, lpn, scratch):
     """Log-sum-exp over components, then responsibilities in place.
 
@@ -362,6 +352,29 @@ def _pack_bands(prec_chol, edges):
 
 
 @helper
+def _zero_tail(ZT, nb):
+    """Zero the columns of a (d, BLOCK) buffer past nb, so that a BLAS product
+    over the whole buffer reads no garbage."""
+    for i in range(ZT.shape[0]):
+        for b in range(nb, ZT.shape[1]):
+            ZT[i, b] = 0.0
+
+
+@helper
+def _banded_product(packed, edges, ZT, YT):
+    """YT = U^T ZT for an upper-triangular U given as the bands of U^T
+    packed by ``_pack_bands`` (one matrix product per band)."""
+    off = 0
+    for r in range(edges.shape[0] - 1):
+        lo = edges[r]
+        hi = edges[r + 1]
+        size = (hi - lo) * hi
+        band = packed[off:off + size].reshape((hi - lo, hi))
+        np.dot(band, ZT[:hi], YT[lo:hi])
+        off += size
+
+
+@helper
 def _logprob_block_full_gemm(XT, nb, means, packed, edges, log_norm, diffT, YT, logp):
     """As ``_logprob_block_full``, with the transform ``YT = U_k^T (XT - mu_k)``
     done by the BLAS (single-threaded during a fit) as one matrix product
@@ -373,25 +386,13 @@ def _logprob_block_full_gemm(XT, nb, means, packed, edges, log_norm, diffT, YT, 
     hold zeros (set here for a short block) and are not read back.
     """
     n_comp, d = means.shape
-    width = diffT.shape[1]
-    n_split = edges.shape[0] - 1
-    if nb < width:
-        for i in range(d):
-            for b in range(nb, width):
-                diffT[i, b] = 0.0
+    _zero_tail(diffT, nb)
     for k in range(n_comp):
         for i in range(d):
             mu = means[k, i]
             for b in range(nb):
                 diffT[i, b] = XT[i, b] - mu
-        off = 0
-        for r in range(n_split):
-            lo = edges[r]
-            hi = edges[r + 1]
-            size = (hi - lo) * hi
-            band = packed[k, off:off + size].reshape((hi - lo, hi))
-            np.dot(band, diffT[:hi], YT[lo:hi])
-            off += size
+        _banded_product(packed[k], edges, diffT, YT)
         acc = logp[k]
         for b in range(nb):
             acc[b] = 0.0
@@ -501,8 +502,8 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
                                              logp)
                 else:
                     _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y4, logp)
-                _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label,
-                                 ll[p])
+                _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
+                                 out_label, ll[p])
             if want_stats:
                 _scatter_block_full(XT, nb, means, logp, diffT, wd, nk_p[p], sx_p[p], sxx_p[p])
     totals = np.zeros(2)
@@ -521,22 +522,28 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
 
 
 @helper
-def _logprob_block_tied(XT, nb, center, prec_chol, means_t, log_norm, ZT, YT, logp):
-    """ZT = XT - center; YT = ZT^T U, once per row for all components; then
-    logp[k] = log_norm[k] - |YT - means_t[k]|^2 / 2."""
+def _logprob_block_tied(XT, nb, center, prec_chol, packed, edges, means_t, log_norm, ZT, YT,
+                        logp):
+    """ZT = XT - center; YT = U^T ZT, once per row for all components (by
+    the BLAS over bands of U^T when ``packed`` holds them, else by loops);
+    then logp[k] = log_norm[k] - |YT - means_t[k]|^2 / 2."""
     n_comp, d = means_t.shape
     for i in range(d):
         c = center[i]
         for b in range(nb):
             ZT[i, b] = XT[i, b] - c
-    for j in range(d):
-        u = prec_chol[0, j]
-        for b in range(nb):
-            YT[j, b] = ZT[0, b] * u
-        for i in range(1, j + 1):
-            u = prec_chol[i, j]
+    if packed.shape[0] > 0:
+        _zero_tail(ZT, nb)
+        _banded_product(packed[0], edges, ZT, YT)
+    else:
+        for j in range(d):
+            u = prec_chol[0, j]
             for b in range(nb):
-                YT[j, b] += ZT[i, b] * u
+                YT[j, b] = ZT[0, b] * u
+            for i in range(1, j + 1):
+                u = prec_chol[i, j]
+                for b in range(nb):
+                    YT[j, b] += ZT[i, b] * u
     for k in range(n_comp):
         acc = logp[k]
         for b in range(nb):
@@ -551,20 +558,21 @@ def _logprob_block_tied(XT, nb, center, prec_chol, means_t, log_norm, ZT, YT, lo
 
 
 @helper
-def _first_moment_block(XT64, nb, resp, nk, sum_x):
-    """nk += sum r, sum_x += sum r x: raw rows, float64 products and sums
-    (a difference rounded in float32 would move with the centre)."""
+def _first_moment_block(ZT, nb, resp, nk, sum_x):
+    """nk += sum r, sum_x += sum r (x - center): products and the block's
+    partial sums in the data's precision, totals in float64."""
     n_comp = resp.shape[0]
-    d = XT64.shape[0]
+    d = ZT.shape[0]
+    zero = typed_zero(ZT[0, 0])
     for k in range(n_comp):
         r_sum = 0.0
         for b in range(nb):
             r_sum += resp[k, b]
         nk[k] += r_sum
         for i in range(d):
-            s = 0.0
+            s = zero
             for b in range(nb):
-                s += resp[k, b] * XT64[i, b]
+                s += resp[k, b] * ZT[i, b]
             sum_x[k, i] += s
 
 
@@ -575,7 +583,7 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
     X (n, d), center (d,), prec_chol (d, d) upper-triangular,
     means_t = (means - center) @ prec_chol (K, d): all of one float dtype.
     Returns ``(sum_lpn, sum_abs_lpn, nk (K,), sum_x (K, d))`` where
-    ``sum_x[k] = sum_i r_ik x_i`` (first moments need no centring).  The tied M-step needs no
+    ``sum_x[k] = sum_i r_ik (x_i - center)``.  The tied M-step needs no
     per-iteration second moment: the total scatter of X is computed once.
     """
     n, d = X.shape
@@ -586,9 +594,11 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
     ll = np.zeros((P, 2))
     nk_p = np.zeros((Ps, n_comp))
     sx_p = np.zeros((Ps, n_comp, d))
+    edges = _gemm_splits(d)
+    packed = _pack_bands(prec_chol.reshape((1, d, d))[: 1 if d >= GEMM_MIN_FEATURES else 0],
+                         edges)
     for p in prange(P):
         XT = np.empty((d, BLOCK), X.dtype)
-        XT64 = np.empty((d, BLOCK))
         ZT = np.empty((d, BLOCK), X.dtype)
         YT = np.empty((d, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
@@ -598,13 +608,11 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
             start = blk * BLOCK
             nb = min(BLOCK, n - start)
             _load_block(X, start, nb, XT)
+            _logprob_block_tied(XT, nb, center, prec_chol, packed, edges, means_t, log_norm, ZT,
+                                YT, logp)
+            _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, ll[p])
             if want_stats:
-                _widen_block(XT, nb, XT64)
-            _logprob_block_tied(XT, nb, center, prec_chol, means_t, log_norm, ZT, YT, logp)
-            _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label,
-                                 ll[p])
-            if want_stats:
-                _first_moment_block(XT64, nb, logp, nk_p[p], sx_p[p])
+                _first_moment_block(ZT, nb, logp, nk_p[p], sx_p[p])
     totals = np.zeros(2)
     nk = np.zeros(n_comp)
     sum_x = np.zeros((n_comp, d))
@@ -707,8 +715,8 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
                 _load_block(resp_in, start, nb, logp)
             else:
                 _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp)
-                _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label,
-                                 ll[p])
+                _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
+                                 out_label, ll[p])
             if want_stats:
                 _scatter_block_diag(XT, nb, means, logp, nk_p[p], sx_p[p], sq_p[p])
     totals = np.zeros(2)

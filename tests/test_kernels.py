@@ -76,7 +76,10 @@ def test_e_step_matches_reference(covariance_type, dtype, n, d):
 
     # Statistics of the E-step, centred on the means (tied: on the centre).
     means = params[1].astype(np.float64)
-    shift = np.zeros_like(means) if covariance_type == "tied" else means
+    if covariance_type == "tied":
+        shift = np.broadcast_to(res[-1].astype(np.float64), means.shape)
+    else:
+        shift = means
     nk, sum_x, sum_xxT, sum_sq = naive.sufficient_stats(X, ref_resp, shift)
     stat_tol = dict(rtol=tol["rtol"], atol=tol["atol"] * max(n, 1))
     np.testing.assert_allclose(res[2], nk, **stat_tol)
