@@ -171,6 +171,83 @@ def thread_scaling(case, iterations=3, repeats=3):
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def matmul_gflops(size=2000, repeats=3):
+    """numpy's float64 matmul rate on large square matrices (GFlop/s)."""
+    a = np.random.default_rng(0).standard_normal((size, size))
+    a @ a
+    best = statistics.median(_seconds(lambda: a @ a) for _ in range(repeats))
+    return 2.0 * size**3 / best / 1e9
+
+
+def _seconds(func):
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
+
+
+def em_iteration_seconds(case, repeats=5):
+    """Median seconds of exactly one EM iteration of fastem: the fused pass
+    with its statistics, then the M-step (what a long fit repeats)."""
+    import fastem
+    from fastem import _gaussian as G
+    from fastem._threads import single_threaded_blas
+    from fastem.cli import initial_parameters, make_demo_data
+
+    X = make_demo_data(case.n_samples, case.n_features, case.n_components, dtype=case.dtype)
+    fastem.warmup(dtypes=(case.dtype,), covariance_types=(case.covariance_type,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = fastem.GaussianMixture(
+            case.n_components, covariance_type=case.covariance_type, max_iter=1, tol=0.0,
+            **initial_parameters(X, case.n_components, case.covariance_type)).fit(X)
+    params = model._current_parameters()
+    tied = G.tied_scatter(X) if case.covariance_type == "tied" else None
+    dtype = np.dtype(case.dtype)
+
+    def iteration():
+        stats = G.gaussian_pass(X, params, case.covariance_type, want_stats=True)
+        model._m_step(stats, tied, dtype, dtype)
+
+    with single_threaded_blas():
+        iteration()
+        return statistics.median(_seconds(iteration) for _ in range(repeats))
+
+
+def full_rate_lines(grid, repeats=5):
+    """Useful flop rate of full-covariance EM iterations at n_features >= 32:
+    W = 2 n k d^2 per iteration, against numpy's float64 matmul in this run."""
+    cases = [c for c in iter_cases(grid) if c.covariance_type == "full" and c.n_features >= 32]
+    if not cases:
+        return []
+    peak = matmul_gflops()
+    lines = [f"full covariance, one EM iteration (pass + M-step), W = 2 n k d^2; numpy float64 "
+             f"matmul {peak:.1f} GFlop/s in this run"]
+    for case in cases:
+        secs = em_iteration_seconds(case, repeats)
+        rate = 2.0 * case.n_samples * case.n_components * case.n_features**2 / secs / 1e9
+        lines.append(f"  {describe(case)}: {secs * 1e3:.1f} ms, {rate:.1f} GFlop/s, "
+                     f"{100 * rate / peak:.0f}% of matmul")
+    return lines
+
+
+def dtype_ratio_lines(results, min_features=8):
+    """fastem's float64 time over its float32 time, per case with both."""
+    by_key = {}
+    for r in results:
+        c = r.case
+        by_key.setdefault((c.n_samples, c.n_features, c.n_components, c.covariance_type),
+                          {})[c.dtype] = r.fastem_s
+    ratios = [(k, v["float64"] / v["float32"]) for k, v in by_key.items()
+              if k[1] >= min_features and {"float64", "float32"} <= set(v)]
+    if not ratios:
+        return []
+    geo = math.exp(statistics.fmean(math.log(x) for _, x in ratios))
+    (n, d, k, cov), low = min(ratios, key=lambda item: item[1])
+    return [f"float32 vs float64 (fastem, n_features >= {min_features}): geometric mean "
+            f"{geo:.2f}x faster over {len(ratios)} cases; lowest {low:.2f}x "
+            f"({n:,} x {d}, k={k}, {cov})"]
+
+
 def iter_cases(grid):
     for n in sorted(grid["n_samples"]):
         for d in grid["n_features"]:
@@ -197,7 +274,7 @@ HEADER = (f"{'n_samples':>9} {'d':>4} {'k':>4} {'cov':>9} {'dtype':>7} "
 
 
 def run(grid=GRID, iterations=3, repeats=3, max_seconds=60.0, with_compile=True,
-        scaling_cases=(), out=print):
+        scaling_cases=(), full_rate=True, out=print):
     """Run the comparison and print the table; returns the list of results."""
     out("machine: " + machine_line())
     if with_compile:
@@ -226,9 +303,14 @@ def run(grid=GRID, iterations=3, repeats=3, max_seconds=60.0, with_compile=True,
         worst = min(results, key=lambda r: r.ratio)
         out(f"geometric-mean speed-up {geo:.1f}x over {len(results)} cases; lowest "
             f"{worst.ratio:.1f}x ({describe(worst.case)})")
+    for line in dtype_ratio_lines(results):
+        out(line)
     for case, secs in dropped:
         out(f"dropped, scikit-learn predicted at ~{secs:.0f} s per fit (over "
             f"{max_seconds:.0f} s): {describe(case)}")
+    if full_rate:
+        for line in full_rate_lines(grid):
+            out(line)
     for case in scaling_cases:
         t = thread_scaling(case, iterations, repeats)
         threads = sorted(t)

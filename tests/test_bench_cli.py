@@ -25,6 +25,22 @@ def test_bench_prints_a_table_with_geometric_mean(monkeypatch):
     assert re.search(r"1 thread\(s\) [\d.]+ ms/iter", text)
 
 
+def test_bench_reports_dtype_ratio_and_full_rate(monkeypatch):
+    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(bench, "matmul_gflops", lambda: 50.0)  # keep the test short
+    lines = []
+    grid = dict(n_samples=(2000,), n_features=(32,), n_components=(2,),
+                covariance_types=("full",), dtypes=("float64", "float32"))
+    bench.run(grid, iterations=1, repeats=1, with_compile=False, out=lines.append)
+    text = "\n".join(lines)
+    assert re.search(r"float32 vs float64 \(fastem, n_features >= 8\): geometric mean "
+                     r"[\d.]+x faster over 1 cases", text)
+    rate = re.search(r"2,000 x 32, k=2, full, float64: [\d.]+ ms, ([\d.]+) GFlop/s, "
+                     r"(\d+)% of matmul", text)
+    assert rate and float(rate.group(1)) > 0
+    assert "matmul 50.0 GFlop/s" in text
+
+
 def test_bench_drops_cases_predicted_too_slow(monkeypatch):
     monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.0)
     lines = []
