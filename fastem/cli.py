@@ -18,9 +18,11 @@ def make_demo_data(n_samples, n_features, n_components, seed=0, dtype=np.float64
     shapes += np.eye(n_features)
     weights = rng.dirichlet(np.full(n_components, 5.0))
     labels = rng.choice(n_components, size=n_samples, p=weights)
-    noise = rng.standard_normal((n_samples, n_features))
-    X = centers[labels] + np.einsum("nij,nj->ni", shapes[labels], noise)
-    return X.astype(dtype)
+    X = rng.standard_normal((n_samples, n_features))
+    for k in range(n_components):  # per component: no n x d x d temporary
+        rows = np.flatnonzero(labels == k)
+        X[rows] = centers[k] + X[rows] @ shapes[k].T
+    return X.astype(dtype, copy=False)
 
 
 def initial_parameters(X, n_components, covariance_type, seed=0):
