@@ -226,13 +226,15 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
         # The kernel's first moments are centred on the (rounded) centre.
         shift = np.broadcast_to(center.astype(np.float64), (n_components, n_features))
     else:
+        spherical = covariance_type == "spherical"
         prec = kernel_array(
             np.broadcast_to(prec_chol.reshape(n_components, -1), (n_components, n_features)),
             dtype,
         )
 
         def run(chunk, outs):
-            return kernels.diag_pass(chunk, means, prec, lnorm, no_resp, *outs, want_stats)
+            return kernels.diag_pass(chunk, means, prec, lnorm, no_resp, *outs, want_stats,
+                                     spherical)
 
         shift = means
     outputs = (out_lpn, out_resp, out_label)
@@ -265,6 +267,7 @@ def resp_stats(X, resp_chunk, shift, second_moment):
                           dtype=dtype)
     lnorm = np.zeros(n_components)
     kernel = kernels.full_pass if second_moment == "full" else kernels.diag_pass
+    extra = () if second_moment == "full" else (False,)
     empties = _empty_outputs(n_components, dtype)
     totals = None
     # Responsibilities are made a slice at a time, each at most about one
@@ -275,7 +278,7 @@ def resp_stats(X, resp_chunk, shift, second_moment):
             hi = min(lo + step, stop)
             resp = kernel_array(resp_chunk(lo, hi), np.float64)
             part = chunk[lo - start : hi - start]
-            result = kernel(part, shift_t, dummy_prec, lnorm, resp, *empties, True)
+            result = kernel(part, shift_t, dummy_prec, lnorm, resp, *empties, True, *extra)
             totals = result[2:] if totals is None else _add(totals, result[2:])
     nk, sum_x, second = totals
     # Report the shift the kernel really used: rounded to the data's dtype.

@@ -683,14 +683,76 @@ def _scatter_block_diag(XT, nb, shift, resp, nk, sum_x, sum_sq):
             sum_sq[k, j] += s2
 
 
+@helper
+def _logprob_block_spherical(XT, nb, means, prec_chol, log_norm, dist, logp):
+    """dist[k] = |x - mu_k|^2 (kept: it is also the spherical statistic),
+    logp[k] = log_norm[k] - u_k^2 dist[k] / 2 with u_k = prec_chol[k, 0]."""
+    n_comp, d = means.shape
+    d4 = d - d % 4
+    for k in range(n_comp):
+        acc = dist[k]
+        for b in range(nb):
+            acc[b] = 0.0
+        for j in range(0, d4, 4):
+            mu0, mu1, mu2, mu3 = means[k, j], means[k, j + 1], means[k, j + 2], means[k, j + 3]
+            for b in range(nb):
+                t0 = XT[j, b] - mu0
+                t1 = XT[j + 1, b] - mu1
+                t2 = XT[j + 2, b] - mu2
+                t3 = XT[j + 3, b] - mu3
+                acc[b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
+        for j in range(d4, d):
+            mu = means[k, j]
+            for b in range(nb):
+                t = XT[j, b] - mu
+                acc[b] += t * t
+        u = np.float64(prec_chol[k, 0])
+        half = 0.5 * u * u
+        out = logp[k]
+        for b in range(nb):
+            out[b] = log_norm[k] - half * acc[b]
+
+
+@helper
+def _scatter_block_spherical(XT, nb, shift, resp, dist, nk, sum_x, sum_sq):
+    """As ``_scatter_block_diag`` for a spherical model, which needs only
+    sum_j sum r (x_j - shift_kj)^2: that is sum r dist, with dist from the
+    log-density.  It is spread evenly over ``sum_sq[k, :]`` (the M-step
+    averages over features)."""
+    n_comp, d = shift.shape
+    zero = typed_zero(XT[0, 0])
+    for k in range(n_comp):
+        r_sum = 0.0
+        for b in range(nb):
+            r_sum += resp[k, b]
+        if r_sum == 0.0:
+            continue
+        nk[k] += r_sum
+        s2 = zero
+        for b in range(nb):
+            s2 += resp[k, b] * dist[k, b]
+        share = np.float64(s2) / d
+        for j in range(d):
+            sum_sq[k, j] += share
+        for j in range(d):
+            mu = shift[k, j]
+            s1 = zero
+            for b in range(nb):
+                s1 += resp[k, b] * (XT[j, b] - mu)
+            sum_x[k, j] += s1
+
+
 @kernel
-def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_label, want_stats):
+def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_label, want_stats,
+              spherical):
     """One pass for diagonal (or spherical) covariances.
 
     X (n, d), means (K, d), prec_chol (K, d) = 1 / standard deviations: all of
     one float dtype.  With ``resp_in`` given, ``means`` is only the shift.
     Returns ``(sum_lpn, sum_abs_lpn, nk (K,), sum_x (K, d), sum_sq (K, d))``
-    with ``sum_sq[k, j] = sum_i r_ik (x_ij - shift_kj)^2``.
+    with ``sum_sq[k, j] = sum_i r_ik (x_ij - shift_kj)^2``.  With ``spherical``
+    (and no ``resp_in``), ``prec_chol[k]`` is one value repeated and only
+    ``sum_j sum_sq[k, j]`` is computed, spread evenly over the features.
     """
     n, d = X.shape
     n_comp = means.shape[0]
@@ -702,9 +764,11 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
     nk_p = np.zeros((Ps, n_comp))
     sx_p = np.zeros((Ps, n_comp, d))
     sq_p = np.zeros((Ps, n_comp, d))
+    sph = spherical and not given
     for p in prange(P):
         XT = np.empty((d, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
+        dist = np.empty((n_comp if sph else 0, BLOCK), X.dtype)
         lpn = np.empty(BLOCK)
         scratch = np.empty((2, BLOCK), X.dtype)
         for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
@@ -714,11 +778,18 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
             if given:
                 _load_block(resp_in, start, nb, logp)
             else:
-                _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp)
+                if sph:
+                    _logprob_block_spherical(XT, nb, means, prec_chol, log_norm, dist, logp)
+                else:
+                    _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp)
                 _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
                                  out_label, ll[p])
             if want_stats:
-                _scatter_block_diag(XT, nb, means, logp, nk_p[p], sx_p[p], sq_p[p])
+                if sph:
+                    _scatter_block_spherical(XT, nb, means, logp, dist, nk_p[p], sx_p[p],
+                                             sq_p[p])
+                else:
+                    _scatter_block_diag(XT, nb, means, logp, nk_p[p], sx_p[p], sq_p[p])
     totals = np.zeros(2)
     nk = np.zeros(n_comp)
     sum_x = np.zeros((n_comp, d))

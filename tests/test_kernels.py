@@ -48,7 +48,7 @@ def run_kernel(X, params, covariance_type, resp_in=None, outputs=True, want_stat
     else:
         prec = chol if covariance_type == "diag" else np.repeat(chol[:, None], d, axis=1)
         res = kernels.diag_pass(X, means, np.ascontiguousarray(prec), lnorm, resp_in, *outs,
-                                want_stats)
+                                want_stats, covariance_type == "spherical")
     return res, out_lpn, out_resp, out_label
 
 
@@ -89,8 +89,12 @@ def test_e_step_matches_reference(covariance_type, dtype, n, d):
     if covariance_type == "full":
         iu = np.triu_indices(d)
         np.testing.assert_allclose(res[4][:, iu[0], iu[1]], sum_xxT[:, iu[0], iu[1]], **stat_tol)
-    elif covariance_type in ("diag", "spherical"):
+    elif covariance_type == "diag":
         np.testing.assert_allclose(res[4], sum_sq, **stat_tol)
+    elif covariance_type == "spherical":
+        # Only the total over features is computed, spread evenly.
+        np.testing.assert_allclose(res[4].sum(1), sum_sq.sum(1), **stat_tol)
+        np.testing.assert_allclose(res[4], res[4][:, :1] * np.ones(d), rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -110,7 +114,7 @@ def test_given_responsibilities(second, dtype, n):
                                 *empties, True)
     else:
         res = kernels.diag_pass(X, shift, np.empty((K, 0), dtype), np.zeros(K), resp,
-                                *empties, True)
+                                *empties, True, False)
     nk, sum_x, sum_xxT, sum_sq = naive.sufficient_stats(X, resp, shift.astype(np.float64))
     # float32 data: responsibilities, differences and 256-row partial sums in
     # float32, the totals in float64, so the error does not grow with n.
@@ -191,7 +195,7 @@ def test_row_with_every_component_at_minus_infinity():
     K = 2
     out_lpn, out_resp = np.empty(300), np.empty((300, K))
     kernels.diag_pass(X, means, chol, lnorm, np.empty((0, K)), out_lpn, out_resp,
-                      np.empty(300, np.int64), False)
+                      np.empty(300, np.int64), False, False)
     assert np.all(out_lpn == -np.inf)
     assert np.all(np.isnan(out_resp))
 
