@@ -662,6 +662,7 @@ def _scatter_block_diag(XT, nb, shift, resp, nk, sum_x, sum_sq):
     feature for one block: block partial sums in the data's precision, added
     to float64 accumulators (as ``_scatter_block_full``)."""
     n_comp, d = shift.shape
+    d4 = d - d % 4
     zero = typed_zero(XT[0, 0])
     for k in range(n_comp):
         r_sum = 0.0
@@ -670,7 +671,44 @@ def _scatter_block_diag(XT, nb, shift, resp, nk, sum_x, sum_sq):
         if r_sum == 0.0:
             continue
         nk[k] += r_sum
-        for j in range(d):
+        # Four features per sweep: each responsibility loaded feeds four.
+        for j in range(0, d4, 4):
+            mu0, mu1, mu2, mu3 = shift[k, j], shift[k, j + 1], shift[k, j + 2], shift[k, j + 3]
+            a0 = zero
+            a1 = zero
+            a2 = zero
+            a3 = zero
+            q0 = zero
+            q1 = zero
+            q2 = zero
+            q3 = zero
+            for b in range(nb):
+                r = resp[k, b]
+                t0 = XT[j, b] - mu0
+                t1 = XT[j + 1, b] - mu1
+                t2 = XT[j + 2, b] - mu2
+                t3 = XT[j + 3, b] - mu3
+                w0 = r * t0
+                w1 = r * t1
+                w2 = r * t2
+                w3 = r * t3
+                a0 += w0
+                a1 += w1
+                a2 += w2
+                a3 += w3
+                q0 += w0 * t0
+                q1 += w1 * t1
+                q2 += w2 * t2
+                q3 += w3 * t3
+            sum_x[k, j] += a0
+            sum_x[k, j + 1] += a1
+            sum_x[k, j + 2] += a2
+            sum_x[k, j + 3] += a3
+            sum_sq[k, j] += q0
+            sum_sq[k, j + 1] += q1
+            sum_sq[k, j + 2] += q2
+            sum_sq[k, j + 3] += q3
+        for j in range(d4, d):
             mu = shift[k, j]
             s1 = zero
             s2 = zero
