@@ -5,6 +5,10 @@ floating-point expressions (so reductions vectorise) but keeps IEEE
 semantics for NaN and infinities.  Numba's all-flags fastmath (``True``) would add ``nnan`` and
 ``ninf``, under which the log-sum-exp of a row holding ``-inf`` (a
 zero-weight component) silently turns into NaN.
+
+Numba's on-disk cache is keyed on each kernel's own source file: it does not
+notice a change to the constants here.  After editing this file, delete the
+``__pycache__`` folders under ``kernels/`` (a fresh install has none).
 """
 
 from numba import njit
