@@ -159,7 +159,20 @@ def _load_block(X, start, nb, XT):
     """XT[j, b] = X[start + b, j]: a transposed copy of one block of rows
     (of data, or of given responsibilities)."""
     d = X.shape[1]
-    for b in range(nb):
+    # 8 x 8 tiles: reads of 8 consecutive features, writes of 8 consecutive
+    # rows, both within a few cache lines (a plain double loop strides one
+    # side by d or BLOCK elements).
+    b8 = nb - nb % 8
+    d8 = d - d % 8
+    for b0 in range(0, b8, 8):
+        for j0 in range(0, d8, 8):
+            for j in range(j0, j0 + 8):
+                for b in range(b0, b0 + 8):
+                    XT[j, b] = X[start + b, j]
+        for j in range(d8, d):
+            for b in range(b0, b0 + 8):
+                XT[j, b] = X[start + b, j]
+    for b in range(b8, nb):
         for j in range(d):
             XT[j, b] = X[start + b, j]
 
