@@ -7,8 +7,9 @@ semantics for NaN and infinities.  Numba's all-flags fastmath (``True``) would a
 zero-weight component) silently turns into NaN.
 
 Numba's on-disk cache is keyed on each kernel's own source file: it does not
-notice a change to the constants here.  After editing this file, delete the
-``__pycache__`` folders under ``kernels/`` (a fresh install has none).
+notice a change to the constants here or to the helpers in ``_blocks.py``.
+After editing either file, delete the ``__pycache__`` folders under
+``kernels/`` (a fresh install has none).
 """
 
 from numba import njit

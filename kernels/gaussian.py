@@ -48,6 +48,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
+from ._blocks import sq_dist_block
 from ._config import BLOCK, JIT_OPTIONS, MAX_PARTS, PARTS_BUDGET, helper, kernel
 
 #: From this many features on, the full-covariance transform is a BLAS product.
@@ -272,6 +273,17 @@ def _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label
 
 
 @helper
+def _add_weight(resp, k, nb, nk):
+    """nk[k] += the block's sum of responsibilities of component k; False when
+    that sum is 0 (the component has nothing else to add from this block)."""
+    r_sum = 0.0
+    for b in range(nb):
+        r_sum += resp[k, b]
+    nk[k] += r_sum
+    return r_sum != 0.0
+
+
+@helper
 def _reduce(parts, out):
     """out = parts[0] + parts[1] + ..., in partition order."""
     for p in range(parts.shape[0]):
@@ -431,12 +443,8 @@ def _scatter_block_full(XT, nb, shift, resp, diffT, wd, nk, sum_x, sum_xxT):
     d4 = d - d % 4
     zero = typed_zero(XT[0, 0])
     for k in range(n_comp):
-        r_sum = 0.0
-        for b in range(nb):
-            r_sum += resp[k, b]
-        if r_sum == 0.0:
+        if not _add_weight(resp, k, nb, nk):
             continue
-        nk[k] += r_sum
         for i in range(d):
             mu = shift[k, i]
             s = zero
@@ -578,10 +586,8 @@ def _first_moment_block(ZT, nb, resp, nk, sum_x):
     d = ZT.shape[0]
     zero = typed_zero(ZT[0, 0])
     for k in range(n_comp):
-        r_sum = 0.0
-        for b in range(nb):
-            r_sum += resp[k, b]
-        nk[k] += r_sum
+        if not _add_weight(resp, k, nb, nk):
+            continue
         for i in range(d):
             s = zero
             for b in range(nb):
@@ -678,12 +684,8 @@ def _scatter_block_diag(XT, nb, shift, resp, nk, sum_x, sum_sq):
     d4 = d - d % 4
     zero = typed_zero(XT[0, 0])
     for k in range(n_comp):
-        r_sum = 0.0
-        for b in range(nb):
-            r_sum += resp[k, b]
-        if r_sum == 0.0:
+        if not _add_weight(resp, k, nb, nk):
             continue
-        nk[k] += r_sum
         # Four features per sweep: each responsibility loaded feeds four.
         for j in range(0, d4, 4):
             mu0, mu1, mu2, mu3 = shift[k, j], shift[k, j + 1], shift[k, j + 2], shift[k, j + 3]
@@ -738,25 +740,10 @@ def _scatter_block_diag(XT, nb, shift, resp, nk, sum_x, sum_sq):
 def _logprob_block_spherical(XT, nb, means, prec_chol, log_norm, dist, logp):
     """dist[k] = |x - mu_k|^2 (kept: it is also the spherical statistic),
     logp[k] = log_norm[k] - u_k^2 dist[k] / 2 with u_k = prec_chol[k, 0]."""
-    n_comp, d = means.shape
-    d4 = d - d % 4
+    n_comp = means.shape[0]
     for k in range(n_comp):
         acc = dist[k]
-        for b in range(nb):
-            acc[b] = 0.0
-        for j in range(0, d4, 4):
-            mu0, mu1, mu2, mu3 = means[k, j], means[k, j + 1], means[k, j + 2], means[k, j + 3]
-            for b in range(nb):
-                t0 = XT[j, b] - mu0
-                t1 = XT[j + 1, b] - mu1
-                t2 = XT[j + 2, b] - mu2
-                t3 = XT[j + 3, b] - mu3
-                acc[b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
-        for j in range(d4, d):
-            mu = means[k, j]
-            for b in range(nb):
-                t = XT[j, b] - mu
-                acc[b] += t * t
+        sq_dist_block(XT, nb, means[k], acc)
         u = np.float64(prec_chol[k, 0])
         half = 0.5 * u * u
         out = logp[k]
@@ -773,12 +760,8 @@ def _scatter_block_spherical(XT, nb, shift, resp, dist, nk, sum_x, sum_sq):
     n_comp, d = shift.shape
     zero = typed_zero(XT[0, 0])
     for k in range(n_comp):
-        r_sum = 0.0
-        for b in range(nb):
-            r_sum += resp[k, b]
-        if r_sum == 0.0:
+        if not _add_weight(resp, k, nb, nk):
             continue
-        nk[k] += r_sum
         s2 = zero
         for b in range(nb):
             s2 += resp[k, b] * dist[k, b]

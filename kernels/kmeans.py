@@ -15,6 +15,7 @@ distances.
 import numpy as np
 from numba import prange
 
+from ._blocks import sq_dist_block
 from ._config import BLOCK, MAX_PARTS, PARTS_BUDGET, helper, kernel
 
 
@@ -26,32 +27,6 @@ def _centred_block(X, start, nb, mean, XT):
     for b in range(nb):
         for j in range(d):
             XT[j, b] = X[start + b, j] - mean[j]
-
-
-@helper
-def _sq_dist_block(XT, nb, center, acc):
-    """acc[b] = |XT[:, b] - center|^2 in float64, four features per sweep
-    over the rows (one load and store of the accumulator per four)."""
-    d = XT.shape[0]
-    d4 = d - d % 4
-    for b in range(nb):
-        acc[b] = 0.0
-    for j in range(0, d4, 4):
-        c0 = np.float64(center[j])
-        c1 = np.float64(center[j + 1])
-        c2 = np.float64(center[j + 2])
-        c3 = np.float64(center[j + 3])
-        for b in range(nb):
-            t0 = XT[j, b] - c0
-            t1 = XT[j + 1, b] - c1
-            t2 = XT[j + 2, b] - c2
-            t3 = XT[j + 3, b] - c3
-            acc[b] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3)
-    for j in range(d4, d):
-        c = np.float64(center[j])
-        for b in range(nb):
-            t = XT[j, b] - c
-            acc[b] += t * t
 
 
 @kernel
@@ -73,7 +48,7 @@ def candidate_sq_distances(X, start, mean, candidates, closest, out):
         nb = min(BLOCK, n - lo)
         _centred_block(X, lo, nb, mean, XT)
         for c in range(n_cand):
-            _sq_dist_block(XT, nb, candidates[c], acc)
+            sq_dist_block(XT, nb, candidates[c], acc)
             row = out[c]
             for b in range(nb):
                 i = start + lo + b
@@ -129,7 +104,7 @@ def lloyd_pass(X, start, mean, centers, labels, want_sums):
                 best[b] = np.inf
                 lab[b] = 0
             for k in range(n_clusters):
-                _sq_dist_block(XT, nb, centers[k], acc)
+                sq_dist_block(XT, nb, centers[k], acc)
                 for b in range(nb):
                     if acc[b] < best[b]:
                         best[b] = acc[b]
