@@ -54,11 +54,5 @@ def kernel(func):
 
 
 def helper(func):
-    """Compile a serial helper that a kernel in the same file inlines or calls."""
+    """Compile a serial helper that kernels call (in their file or from _blocks.py)."""
     return njit(parallel=False, cache=True, fastmath=set(FASTMATH), nogil=True)(func)
-
-
-def inline_helper(func):
-    """A tiny serial helper inlined into its callers' Numba IR (so that the
-    loop calling it can vectorise)."""
-    return njit(inline="always", cache=True, fastmath=set(FASTMATH), nogil=True)(func)
