@@ -55,7 +55,7 @@ from ._config import BLOCK, JIT_OPTIONS, MAX_PARTS, PARTS_BUDGET, helper, kernel
 GEMM_MIN_FEATURES = 8
 
 #: Height of the bands the triangular transform is cut into.
-GEMM_BAND = 16
+GEMM_BAND = 8
 
 #: Below these, exp(t) < eps / 2: the term vanishes when added to 1.
 EXP_CUTOFF = -38.0
