@@ -8,8 +8,10 @@ the same decisions (k-means++ greedy seeding with ``2 + int(log k)`` local
 trials; Lloyd iterations to strict convergence or a centre shift within
 ``tol * mean(var(X))``; empty clusters moved to the farthest rows; a final
 labelling when not strictly converged), with the distance work done by the
-kernels in ``fastem.kernels.kmeans``.  Extra memory: a few arrays of length
-n_samples (labels, distances, and ``2 + int(log k)`` candidate rows).
+kernels in ``fastem.kernels.kmeans``; a Lloyd step measures only the rows
+whose Hamerly bounds do not settle their label.  Extra memory: a few arrays of
+length n_samples (labels, bounds, distances, and ``2 + int(log k)``
+candidate rows).
 
 The seeding's reductions (dot, cumsum, matrix product) are NumPy's own
 calls on arrays of the same values, so for float64 data the same seeds and
@@ -87,12 +89,39 @@ def _tolerance(X, mean, tol):
     return float(np.mean(sq / n_samples) * tol)
 
 
-def _lloyd_step(X, mean, centers, labels, want_sums):
-    changed, counts, sums = 0, 0.0, 0.0
-    for start, _, chunk in iter_chunks(X, mean.dtype):
-        c, n, s = kernels.lloyd_pass(chunk, start, mean, centers, labels, want_sums)
-        changed, counts, sums = changed + c, counts + n, sums + s
-    return changed, counts, sums
+def _half_gaps(centers):
+    """Half the distance from each centre to its nearest other centre."""
+    c = np.asarray(centers, dtype=np.float64)
+    gaps = np.sqrt(((c[:, None, :] - c[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(gaps, np.inf)
+    return 0.5 * gaps.min(axis=1)
+
+
+class _Lloyd:
+    """Lloyd's state between steps: Hamerly's per-row distance bounds (two
+    float64 arrays of n_samples), how far each centre moved since they were
+    taken, and the row counts and sums of the clusters as labelled (kept up
+    to date from the rows that change label)."""
+
+    def __init__(self, n_samples, n_clusters, n_features):
+        self.upper = np.zeros(n_samples)
+        self.lower = np.zeros(n_samples)
+        self.moved = np.zeros(n_clusters)
+        self.counts = np.zeros(n_clusters)
+        self.sums = np.zeros((n_clusters, n_features))
+
+    def step(self, X, mean, centers, labels):
+        """Assign every row; returns how many labels changed."""
+        changed = 0
+        half_gap = _half_gaps(centers)
+        for start, _, chunk in iter_chunks(X, mean.dtype):
+            c, dn, ds = kernels.lloyd_pass(chunk, start, mean, centers, labels, self.upper,
+                                           self.lower, self.moved, half_gap)
+            changed += c
+            self.counts += dn
+            self.sums += ds
+        self.moved[:] = 0.0
+        return changed
 
 
 def _relocate_empty(X, mean, centers_old, counts, sums, labels):
@@ -131,16 +160,20 @@ def kmeans_labels(X, n_clusters, random_state, max_iter=300, tol=1e-4):
     _, centers = kmeans_plusplus(X, n_clusters, random_state, mean)
     centers = kernel_array(centers, dtype)
     labels = np.full(n_samples, -1, dtype=np.int32)
+    lloyd = _Lloyd(n_samples, n_clusters, n_features)
     strict = False
     for _ in range(max_iter):
-        changed, counts, sums = _lloyd_step(X, mean, centers, labels, True)
+        changed = lloyd.step(X, mean, centers, labels)
+        counts, sums = lloyd.counts.copy(), lloyd.sums.copy()
         _relocate_empty(X, mean, centers, counts, sums, labels)
         new = np.empty_like(sums)
         full = counts > 0
         new[full] = sums[full] / counts[full, None]
         new[~full] = new[np.argmax(counts)]
         new = kernel_array(new, dtype)
-        shift = float(np.sum((new.astype(np.float64) - centers) ** 2))
+        moves = np.sum((new.astype(np.float64) - centers) ** 2, axis=1)
+        lloyd.moved[:] = np.sqrt(moves)
+        shift = float(np.sum(moves))
         centers = new
         if changed == 0:
             strict = True
@@ -148,7 +181,7 @@ def kmeans_labels(X, n_clusters, random_state, max_iter=300, tol=1e-4):
         if shift <= tol:
             break
     if not strict:
-        _lloyd_step(X, mean, centers, labels, False)
+        lloyd.step(X, mean, centers, labels)
     distinct = np.unique(labels).size
     if distinct < n_clusters:
         from sklearn.exceptions import ConvergenceWarning

@@ -73,60 +73,138 @@ def assigned_sq_distances(X, start, mean, centers, labels, out):
             out[start + i] = s
 
 
-@kernel
-def lloyd_pass(X, start, mean, centers, labels, want_sums):
-    """One Lloyd step over a chunk: nearest centre of every row (first on
-    ties), written to ``labels[start + i]``, and, with ``want_sums``, the
-    per-cluster row counts and sums of centred rows (float64, summed in a
-    thread-independent order).
+#: Relative margin of the bound tests: a row is skipped only when its bounds
+#: separate its centre from every other by more than rounding could move them.
+BOUND_MARGIN = 1e-9
 
-    Returns ``(n_changed, counts (K,), sums (K, d))`` where ``n_changed``
-    counts rows whose label differs from the one ``labels`` held before.
+
+@helper
+def _row_sq_dists(X, i, mean, centers):
+    """Nearest and second-nearest squared distances of row i, and the label
+    of the nearest (first on ties)."""
+    n_clusters, d = centers.shape
+    best = np.inf
+    second = np.inf
+    label = 0
+    for k in range(n_clusters):
+        s = 0.0
+        for j in range(d):
+            t = np.float64(X[i, j] - mean[j]) - np.float64(centers[k, j])
+            s += t * t
+        if s < best:
+            second = best
+            best = s
+            label = k
+        elif s < second:
+            second = s
+    return best, second, label
+
+
+@kernel
+def lloyd_pass(X, start, mean, centers, labels, upper, lower, moved, half_gap):
+    """One Lloyd assignment step over a chunk, with Hamerly's bounds.
+
+    Every row gets its nearest centre (first on ties) in ``labels[start + i]``.
+    ``upper[r]`` bounds row r's distance to its centre from above and
+    ``lower[r]`` its distance to any other centre from below, both as of the
+    centres before they moved by ``moved[k]``; they are updated here.
+    ``half_gap[k]`` is half the distance from centre k to the nearest other.
+    A row whose bounds settle its label (by more than ``BOUND_MARGIN``) is
+    not measured; all others get every distance, so the labels are those of
+    plain Lloyd.  Rows with ``labels[r] < 0`` are always measured.
+
+    Returns ``(n_changed, d_counts (K,), d_sums (K, d))``: how many labels
+    changed, and the change they make to each cluster's row count and sum of
+    centred rows (float64, summed in a thread-independent order).
     """
     n, d = X.shape
     n_clusters = centers.shape[0]
     n_blocks = (n + BLOCK - 1) // BLOCK
     P = max(1, min(n_blocks, MAX_PARTS, PARTS_BUDGET // max(1, n_clusters * (d + 1))))
-    Ps = P if want_sums else 0
+    # A row's other centres moved at most the largest move among them.
+    top = 0
+    for k in range(1, n_clusters):
+        if moved[k] > moved[top]:
+            top = k
+    move1 = moved[top]
+    move2 = 0.0
+    for k in range(n_clusters):
+        if k != top and moved[k] > move2:
+            move2 = moved[k]
     changed = np.zeros(P, np.int64)
-    counts_p = np.zeros((Ps, n_clusters))
-    sums_p = np.zeros((Ps, n_clusters, d))
+    counts_p = np.zeros((P, n_clusters))
+    sums_p = np.zeros((P, n_clusters, d))
     for p in prange(P):
         XT = np.empty((d, BLOCK))
         acc = np.empty(BLOCK)
         best = np.empty(BLOCK)
+        second = np.empty(BLOCK)
         lab = np.empty(BLOCK, np.int64)
+        need = np.empty(BLOCK, np.int64)
         for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
             lo = blk * BLOCK
             nb = min(BLOCK, n - lo)
-            _centred_block(X, lo, nb, mean, XT)
+            first = start + lo
+            n_need = 0
             for b in range(nb):
-                best[b] = np.inf
-                lab[b] = 0
-            for k in range(n_clusters):
-                sq_dist_block(XT, nb, centers[k], acc)
+                a = labels[first + b]
+                aa = max(a, 0)
+                u = upper[first + b] + moved[aa]
+                low = lower[first + b] - (move2 if aa == top else move1)
+                upper[first + b] = u
+                lower[first + b] = low
+                z = max(low, half_gap[aa])
+                flag = 1 if (a < 0 or u * (1.0 + BOUND_MARGIN) >= z * (1.0 - BOUND_MARGIN)) else 0
+                need[b] = flag
+                n_need += flag
+                lab[b] = aa
+            if n_need == 0:
+                continue
+            if n_need * 4 > nb:
+                # Many rows: every distance for the whole block, vectorised.
+                _centred_block(X, lo, nb, mean, XT)
                 for b in range(nb):
-                    if acc[b] < best[b]:
-                        best[b] = acc[b]
-                        lab[b] = k
-            n_changed = 0
+                    best[b] = np.inf
+                    second[b] = np.inf
+                for k in range(n_clusters):
+                    sq_dist_block(XT, nb, centers[k], acc)
+                    for b in range(nb):
+                        v = acc[b]
+                        if v < best[b]:
+                            second[b] = best[b]
+                            best[b] = v
+                            lab[b] = k
+                        elif v < second[b]:
+                            second[b] = v
+                for b in range(nb):
+                    upper[first + b] = np.sqrt(best[b]) * (1.0 + BOUND_MARGIN)
+                    lower[first + b] = np.sqrt(second[b]) * (1.0 - BOUND_MARGIN)
+            else:
+                for b in range(nb):
+                    if need[b]:
+                        b1, b2, l1 = _row_sq_dists(X, lo + b, mean, centers)
+                        lab[b] = l1
+                        upper[first + b] = np.sqrt(b1) * (1.0 + BOUND_MARGIN)
+                        lower[first + b] = np.sqrt(b2) * (1.0 - BOUND_MARGIN)
+            cnt = counts_p[p]
+            sm = sums_p[p]
             for b in range(nb):
-                row = start + lo + b
-                if labels[row] != lab[b]:
-                    n_changed += 1
-                    labels[row] = lab[b]
-            changed[p] += n_changed
-            if want_sums:
-                cnt = counts_p[p]
-                sm = sums_p[p]
-                for b in range(nb):
-                    k = lab[b]
-                    cnt[k] += 1.0
+                old = labels[first + b]
+                new = lab[b]
+                if old == new:
+                    continue
+                changed[p] += 1
+                labels[first + b] = new
+                cnt[new] += 1.0
+                for j in range(d):
+                    sm[new, j] += X[lo + b, j] - mean[j]
+                if old >= 0:
+                    cnt[old] -= 1.0
                     for j in range(d):
-                        sm[k, j] += XT[j, b]
+                        sm[old, j] -= X[lo + b, j] - mean[j]
     counts = np.zeros(n_clusters)
     sums = np.zeros((n_clusters, d))
-    for p in range(Ps):
+    for p in range(P):
         counts += counts_p[p]
         sums += sums_p[p]
     return changed.sum(), counts, sums

@@ -35,6 +35,11 @@ def test_candidate_sq_distances_match_numpy(dtype, n):
     assert np.all(out[:, 4:] <= closest[4:])
 
 
+def lloyd(X, mean, centers, labels, upper, lower, moved):
+    return kernels.lloyd_pass(X, 0, mean, centers, labels, upper, lower, moved,
+                              _kmeans._half_gaps(centers))
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n", [1, 256, 70_001])
 def test_lloyd_pass_matches_numpy(dtype, n):
@@ -43,17 +48,41 @@ def test_lloyd_pass_matches_numpy(dtype, n):
     mean = rng.normal(size=6).astype(dtype)
     centers = rng.normal(size=(7, 6)).astype(dtype)
     Xc = centred(X, mean)
-    dist = ((Xc[:, None] - centers[None].astype(np.float64)) ** 2).sum(-1)
-    ref = dist.argmin(axis=1)
-    labels = np.full(n, 3, np.int32)
-    changed, counts, sums = kernels.lloyd_pass(X, 0, mean, centers, labels, True)
+
+    def distances(centers):
+        return np.sqrt(((Xc[:, None] - centers[None].astype(np.float64)) ** 2).sum(-1))
+
+    ref = distances(centers).argmin(axis=1)
+    labels = np.full(n, -1, np.int32)
+    upper, lower, moved = np.zeros(n), np.zeros(n), np.zeros(7)
+    changed, counts, sums = lloyd(X, mean, centers, labels, upper, lower, moved)
     np.testing.assert_array_equal(labels, ref)
-    assert changed == np.count_nonzero(ref != 3)
+    assert changed == n
     np.testing.assert_array_equal(counts, np.bincount(ref, minlength=7))
     ref_sums = np.stack([Xc[ref == k].sum(0) for k in range(7)])
     np.testing.assert_allclose(sums, ref_sums, rtol=1e-12, atol=1e-9)
-    again = kernels.lloyd_pass(X, 0, mean, centers, labels, False)
-    assert again[0] == 0 and again[1].shape == (7,) and not again[1].any()
+    # The bounds hold: each row's centre is within upper, every other beyond lower.
+    dist = distances(centers)
+    assert np.all(dist[np.arange(n), ref] <= upper)
+    others = np.where(np.arange(7)[None, :] == ref[:, None], np.inf, dist)
+    assert np.all(others.min(axis=1) >= lower)
+    # Nothing moved: no row is measured again and nothing changes.
+    again = lloyd(X, mean, centers, labels, upper, lower, moved)
+    assert again[0] == 0 and not again[1].any() and not again[2].any()
+    # Move the centres a little, then a lot: the labels are still exactly the
+    # nearest centres, and the changes add up to the new clusters' sums.
+    total_counts, total_sums = counts, sums
+    for scale in (0.01, 0.3, 3.0):
+        new = (centers + scale * rng.normal(size=centers.shape)).astype(dtype)
+        moved = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(1))
+        centers = new
+        _, d_counts, d_sums = lloyd(X, mean, centers, labels, upper, lower, moved)
+        ref = distances(centers).argmin(axis=1)
+        np.testing.assert_array_equal(labels, ref)
+        total_counts, total_sums = total_counts + d_counts, total_sums + d_sums
+        np.testing.assert_array_equal(total_counts, np.bincount(ref, minlength=7))
+        ref_sums = np.stack([Xc[ref == k].sum(0) for k in range(7)])
+        np.testing.assert_allclose(total_sums, ref_sums, rtol=1e-10, atol=1e-8)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
