@@ -78,14 +78,14 @@ def _check_precisions(precisions, covariance_type, n_components, n_features):
             raise ValueError(f"'{covariance_type} precision' should be positive")
     else:
         matrices = precisions if covariance_type == "full" else precisions[None]
-        for matrix in matrices:
-            if not (
-                np.allclose(matrix, matrix.T, rtol=1e-5, atol=1e-8)
-                and np.all(np.linalg.eigvalsh(matrix) > 0.0)
-            ):
-                raise ValueError(
-                    f"'{covariance_type} precision' should be symmetric, positive-definite"
-                )
+        # np.allclose(matrix, matrix.T) and positive eigenvalues, for the
+        # whole stack at once.
+        transposed = np.swapaxes(matrices, 1, 2)
+        symmetric = np.abs(matrices - transposed) <= 1e-8 + 1e-5 * np.abs(transposed)
+        if not (np.all(symmetric) and np.all(np.linalg.eigvalsh(matrices) > 0.0)):
+            raise ValueError(
+                f"'{covariance_type} precision' should be symmetric, positive-definite"
+            )
     return precisions
 
 

@@ -74,3 +74,21 @@ def test_ill_defined_covariances_raise_scikit_learns_message():
     assert "passing float64" in str(info.value)
     with pytest.raises(ValueError, match="ill-defined empirical covariance"):
         G.precision_cholesky(np.array([1.0, 0.0]), "spherical", np.float64)
+
+
+def test_regularisation_loss_sums_each_used_component():
+    """The vectorised loss against its definition, component by component:
+    unused components add nothing, a used singular one makes it infinite."""
+    rng = np.random.default_rng(3)
+    r = np.array([3.0, 0.0, 5.5, 1e-3])
+    lam = rng.uniform(1e-4, 2.0, (4, 5))
+    lam[1, 0] = -1.0  # ignored: no responsibility
+    reg = 1e-3
+    expected = 0.0
+    for rk, lk in zip(r, lam):
+        if rk:
+            expected += 0.5 * rk * sum(np.log1p(reg / x) - (reg / x) / (1 + reg / x) for x in lk)
+    assert G._reg_loss_eigen(lam, r, reg) == pytest.approx(expected, rel=1e-12)
+    assert G._reg_loss_eigen(lam, r, 0.0) == 0.0
+    lam[2, 3] = 0.0
+    assert G._reg_loss_eigen(lam, r, reg) == np.inf
