@@ -228,7 +228,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         self : object
         """
-        self.fit_predict(X, y)
+        # fit_predict's final E-step only labels the rows: fit has no use
+        # for the labels, so it skips that pass over the data.
+        self._fit_checked(X, labels=False)
         return self
 
     def fit_predict(self, X, y=None):
@@ -243,12 +245,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
+        return self._fit_checked(X, labels=True)
+
+    def _fit_checked(self, X, labels):
         if not get_config()["skip_parameter_validation"]:
             self._validate_params()
         with config_context(skip_parameter_validation=True), single_threaded_blas():
-            return self._fit_predict(X)
+            return self._fit_predict(X, labels)
 
-    def _fit_predict(self, X):
+    def _fit_predict(self, X, labels=True):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
@@ -315,6 +320,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self._set_parameters(params)
         self.lower_bound_ = max_lower_bound
 
+        if not labels:
+            return None
         # A final E-step, so that fit_predict(X) always equals fit(X).predict(X).
         return self._predict_labels(X)
 

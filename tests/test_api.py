@@ -27,6 +27,35 @@ def test_fit_predict_equals_fit_then_predict(X, covariance_type):
         np.testing.assert_array_equal(labels, a.predict_proba(X).argmax(1))
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_fit_reads_the_data_once_per_iteration(X, covariance_type, monkeypatch):
+    """fit needs no labels, so it skips fit_predict's final labelling pass;
+    both give the same model."""
+    from fastem import _gaussian
+
+    passes = []
+    real_pass = _gaussian.gaussian_pass
+
+    def counting_pass(*args, **kwargs):
+        passes.append(kwargs.get("want_stats"))
+        return real_pass(*args, **kwargs)
+
+    monkeypatch.setattr(_gaussian, "gaussian_pass", counting_pass)
+    kwargs = dict(n_components=3, covariance_type=covariance_type, max_iter=4, tol=0.0,
+                  random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = fastem.GaussianMixture(**kwargs).fit(X)
+        assert passes == [True] * 4
+        passes.clear()
+        b = fastem.GaussianMixture(**kwargs)
+        b.fit_predict(X)
+        assert passes == [True] * 4 + [False]
+    assert a.lower_bound_ == b.lower_bound_
+    np.testing.assert_array_equal(a.means_, b.means_)
+    np.testing.assert_array_equal(a.precisions_cholesky_, b.precisions_cholesky_)
+
+
 def test_float32_stays_float32(X):
     X32 = X.astype(np.float32)
     m = fastem.GaussianMixture(3, random_state=0).fit(X32)
