@@ -226,16 +226,23 @@ def _normalize_block(logp, nb, lpn, scratch):
 
 
 @helper
-def _write_labels(logp, nb, start, out_label):
-    """out_label[row] = argmax_k of the weighted log-density (first on ties)."""
+def _write_labels(logp, nb, start, out_label, best):
+    """out_label[row] = argmax_k of the weighted log-density (first on ties).
+
+    Components outside, rows inside, with the best value so far in ``best``
+    (scratch of logp's dtype): every step is a vector compare and select."""
     n_comp = logp.shape[0]
     if out_label.shape[0] > 0:
+        labels = out_label[start:start + nb]
         for b in range(nb):
-            best = 0
-            for k in range(1, n_comp):
-                if logp[k, b] > logp[best, b]:
-                    best = k
-            out_label[start + b] = best
+            best[b] = logp[0, b]
+            labels[b] = 0
+        for k in range(1, n_comp):
+            for b in range(nb):
+                v = logp[k, b]
+                better = v > best[b]
+                best[b] = v if better else best[b]
+                labels[b] = k if better else labels[b]
 
 
 @helper
@@ -264,7 +271,7 @@ def _sum_lpn(lpn, nb):
 def _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, ll):
     """From weighted log-densities to everything per row: labels, the
     log-likelihood (summed into ``ll``), responsibilities (left in ``logp``)."""
-    _write_labels(logp, nb, start, out_label)
+    _write_labels(logp, nb, start, out_label, scratch[0])
     _normalize_block(logp, nb, lpn, scratch)
     _write_normalized(logp, nb, start, lpn, out_lpn, out_resp)
     s, a = _sum_lpn(lpn, nb)
