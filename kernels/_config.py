@@ -20,6 +20,11 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 #: a constant, so results never depend on the number of threads.
 BLOCK = 256
 
+#: Extra columns of a transposed block ``XT[feature, row]``: its rows are
+#: then not a multiple of 4 KiB apart, so writing down one of its columns
+#: (a row of the data) spreads over many L1 cache sets instead of a few.
+XT_PAD = 8
+
 #: At most this many per-partition accumulators are reduced per kernel call.
 MAX_PARTS = 64
 

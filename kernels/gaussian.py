@@ -49,7 +49,7 @@ from numba import prange, types
 from numba.extending import overload
 
 from ._blocks import sq_dist_block
-from ._config import BLOCK, JIT_OPTIONS, MAX_PARTS, PARTS_BUDGET, helper, kernel
+from ._config import BLOCK, JIT_OPTIONS, MAX_PARTS, PARTS_BUDGET, XT_PAD, helper, kernel
 
 #: From this many features on, the full-covariance transform is a BLAS product.
 GEMM_MIN_FEATURES = 8
@@ -158,19 +158,23 @@ def _n_parts(n_blocks, stat_elems):
 @helper
 def _load_block(X, start, nb, XT):
     """XT[j, b] = X[start + b, j]: a transposed copy of one block of rows
-    (of data, or of given responsibilities)."""
+    (of data, or of given responsibilities).
+
+    Rows are read in memory order, so the hardware prefetcher streams them
+    from memory; the writes go down a column of ``XT``, whose rows are
+    padded (``XT_PAD``) so that the column does not fall into a few L1
+    cache sets."""
     d = X.shape[1]
-    # 8 x 8 tiles: reads of 8 consecutive features, writes of 8 consecutive
-    # rows, both within a few cache lines (a plain double loop strides one
-    # side by d or BLOCK elements).
+    if d >= 8:
+        for b in range(nb):
+            for j in range(d):
+                XT[j, b] = X[start + b, j]
+        return
+    # A few features: eight rows at a time, each feature's eight values
+    # written as one vector.
     b8 = nb - nb % 8
-    d8 = d - d % 8
     for b0 in range(0, b8, 8):
-        for j0 in range(0, d8, 8):
-            for j in range(j0, j0 + 8):
-                for b in range(b0, b0 + 8):
-                    XT[j, b] = X[start + b, j]
-        for j in range(d8, d):
+        for j in range(d):
             for b in range(b0, b0 + 8):
                 XT[j, b] = X[start + b, j]
     for b in range(b8, nb):
@@ -510,7 +514,7 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
     edges = _gemm_splits(d)
     packed = _pack_bands(prec_chol[:n_comp if use_gemm else 0], edges)
     for p in prange(P):
-        XT = np.empty((d, BLOCK), X.dtype)
+        XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
         diffT = np.empty((d, BLOCK), X.dtype)
         wd = np.empty((d, BLOCK), X.dtype)
         y4 = np.empty((4, BLOCK), X.dtype)
@@ -624,7 +628,7 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
     packed = _pack_bands(prec_chol.reshape((1, d, d))[: 1 if d >= GEMM_MIN_FEATURES else 0],
                          edges)
     for p in prange(P):
-        XT = np.empty((d, BLOCK), X.dtype)
+        XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
         ZT = np.empty((d, BLOCK), X.dtype)
         YT = np.empty((d, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
@@ -807,7 +811,7 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
     sq_p = np.zeros((Ps, n_comp, d))
     sph = spherical and not given
     for p in prange(P):
-        XT = np.empty((d, BLOCK), X.dtype)
+        XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
         dist = np.empty((n_comp if sph else 0, BLOCK), X.dtype)
         lpn = np.empty(BLOCK)

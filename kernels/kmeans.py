@@ -16,7 +16,7 @@ import numpy as np
 from numba import prange
 
 from ._blocks import sq_dist_block
-from ._config import BLOCK, MAX_PARTS, PARTS_BUDGET, helper, kernel
+from ._config import BLOCK, MAX_PARTS, PARTS_BUDGET, XT_PAD, helper, kernel
 
 
 @helper
@@ -42,7 +42,7 @@ def candidate_sq_distances(X, start, mean, candidates, closest, out):
     use_min = closest.shape[0] > 0
     n_blocks = (n + BLOCK - 1) // BLOCK
     for blk in prange(n_blocks):
-        XT = np.empty((d, BLOCK))
+        XT = np.empty((d, BLOCK + XT_PAD))
         acc = np.empty(BLOCK)
         lo = blk * BLOCK
         nb = min(BLOCK, n - lo)
@@ -135,7 +135,7 @@ def lloyd_pass(X, start, mean, centers, labels, upper, lower, moved, half_gap):
     counts_p = np.zeros((P, n_clusters))
     sums_p = np.zeros((P, n_clusters, d))
     for p in prange(P):
-        XT = np.empty((d, BLOCK))
+        XT = np.empty((d, BLOCK + XT_PAD))
         acc = np.empty(BLOCK)
         best = np.empty(BLOCK)
         second = np.empty(BLOCK)
