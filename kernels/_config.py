@@ -48,16 +48,25 @@ PARALLEL = {
 }
 
 
+#: NumPy's error model: a float division by zero gives inf or NaN instead of
+#: raising ZeroDivisionError.  The check Python's model adds before every
+#: division is a branch to an exception, and a loop holding one does not
+#: vectorise.
+ERROR_MODEL = "numpy"
+
+
 #: Options for helpers given as ``numba.extending.overload`` implementations
 #: (compiled into their callers, hence cached with them).
-JIT_OPTIONS = {"fastmath": set(FASTMATH), "nogil": True}
+JIT_OPTIONS = {"fastmath": set(FASTMATH), "nogil": True, "error_model": ERROR_MODEL}
 
 
 def kernel(func):
     """Compile a top-level, multi-threaded kernel."""
-    return njit(parallel=dict(PARALLEL), cache=True, fastmath=set(FASTMATH), nogil=True)(func)
+    return njit(parallel=dict(PARALLEL), cache=True, fastmath=set(FASTMATH), nogil=True,
+                error_model=ERROR_MODEL)(func)
 
 
 def helper(func):
     """Compile a serial helper that kernels call (in their file or from _blocks.py)."""
-    return njit(parallel=False, cache=True, fastmath=set(FASTMATH), nogil=True)(func)
+    return njit(parallel=False, cache=True, fastmath=set(FASTMATH), nogil=True,
+                error_model=ERROR_MODEL)(func)

@@ -21,9 +21,7 @@ sums -- is in the data's dtype, so float32 data get twice the SIMD lanes of
 float64; each block's sums are then added to float64 accumulators, so the
 error of a statistic does not grow with the number of rows (about 1e-6
 relative for float32 data, rounding level for float64).  Per-row
-log-likelihoods and their sum are float64; for float32 data the log of a
-row's sum of exponentials (a number in [1, K]) is taken in float32, which
-adds at most ~1e-7 to a log-likelihood already rounded to float32.
+log-likelihoods and their sum are float64.
 
 Conventions shared by the three families (full, tied, diag; spherical is diag
 with one precision repeated over features):
@@ -66,6 +64,9 @@ EXP_CUTOFF32 = -18.0
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that n * _LN2_HI is exact
 _LN2_LO = 1.90821492927058770002e-10
+_SQRT2 = 1.4142135623730951
+_MANTISSA_BITS = (1 << 52) - 1
+_EXPONENT_OF_ONE = 1023 << 52
 _POW2 = 2.0 ** np.arange(-64, 1)  # 2**n for n in [-64, 0], indexed by n + 64
 _POW2_32 = _POW2.astype(np.float32)
 _LN2_HI32 = np.float32(0.693359375)  # 8 significant bits: n * _LN2_HI32 is exact
@@ -185,12 +186,51 @@ def _load_block(X, start, nb, XT):
 
 
 @helper
-def _normalize_block(logp, nb, lpn, scratch):
+def _log_block(x, nb, work):
+    """x[b] = log(x[b]) in place for the first nb of a float64 array of
+    positive normal numbers, within 2 ulp of libm's log; ``work`` is float64
+    scratch of the same length.
+
+    x = 2^e m with m in [sqrt(1/2), sqrt(2)), from the bits of x; then
+    log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, by its odd series
+    to s^23 (truncation < 1e-17).  Integer and float loops without calls, so
+    both vectorise, where libm's log is a call per element."""
+    bits = x.view(np.int64)
+    for b in range(nb):
+        i = bits[b]
+        work[b] = np.float64((i >> 52) - 1023)
+        bits[b] = (i & _MANTISSA_BITS) | _EXPONENT_OF_ONE  # m in [1, 2)
+    for b in range(nb):
+        m = x[b]
+        e = work[b]
+        big = m > _SQRT2
+        m = m * 0.5 if big else m
+        e = e + 1.0 if big else e
+        f = m - 1.0
+        s = f / (2.0 + f)
+        z = s * s
+        p = 1.0 / 23.0
+        p = p * z + 1.0 / 21.0
+        p = p * z + 1.0 / 19.0
+        p = p * z + 1.0 / 17.0
+        p = p * z + 1.0 / 15.0
+        p = p * z + 1.0 / 13.0
+        p = p * z + 1.0 / 11.0
+        p = p * z + 1.0 / 9.0
+        p = p * z + 1.0 / 7.0
+        p = p * z + 1.0 / 5.0
+        p = p * z + 1.0 / 3.0
+        x[b] = e * _LN2_HI + (e * _LN2_LO + (2.0 * s + 2.0 * s * (z * p)))
+
+
+@helper
+def _normalize_block(logp, nb, lpn, work, scratch):
     """Log-sum-exp over components, then responsibilities in place.
 
     ``logp[k, b]`` holds weighted log-densities on entry and responsibilities
     on exit, in the data's precision; ``lpn[b]`` (float64) receives each row's
-    log-likelihood.  ``scratch`` is ``(2, BLOCK)`` of logp's dtype.  A row
+    log-likelihood.  ``work`` is float64 scratch of ``BLOCK``, ``scratch`` is
+    ``(2, BLOCK)`` of logp's dtype.  A row
     whose components are all ``-inf`` gets ``lpn = -inf`` (and NaN
     responsibilities, as scikit-learn does).
     """
@@ -219,12 +259,16 @@ def _normalize_block(logp, nb, lpn, scratch):
                 e = zero
             logp[k, b] = e
             total[b] += e
+    # total is in [1, K] unless the row is all -inf (then garbage, replaced).
+    for b in range(nb):
+        lpn[b] = np.float64(total[b]) if m[b] != -np.inf else 1.0
+    _log_block(lpn, nb, work)
     for b in range(nb):
         if m[b] == -np.inf:
             lpn[b] = -np.inf
             total[b] = np.nan
         else:
-            lpn[b] = np.float64(m[b]) + np.float64(np.log(total[b]))
+            lpn[b] += np.float64(m[b])
             total[b] = 1.0 / total[b]
     for k in range(n_comp):
         for b in range(nb):
@@ -278,9 +322,9 @@ def _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label
     """From weighted log-densities to everything per row: labels, the
     log-likelihood (summed into ``ll``), responsibilities (left in ``logp``)."""
     _write_labels(logp, nb, start, out_label, scratch[0])
-    _normalize_block(logp, nb, lpn, scratch)
-    _write_normalized(logp, nb, start, lpn, out_lpn, out_resp)
-    s, a = _sum_lpn(lpn, nb)
+    _normalize_block(logp, nb, lpn[0], lpn[1], scratch)
+    _write_normalized(logp, nb, start, lpn[0], out_lpn, out_resp)
+    s, a = _sum_lpn(lpn[0], nb)
     ll[0] += s
     ll[1] += a
 
@@ -522,7 +566,7 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
         y4 = np.empty((4, BLOCK), X.dtype)
         YT = np.empty((d if use_gemm else 0, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
-        lpn = np.empty(BLOCK)
+        lpn = np.empty((2, BLOCK))
         scratch = np.empty((2, BLOCK), X.dtype)
         for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
             start = blk * BLOCK
@@ -634,7 +678,7 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
         ZT = np.empty((d, BLOCK), X.dtype)
         YT = np.empty((d, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
-        lpn = np.empty(BLOCK)
+        lpn = np.empty((2, BLOCK))
         scratch = np.empty((2, BLOCK), X.dtype)
         for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
             start = blk * BLOCK
@@ -816,7 +860,7 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
         XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
         dist = np.empty((n_comp if sph else 0, BLOCK), X.dtype)
-        lpn = np.empty(BLOCK)
+        lpn = np.empty((2, BLOCK))
         scratch = np.empty((2, BLOCK), X.dtype)
         for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
             start = blk * BLOCK

@@ -245,3 +245,28 @@ def test_vectorisable_exp_is_within_a_few_ulp_of_libm(dtype):
     ulps = np.abs(got.astype(np.float64) - ref) / np.spacing(ref)
     assert ulps.max() <= 4
     assert apply(np.array([0.0], dtype))[0] == 1.0
+
+
+def test_vectorisable_log_is_within_two_ulp_of_libm():
+    from fastem.kernels.gaussian import _log_block
+
+    rng = np.random.default_rng(7)
+    sqrt2 = np.sqrt(2.0)
+    x = np.concatenate([
+        rng.uniform(1.0, 2.0, 100_000),  # a row's sum of exponentials: [1, K]
+        rng.uniform(1.0, 64.0, 100_000),
+        np.exp(rng.uniform(-700, 700, 100_000)),  # any positive normal number
+        [1.0, np.nextafter(1.0, 2.0), np.nextafter(1.0, 0.0), sqrt2, np.nextafter(sqrt2, 0.0),
+         np.nextafter(sqrt2, 2.0), 2.0, 0.5, 3.0, 1024.0, np.finfo(np.float64).tiny,
+         np.finfo(np.float64).max],
+    ])
+    got = x.copy()
+    _log_block(got, got.size, np.empty_like(got))
+    ref = np.log(x)
+    ulps = np.abs(got - ref) / np.spacing(np.maximum(np.abs(ref), np.finfo(np.float64).tiny))
+    assert ulps.max() <= 2
+    assert got[np.flatnonzero(x == 1.0)].tolist() == [0.0]
+    # nb bounds the work: entries past it are untouched.
+    part = x[:10].copy()
+    _log_block(part, 4, np.empty(10))
+    np.testing.assert_array_equal(part[4:], x[4:10])
