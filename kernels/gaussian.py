@@ -72,29 +72,36 @@ _LN2_LO = 1.90821492927058770002e-10
 _SQRT2 = 1.4142135623730951
 _MANTISSA_BITS = (1 << 52) - 1
 _EXPONENT_OF_ONE = 1023 << 52
-_POW2 = 2.0 ** np.arange(-64, 1)  # 2**n for n in [-64, 0], indexed by n + 64
-_POW2_32 = _POW2.astype(np.float32)
 _LN2_HI32 = np.float32(0.693359375)  # 8 significant bits: n * _LN2_HI32 is exact
 _LN2_LO32 = np.float32(-2.12194440e-4)
 
 
-def exp_nonpositive(t):
-    """exp(t) for cutoff <= t <= 0 (see ``exp_cutoff``), in t's precision."""
-    return np.exp(t)
+def exp_split(t):
+    """exp(t) = p * 2**n for cutoff <= t <= 0 (see ``exp_cutoff``): returns
+    ``(p, bits)``, p in t's precision and ``bits`` the integer whose bits,
+    read as t's float type, are 2**n (see ``int_view``)."""
+    n = np.rint(t / np.log(2.0))
+    return np.exp(t - n * np.log(2.0)), n
 
 
 def exp_cutoff(t):
-    """The most negative argument ``exp_nonpositive`` takes for t's type."""
+    """The most negative argument ``exp_split`` takes for t's type."""
     return EXP_CUTOFF
 
 
-@overload(exp_nonpositive, inline="always", jit_options=JIT_OPTIONS)
-def _exp_nonpositive_impl(t):
+def int_view(a):
+    """A float array's memory as the signed integers of the same width."""
+    return a
+
+
+@overload(exp_split, inline="always", jit_options=JIT_OPTIONS)
+def _exp_split_impl(t):
     """t = n ln2 + r with |r| <= ln2 / 2; e^r by its Taylor polynomial (degree
-    13 for float64, 7 for float32: truncation < 0.1 ulp) and 2**n from a
-    table.  Plain arithmetic and a table lookup, so a loop of these
-    vectorises, where libm's exp is a scalar call per element; within about
-    one ulp of libm's."""
+    13 for float64, 7 for float32: truncation < 0.1 ulp) and 2**n as the
+    float whose exponent field is n.  Plain arithmetic, so a loop of these
+    vectorises (a table lookup of 2**n would be a gather, which is slow),
+    where libm's exp is a scalar call per element; within about one ulp of
+    libm's."""
     if t == types.float32:
         def exp32(t):
             n = np.rint(t * np.float32(_LOG2E))
@@ -107,7 +114,7 @@ def _exp_nonpositive_impl(t):
             p = p * r + np.float32(0.5)
             p = p * r + np.float32(1.0)
             p = p * r + np.float32(1.0)
-            return p * _POW2_32[np.int64(n) + 64]
+            return p, (np.int32(n) + np.int32(127)) << np.int32(23)
 
         return exp32
 
@@ -128,9 +135,16 @@ def _exp_nonpositive_impl(t):
         p = p * r + 0.5
         p = p * r + 1.0
         p = p * r + 1.0
-        return p * _POW2[np.int64(n) + 64]
+        return p, (np.int64(n) + 1023) << 52
 
     return exp64
+
+
+@overload(int_view, inline="always", jit_options=JIT_OPTIONS)
+def _int_view_impl(a):
+    if a.dtype == types.float32:
+        return lambda a: a.view(np.int32)
+    return lambda a: a.view(np.int64)
 
 
 @overload(exp_cutoff, inline="always", jit_options=JIT_OPTIONS)
@@ -235,13 +249,15 @@ def _normalize_block(logp, nb, lpn, work, scratch):
     ``logp[k, b]`` holds weighted log-densities on entry and responsibilities
     on exit, in the data's precision; ``lpn[b]`` (float64) receives each row's
     log-likelihood.  ``work`` is float64 scratch of ``BLOCK``, ``scratch`` is
-    ``(2, BLOCK)`` of logp's dtype.  A row
+    ``(3, BLOCK)`` of logp's dtype.  A row
     whose components are all ``-inf`` gets ``lpn = -inf`` (and NaN
     responsibilities, as scikit-learn does).
     """
     n_comp = logp.shape[0]
     m = scratch[0]
     total = scratch[1]
+    pow2 = scratch[2]
+    pow2_bits = int_view(pow2)
     cutoff = exp_cutoff(logp[0, 0])
     zero = cutoff - cutoff  # 0 in logp's precision: no mixed-type arithmetic below
     for b in range(nb):
@@ -253,16 +269,21 @@ def _normalize_block(logp, nb, lpn, work, scratch):
     # One exp per entry: keep exp(logp - max), then divide by the row's sum.
     # Below the cutoff the exp (< eps / 2) cannot change a sum that is at
     # least 1, so it is taken as 0.  The argument is clamped first, which
-    # keeps it in the range of the vectorisable exp_nonpositive.
+    # keeps it in exp_split's range (2**n stays a normal number).  2**n
+    # goes through memory (pow2_bits and pow2 are one buffer) to become a
+    # float: two vector sweeps per component.
     for b in range(nb):
         total[b] = 0.0
     for k in range(n_comp):
+        row = logp[k]
         for b in range(nb):
-            t = logp[k, b] - m[b]
-            e = exp_nonpositive(max(t, cutoff))
-            if t <= cutoff:
-                e = zero
-            logp[k, b] = e
+            t = row[b] - m[b]
+            p, bits = exp_split(max(t, cutoff))
+            row[b] = p if t > cutoff else zero
+            pow2_bits[b] = bits
+        for b in range(nb):
+            e = row[b] * pow2[b]
+            row[b] = e
             total[b] += e
     # total is in [1, K] unless the row is all -inf (then garbage, replaced).
     for b in range(nb):
@@ -610,7 +631,7 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
         YT = np.empty((d if use_gemm else 0, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
         lpn = np.empty((2, BLOCK))
-        scratch = np.empty((2, BLOCK), X.dtype)
+        scratch = np.empty((3, BLOCK), X.dtype)
         for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
             start = blk * BLOCK
             nb = min(BLOCK, n - start)
@@ -723,7 +744,7 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
         YT = np.empty((d, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
         lpn = np.empty((2, BLOCK))
-        scratch = np.empty((2, BLOCK), X.dtype)
+        scratch = np.empty((3, BLOCK), X.dtype)
         for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
             start = blk * BLOCK
             nb = min(BLOCK, n - start)
@@ -905,7 +926,7 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
         logp = np.empty((n_comp, BLOCK), X.dtype)
         dist = np.empty((n_comp if sph else 0, BLOCK), X.dtype)
         lpn = np.empty((2, BLOCK))
-        scratch = np.empty((2, BLOCK), X.dtype)
+        scratch = np.empty((3, BLOCK), X.dtype)
         for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
             start = blk * BLOCK
             nb = min(BLOCK, n - start)
