@@ -10,12 +10,13 @@ trials; Lloyd iterations to strict convergence or a centre shift within
 labelling when not strictly converged), with the distance work done by the
 kernels in ``fastem.kernels.kmeans``; a Lloyd step measures only the rows
 whose Hamerly bounds do not settle their label.  Extra memory: a few arrays of
-length n_samples (labels, bounds, distances, and ``2 + int(log k)``
-candidate rows).
+length n_samples (labels, bounds, distances) and one chunk of candidate
+distances.
 
-The seeding's reductions (dot, cumsum, matrix product) are NumPy's own
-calls on arrays of the same values, so for float64 data the same seeds and
-labels as scikit-learn's come out (up to distance ties at rounding level).
+The seeding's reductions (dot, cumsum, matrix products) are NumPy's own
+calls (the candidates' potentials summed over chunks of rows in float64), so
+for float64 data the same seeds and labels as scikit-learn's come out (up to
+distance ties at rounding level).
 Lloyd's distances are taken directly in float64, not as
 ``|c|^2 - 2 x.c`` in the data's dtype: for float32 data a row that sits on a
 tie at float32 precision may get the other label.
@@ -37,42 +38,77 @@ def _centred_rows(X, indices, mean):
     return kernel_array(np.asarray(X[indices]) - mean, mean.dtype)
 
 
-def _candidate_distances(X, mean, candidates, closest, dtype):
-    out = np.empty((candidates.shape[0], X.shape[0]), dtype=dtype)
-    for start, _, chunk in iter_chunks(X, dtype):
-        kernels.candidate_sq_distances(chunk, start, mean, candidates, closest, out)
-    return out
+def _chunk_buffer(flat, n_rows, n_cols):
+    """A C-contiguous ``(n_rows, n_cols)`` view of the front of ``flat``."""
+    return flat[: n_rows * n_cols].reshape(n_rows, n_cols)
+
+
+def _min_distances(X, mean, center, closest, first=False):
+    """closest = min(closest, |x - center|^2) row by row, in place (with
+    ``first``, closest = |x - center|^2), a chunk of rows at a time."""
+    dtype = closest.dtype
+    no_min = np.empty(0, dtype=dtype)
+    flat = None
+    for start, stop, chunk in iter_chunks(X, dtype):
+        if flat is None:
+            flat = np.empty(stop - start, dtype=dtype)
+        out = _chunk_buffer(flat, 1, stop - start)
+        kernels.candidate_sq_distances(chunk, 0, mean, center,
+                                       no_min if first else closest[start:stop], out)
+        closest[start:stop] = out[0]
+
+
+def _candidate_potentials(X, mean, candidates, closest, sample_weight):
+    """sum_i w_i min(closest_i, |x_i - c|^2) for each candidate c, summed
+    over chunks of rows: never an n_candidates x n_samples array."""
+    dtype = closest.dtype
+    n_cand = candidates.shape[0]
+    pots = np.zeros((n_cand, 1))
+    flat = None
+    for start, stop, chunk in iter_chunks(X, dtype):
+        if flat is None:
+            flat = np.empty(n_cand * (stop - start), dtype=dtype)
+        out = _chunk_buffer(flat, n_cand, stop - start)
+        kernels.candidate_sq_distances(chunk, 0, mean, candidates, closest[start:stop], out)
+        pots += out @ sample_weight[start:stop].reshape(-1, 1)
+    return pots
 
 
 def kmeans_plusplus(X, n_clusters, random_state, mean=None):
     """Indices of the rows k-means++ picks as seeds (scikit-learn's
     ``kmeans_plusplus`` with unit sample weights), and the seeds in the
-    coordinates of ``X - mean``."""
+    coordinates of ``X - mean``.
+
+    Each step's candidate potentials are summed a chunk of rows at a time
+    (scikit-learn holds an ``n_local_trials x n_samples`` array), and the
+    chosen candidate's distances are then taken again, into ``closest`` in
+    place; the extra memory is a few arrays of length n_samples."""
     n_samples, n_features = X.shape
     dtype = _native(X.dtype)
     mean = kernel_array(np.zeros(n_features) if mean is None else mean, dtype)
     n_local_trials = 2 + int(np.log(n_clusters))
     sample_weight = np.ones(n_samples, dtype=dtype)
-    no_min = np.empty(0, dtype=dtype)
 
     indices = np.full(n_clusters, -1, dtype=int)
     centers = np.empty((n_clusters, n_features), dtype=dtype)
     center_id = random_state.choice(n_samples, p=sample_weight / sample_weight.sum())
     indices[0] = center_id
     centers[0] = _centred_rows(X, [center_id], mean)[0]
-    closest = _candidate_distances(X, mean, centers[:1], no_min, dtype)[0]
+    closest = np.empty(n_samples, dtype=dtype)
+    _min_distances(X, mean, centers[:1], closest, first=True)
     current_pot = closest @ sample_weight
+    cumulative = np.empty_like(closest)
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-        candidate_ids = np.searchsorted(np.cumsum(sample_weight * closest), rand_vals)
+        # Unit weights: sample_weight * closest is closest itself, bit for bit.
+        np.cumsum(closest, out=cumulative)
+        candidate_ids = np.searchsorted(cumulative, rand_vals)
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
         candidates = _centred_rows(X, candidate_ids, mean)
-        distances = _candidate_distances(X, mean, candidates, closest, dtype)
-        candidates_pot = distances @ sample_weight.reshape(-1, 1)
+        candidates_pot = _candidate_potentials(X, mean, candidates, closest, sample_weight)
         best = np.argmin(candidates_pot)
         current_pot = candidates_pot[best]
-        closest = np.array(distances[best])
-        del distances
+        _min_distances(X, mean, candidates[best:best + 1], closest)
         indices[c] = candidate_ids[best]
         centers[c] = candidates[best]
     return indices, centers
