@@ -36,8 +36,30 @@ def _check_shape(param, param_shape, name):
         )
 
 
+def _float_array(param, allow_nd=False):
+    """``check_array(param, dtype=[float64, float32], ensure_2d=False, ...)``.
+
+    A plain, finite, non-empty float32/float64 ndarray of 1 or 2 dimensions (3
+    with ``allow_nd``) is what check_array would return unchanged, so it is
+    returned at once: check_array's general path (dataframe detection and
+    the like) costs a tenth of a millisecond per call, a visible share of a
+    small fit. Anything else goes through check_array, for its conversions
+    and its messages."""
+    if (
+        type(param) is np.ndarray
+        and param.dtype in (np.float32, np.float64)
+        and 1 <= param.ndim <= (3 if allow_nd else 2)
+        and param.shape[0] >= 1
+        and (param.ndim != 2 or param.shape[1] >= 1)
+        and np.isfinite(param).all()
+    ):
+        return param
+    return check_array(param, dtype=[np.float64, np.float32], ensure_2d=False,
+                       allow_nd=allow_nd)
+
+
 def _check_weights(weights, n_components):
-    weights = check_array(weights, dtype=[np.float64, np.float32], ensure_2d=False)
+    weights = _float_array(weights)
     _check_shape(weights, (n_components,), "weights")
     if np.any(weights < 0.0) or np.any(weights > 1.0):
         raise ValueError(
@@ -54,18 +76,13 @@ def _check_weights(weights, n_components):
 
 
 def _check_means(means, n_components, n_features):
-    means = check_array(means, dtype=[np.float64, np.float32], ensure_2d=False)
+    means = _float_array(means)
     _check_shape(means, (n_components, n_features), "means")
     return means
 
 
 def _check_precisions(precisions, covariance_type, n_components, n_features):
-    precisions = check_array(
-        precisions,
-        dtype=[np.float64, np.float32],
-        ensure_2d=False,
-        allow_nd=covariance_type == "full",
-    )
+    precisions = _float_array(precisions, allow_nd=covariance_type == "full")
     shapes = {
         "full": (n_components, n_features, n_features),
         "tied": (n_features, n_features),

@@ -158,6 +158,16 @@ def test_convergence_warning_and_verbose_output(capsys):
         (dict(n_components=1, precisions_init=[[[1.0, 2.0], [2.0, 1.0]]]), None),
         (dict(n_components=1, precisions_init=[[1.0, 0.5], [0.0, 1.0]], covariance_type="tied"),
          None),
+        # ndarrays that are not plain finite float arrays of the right rank
+        (dict(n_components=2, means_init=np.array([[0.0, np.nan], [1.0, 1.0]])), None),
+        (dict(n_components=2, weights_init=np.array([0.5, np.inf])), None),
+        (dict(n_components=2, weights_init=np.array(1.0)), None),
+        (dict(n_components=2, weights_init=np.empty(0)), None),
+        (dict(n_components=2, means_init=np.zeros((2, 2, 1))), None),
+        (dict(n_components=2, means_init=np.zeros((2, 0))), None),
+        (dict(n_components=2, precisions_init=np.ones((2, 2, 2, 1)), covariance_type="full"),
+         None),
+        (dict(n_components=2, precisions_init=np.full((2, 2, 2), np.nan)), None),
     ],
 )
 def test_same_errors_as_sklearn(kwargs, X):
