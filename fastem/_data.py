@@ -7,13 +7,15 @@ else (read-only, non-native byte order, strided, Fortran-ordered, another
 dtype) is copied chunk by chunk into one reusable buffer, so the extra memory
 is one chunk, whatever the number of rows.
 
-Chunk boundaries depend only on ``n_features`` and the dtype, so a model
-gives the same bits whether its input came as a view or as copies.
+Chunk boundaries depend only on ``n_features`` and the dtype.  The Gaussian
+kernels take their rows in segments of exactly that length and sum them into
+accumulators the caller keeps across calls, so a kernel-ready array goes
+through in one call and a copied one a chunk per call, with the same bits.
 """
 
 import numpy as np
 
-from .kernels import BLOCK
+from .kernels import BLOCK, MAX_PARTS, PARTS_BUDGET
 
 #: Target size of one chunk of rows, in bytes.
 CHUNK_BYTES = 8 * 2**20
@@ -23,6 +25,16 @@ def chunk_rows(n_features, dtype):
     """Rows per chunk: a multiple of the kernels' block size, about 8 MiB."""
     rows = CHUNK_BYTES // max(1, n_features * np.dtype(dtype).itemsize)
     return max(BLOCK, rows // BLOCK * BLOCK)
+
+
+def n_partitions(n_samples, n_features, dtype, stat_elems):
+    """Partitions per segment of a pass (see ``fastem.kernels.gaussian``):
+    at most ``MAX_PARTS``, at most one per block of a segment, and few enough
+    that all partial sums (``stat_elems`` float64 each) fit ``PARTS_BUDGET``.
+    A function of the problem's size only, never of the thread count."""
+    rows = min(chunk_rows(n_features, dtype), n_samples)
+    blocks = -(-rows // BLOCK)
+    return max(1, min(blocks, MAX_PARTS, PARTS_BUDGET // max(1, stat_elems)))
 
 
 def kernel_array(a, dtype):
@@ -44,16 +56,21 @@ def _is_kernel_ready(X, dtype):
     )
 
 
-def iter_chunks(X, dtype):
+def iter_chunks(X, dtype, whole=False):
     """Yield ``(start, stop, chunk)`` covering the rows of the 2-D array ``X``.
 
     ``chunk`` is a kernel-ready ``dtype`` array equal to ``X[start:stop]``; it
-    may be a reused buffer, so use it before asking for the next one.
+    may be a reused buffer, so use it before asking for the next one.  With
+    ``whole``, a kernel-ready ``X`` comes as one chunk, itself (for kernels
+    that segment their rows on ``chunk_rows`` themselves).
     """
     dtype = np.dtype(dtype)
     n_samples, n_features = X.shape
     step = chunk_rows(n_features, dtype)
     ready = _is_kernel_ready(X, dtype)
+    if ready and whole:
+        yield 0, n_samples, X
+        return
     buffer = None
     for start in range(0, n_samples, step):
         stop = min(start + step, n_samples)

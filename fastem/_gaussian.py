@@ -20,7 +20,7 @@ from scipy import linalg
 from scipy.linalg import lapack
 
 from . import kernels
-from ._data import CHUNK_BYTES, iter_chunks, kernel_array
+from ._data import CHUNK_BYTES, chunk_rows, iter_chunks, kernel_array, n_partitions
 from .kernels import BLOCK
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -207,6 +207,28 @@ def tied_center(params):
     return weights @ np.asarray(params.means, dtype=np.float64)
 
 
+def pass_accumulators(n_samples, n_features, n_components, dtype, second, want_stats):
+    """Zeroed per-partition accumulators for one pass of a Gaussian kernel:
+    ``[ll, nk, sum_x]`` plus ``second`` ("full": ``(K, d, d)``, "diag":
+    ``(K, d)``, None: no second moment, the tied kernel's).  Without
+    ``want_stats`` the statistics' accumulators have no rows."""
+    shape = {"full": (n_features, n_features), "diag": (n_features,), None: None}[second]
+    stat_elems = n_components * (1 + n_features + (int(np.prod(shape)) if shape else 0))
+    P = n_partitions(n_samples, n_features, dtype, stat_elems)
+    Ps = P if want_stats else 0
+    accs = [np.zeros((P, 2)), np.zeros((Ps, n_components)),
+            np.zeros((Ps, n_components, n_features))]
+    if shape is not None:
+        accs.append(np.zeros((Ps, n_components) + shape))
+    return accs
+
+
+def reduce_partitions(accs):
+    """Sum each accumulator over its partitions (a reduction over the leading
+    axis: NumPy adds the partitions one after another, elementwise)."""
+    return [np.add.reduce(acc, axis=0) for acc in accs]
+
+
 def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_resp=None,
                   out_label=None):
     """One pass over X through the family's fused kernel.
@@ -218,6 +240,7 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
     n_samples, n_features = X.shape
     n_components = params.means.shape[0]
     dtype = compute_dtype(X.dtype, params.means.dtype)
+    segment = chunk_rows(n_features, dtype)
     lnorm = log_norm(params, covariance_type)
     means = kernel_array(params.means, dtype)
     prec_chol = np.asarray(params.precisions_cholesky)
@@ -225,9 +248,10 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
     no_resp = np.empty((0, n_components))
     if covariance_type == "full":
         prec = kernel_array(prec_chol, dtype)
+        accs = pass_accumulators(n_samples, n_features, n_components, dtype, "full", want_stats)
 
         def run(chunk, outs):
-            return kernels.full_pass(chunk, means, prec, lnorm, no_resp, *outs, want_stats)
+            kernels.full_pass(chunk, means, prec, lnorm, no_resp, *outs, segment, *accs)
 
         shift = means
     elif covariance_type == "tied":
@@ -237,10 +261,10 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
         prec64 = np.asarray(prec_chol, dtype=np.float64)
         means_t = kernel_array((params.means - center.astype(np.float64)) @ prec64, dtype)
         prec = kernel_array(prec_chol, dtype)
+        accs = pass_accumulators(n_samples, n_features, n_components, dtype, None, want_stats)
 
         def run(chunk, outs):
-            result = kernels.tied_pass(chunk, center, prec, means_t, lnorm, *outs, want_stats)
-            return result + (np.empty((n_components, 0)),)
+            kernels.tied_pass(chunk, center, prec, means_t, lnorm, *outs, segment, *accs)
 
         # The kernel's first moments are centred on the (rounded) centre.
         shift = np.broadcast_to(center.astype(np.float64), (n_components, n_features))
@@ -250,24 +274,22 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
             np.broadcast_to(prec_chol.reshape(n_components, -1), (n_components, n_features)),
             dtype,
         )
+        accs = pass_accumulators(n_samples, n_features, n_components, dtype, "diag", want_stats)
 
         def run(chunk, outs):
-            return kernels.diag_pass(chunk, means, prec, lnorm, no_resp, *outs, want_stats,
-                                     spherical)
+            kernels.diag_pass(chunk, means, prec, lnorm, no_resp, *outs, spherical, segment,
+                              *accs)
 
         shift = means
     outputs = (out_lpn, out_resp, out_label)
-    totals = None
-    for start, stop, chunk in iter_chunks(X, dtype):
-        result = run(chunk, _slice_outputs(outputs, empties, start, stop))
-        totals = result if totals is None else _add(totals, result)
-    sum_lpn, sum_abs, nk, sum_x, second = totals
+    for start, stop, chunk in iter_chunks(X, dtype, whole=True):
+        run(chunk, _slice_outputs(outputs, empties, start, stop))
+    totals = reduce_partitions(accs)
+    if covariance_type == "tied":
+        totals.append(np.empty((n_components, 0)))
+    (sum_lpn, sum_abs), nk, sum_x, second = totals
     return Stats(n_samples, float(sum_lpn), float(sum_abs), nk, np.asarray(shift, np.float64),
                  sum_x, second)
-
-
-def _add(a, b):
-    return tuple(x + y for x, y in zip(a, b))
 
 
 def resp_stats(X, resp_chunk, shift, second_moment):
@@ -278,28 +300,35 @@ def resp_stats(X, resp_chunk, shift, second_moment):
     array.  ``second_moment`` is "full" (``(K, d, d)`` upper triangle) or
     "diag" (``(K, d)``).
     """
-    n_samples, _ = X.shape
+    n_samples, n_features = X.shape
     n_components = shift.shape[0]
     dtype = compute_dtype(X.dtype)
     shift_t = kernel_array(shift, dtype)
-    dummy_prec = np.empty((n_components, 0, 0) if second_moment == "full" else (n_components, 0),
-                          dtype=dtype)
     lnorm = np.zeros(n_components)
-    kernel = kernels.full_pass if second_moment == "full" else kernels.diag_pass
-    extra = () if second_moment == "full" else (False,)
     empties = _empty_outputs(n_components, dtype)
-    totals = None
+    accs = pass_accumulators(n_samples, n_features, n_components, dtype, second_moment, True)
+    if second_moment == "full":
+        dummy_prec = np.empty((n_components, 0, 0), dtype=dtype)
+
+        def run(part, resp, segment):
+            kernels.full_pass(part, shift_t, dummy_prec, lnorm, resp, *empties, segment, *accs)
+    else:
+        dummy_prec = np.empty((n_components, 0), dtype=dtype)
+
+        def run(part, resp, segment):
+            kernels.diag_pass(part, shift_t, dummy_prec, lnorm, resp, *empties, False, segment,
+                              *accs)
+
     # Responsibilities are made a slice at a time, each at most about one
-    # chunk's worth of bytes, however few features a row has.
+    # chunk's worth of bytes, however few features a row has; each slice is
+    # one segment of its call.
     step = max(BLOCK, CHUNK_BYTES // (8 * n_components) // BLOCK * BLOCK)
     for start, stop, chunk in iter_chunks(X, dtype):
         for lo in range(start, stop, step):
             hi = min(lo + step, stop)
             resp = kernel_array(resp_chunk(lo, hi), np.float64)
-            part = chunk[lo - start : hi - start]
-            result = kernel(part, shift_t, dummy_prec, lnorm, resp, *empties, True, *extra)
-            totals = result[2:] if totals is None else _add(totals, result[2:])
-    nk, sum_x, second = totals
+            run(chunk[lo - start : hi - start], resp, hi - lo)
+    _, nk, sum_x, second = reduce_partitions(accs)
     # Report the shift the kernel really used: rounded to the data's dtype.
     return Stats(n_samples, 0.0, 0.0, nk, shift_t.astype(np.float64), sum_x, second)
 

@@ -5,13 +5,15 @@ Shipped as ``fastem.kernels``.  Nothing here validates its input; the API in
 float32 or float64 arrays, so each kernel has at most two specialisations.
 """
 
-from ._config import BLOCK, FASTMATH
+from ._config import BLOCK, FASTMATH, MAX_PARTS, PARTS_BUDGET
 from .gaussian import diag_pass, full_pass, tied_pass
 from .kmeans import assigned_sq_distances, candidate_sq_distances, lloyd_pass
 
 __all__ = [
     "BLOCK",
     "FASTMATH",
+    "MAX_PARTS",
+    "PARTS_BUDGET",
     "assigned_sq_distances",
     "candidate_sq_distances",
     "diag_pass",

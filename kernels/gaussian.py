@@ -8,12 +8,16 @@ component and the M-step sufficient statistics -- without ever holding an
 
 Layout.  Rows are cut into blocks of ``BLOCK`` rows.  A block is first copied
 transposed (``XT[feature, row]``) so that every inner loop runs over rows,
-contiguously, and vectorises.  Blocks are grouped into ``P`` contiguous
-partitions; ``prange`` runs over partitions, each summing its blocks in order
-into its own float64 accumulators, and the partitions are then added in order.
-``P`` depends only on the number of blocks and on the size of the statistics,
-never on the number of threads, so results are bitwise identical for 1 or 64
-threads.
+contiguously, and vectorises.  The rows are taken in segments of
+``segment_rows`` (a multiple of ``BLOCK``); the blocks of a segment are
+grouped into ``P`` contiguous partitions, ``prange`` runs over the
+partitions, and partition ``p`` of every segment adds its blocks, in order,
+into the same float64 accumulators ``acc[p]``.  The caller owns the
+accumulators: it zeroes them once, may feed the rows to several calls a
+segment at a time (copies of a strided or read-only input), and adds the
+partitions in order at the end.  ``P`` and the segments depend only on the
+problem size, never on the number of threads or on how the rows arrived, so
+results are bitwise identical for 1 or 64 threads and for views or copies.
 
 Precision.  Everything inside a block -- log-densities, the exp of the
 log-sum-exp, responsibilities, differences, products and the block's partial
@@ -37,11 +41,12 @@ with one precision repeated over features):
 ``out_lpn, out_resp, out_label``
     Per-row outputs: log-likelihood, responsibilities, argmax of the weighted
     log-density.  Pass an empty array to skip one.
-``want_stats``
-    Whether to accumulate sufficient statistics.  Returned statistics are
-    float64: ``nk[k] = sum_i r_ik``, ``sum_x[k] = sum_i r_ik (x_i - shift_k)``
-    and the family's second moment around the same shift.  The first two
-    returned scalars are ``sum_i lpn_i`` and ``sum_i |lpn_i|`` (float64).
+``segment_rows, ll, nk_p, ...``
+    The segment length and the per-partition accumulators (see Layout):
+    ``ll[p]`` receives ``sum_i lpn_i`` and ``sum_i |lpn_i|``; statistic
+    accumulators with no rows mean "no statistics".  Statistics are float64:
+    ``nk[k] = sum_i r_ik``, ``sum_x[k] = sum_i r_ik (x_i - shift_k)`` and the
+    family's second moment around the same shift.
 """
 
 import numpy as np
@@ -49,7 +54,7 @@ from numba import prange, types
 from numba.extending import overload
 
 from ._blocks import sq_dist_block
-from ._config import BLOCK, JIT_OPTIONS, MAX_PARTS, PARTS_BUDGET, XT_PAD, helper, kernel
+from ._config import BLOCK, JIT_OPTIONS, XT_PAD, helper, kernel
 
 #: From this many features on, the full-covariance transform is a BLAS product.
 GEMM_MIN_FEATURES = 8
@@ -168,13 +173,6 @@ def _typed_zero_impl(x):
 
 # --------------------------------------------------------------------------
 # Block helpers shared by the three families.
-
-
-@helper
-def _n_parts(n_blocks, stat_elems):
-    """Number of partitions: a function of the problem size only."""
-    by_budget = max(1, PARTS_BUDGET // max(stat_elems, 1))
-    return min(n_blocks, MAX_PARTS, by_budget)
 
 
 @helper
@@ -364,13 +362,6 @@ def _add_weight(resp, k, nb, nk):
         r_sum += resp[k, b]
     nk[k] += r_sum
     return r_sum != 0.0
-
-
-@helper
-def _reduce(parts, out):
-    """out = parts[0] + parts[1] + ..., in partition order."""
-    for p in range(parts.shape[0]):
-        out += parts[p]
 
 
 # --------------------------------------------------------------------------
@@ -599,65 +590,55 @@ def _scatter_block_full(XT, nb, shift, resp, diffT, wd, edges, band_out, nk, sum
 
 
 @kernel
-def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_label, want_stats):
+def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_label, segment_rows,
+              ll, nk_p, sx_p, sxx_p):
     """One pass for full covariances.
 
     X (n, d), means (K, d), prec_chol (K, d, d) upper-triangular: all of one
     float dtype.  With ``resp_in`` given, ``means`` is only the shift around
     which statistics are taken and ``prec_chol``/``log_norm`` are not read.
-    Returns ``(sum_lpn, sum_abs_lpn, nk (K,), sum_x (K, d), sum_xxT (K, d, d))``;
-    only the upper triangle of ``sum_xxT`` is meaningful.
+    Adds into the per-partition accumulators (see ``partitions``):
+    ``ll (P, 2)``, and unless they have no rows, ``nk_p (P, K)``,
+    ``sx_p (P, K, d)``, ``sxx_p (P, K, d, d)`` (upper triangles).
     """
     n, d = X.shape
     n_comp = means.shape[0]
+    P = ll.shape[0]
     given = resp_in.shape[0] > 0
-    n_blocks = (n + BLOCK - 1) // BLOCK
-    P = _n_parts(n_blocks, n_comp * (d * d + d + 1))
-    Ps = P if want_stats else 0
-    ll = np.zeros((P, 2))
-    nk_p = np.zeros((Ps, n_comp))
-    sx_p = np.zeros((Ps, n_comp, d))
-    sxx_p = np.zeros((Ps, n_comp, d, d))
+    want_stats = nk_p.shape[0] > 0
     use_gemm = d >= GEMM_MIN_FEATURES and not given
     gemm_scatter = d >= GEMM_SCATTER_MIN_FEATURES and want_stats
     edges = _gemm_splits(d)
     packed = _pack_bands(prec_chol[:n_comp if use_gemm else 0], edges)
-    for p in prange(P):
-        XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
-        diffT = np.empty((d, BLOCK), X.dtype)
-        wd = np.empty((d, BLOCK), X.dtype)
-        band_out = np.empty(d * d if gemm_scatter else 0, X.dtype)
-        y4 = np.empty((4, BLOCK), X.dtype)
-        YT = np.empty((d if use_gemm else 0, BLOCK), X.dtype)
-        logp = np.empty((n_comp, BLOCK), X.dtype)
-        lpn = np.empty((2, BLOCK))
-        scratch = np.empty((3, BLOCK), X.dtype)
-        for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
-            start = blk * BLOCK
-            nb = min(BLOCK, n - start)
-            _load_block(X, start, nb, XT)
-            if given:
-                _load_block(resp_in, start, nb, logp)
-            else:
-                if use_gemm:
-                    _logprob_block_full_gemm(XT, nb, means, packed, edges, log_norm, diffT, YT,
-                                             logp)
+    for seg in range(0, n, segment_rows):
+        seg_blocks = (min(segment_rows, n - seg) + BLOCK - 1) // BLOCK
+        for p in prange(P):
+            XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
+            diffT = np.empty((d, BLOCK), X.dtype)
+            wd = np.empty((d, BLOCK), X.dtype)
+            band_out = np.empty(d * d if gemm_scatter else 0, X.dtype)
+            y4 = np.empty((4, BLOCK), X.dtype)
+            YT = np.empty((d if use_gemm else 0, BLOCK), X.dtype)
+            logp = np.empty((n_comp, BLOCK), X.dtype)
+            lpn = np.empty((2, BLOCK))
+            scratch = np.empty((3, BLOCK), X.dtype)
+            for blk in range(p * seg_blocks // P, (p + 1) * seg_blocks // P):
+                start = seg + blk * BLOCK
+                nb = min(BLOCK, n - start)
+                _load_block(X, start, nb, XT)
+                if given:
+                    _load_block(resp_in, start, nb, logp)
                 else:
-                    _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y4, logp)
-                _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
-                                 out_label, ll[p])
-            if want_stats:
-                _scatter_block_full(XT, nb, means, logp, diffT, wd, edges, band_out, nk_p[p],
-                                    sx_p[p], sxx_p[p])
-    totals = np.zeros(2)
-    nk = np.zeros(n_comp)
-    sum_x = np.zeros((n_comp, d))
-    sum_xxT = np.zeros((n_comp, d, d))
-    _reduce(ll, totals)
-    _reduce(nk_p, nk)
-    _reduce(sx_p, sum_x)
-    _reduce(sxx_p, sum_xxT)
-    return totals[0], totals[1], nk, sum_x, sum_xxT
+                    if use_gemm:
+                        _logprob_block_full_gemm(XT, nb, means, packed, edges, log_norm, diffT,
+                                                 YT, logp)
+                    else:
+                        _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y4, logp)
+                    _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
+                                     out_label, ll[p])
+                if want_stats:
+                    _scatter_block_full(XT, nb, means, logp, diffT, wd, edges, band_out,
+                                        nk_p[p], sx_p[p], sxx_p[p])
 
 
 # --------------------------------------------------------------------------
@@ -718,49 +699,43 @@ def _first_moment_block(ZT, nb, resp, nk, sum_x):
 
 
 @kernel
-def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_label, want_stats):
+def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_label,
+              segment_rows, ll, nk_p, sx_p):
     """One pass for a tied covariance.
 
     X (n, d), center (d,), prec_chol (d, d) upper-triangular,
     means_t = (means - center) @ prec_chol (K, d): all of one float dtype.
-    Returns ``(sum_lpn, sum_abs_lpn, nk (K,), sum_x (K, d))`` where
-    ``sum_x[k] = sum_i r_ik (x_i - center)``.  The tied M-step needs no
-    per-iteration second moment: the total scatter of X is computed once.
+    Adds into ``ll (P, 2)`` and, unless they have no rows, ``nk_p (P, K)``
+    and ``sx_p (P, K, d)`` with ``sum_x[k] = sum_i r_ik (x_i - center)``.
+    The tied M-step needs no per-iteration second moment: the total scatter
+    of X is computed once.
     """
     n, d = X.shape
     n_comp = means_t.shape[0]
-    n_blocks = (n + BLOCK - 1) // BLOCK
-    P = _n_parts(n_blocks, n_comp * (d + 1))
-    Ps = P if want_stats else 0
-    ll = np.zeros((P, 2))
-    nk_p = np.zeros((Ps, n_comp))
-    sx_p = np.zeros((Ps, n_comp, d))
+    P = ll.shape[0]
+    want_stats = nk_p.shape[0] > 0
     edges = _gemm_splits(d)
     packed = _pack_bands(prec_chol.reshape((1, d, d))[: 1 if d >= GEMM_MIN_FEATURES else 0],
                          edges)
-    for p in prange(P):
-        XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
-        ZT = np.empty((d, BLOCK), X.dtype)
-        YT = np.empty((d, BLOCK), X.dtype)
-        logp = np.empty((n_comp, BLOCK), X.dtype)
-        lpn = np.empty((2, BLOCK))
-        scratch = np.empty((3, BLOCK), X.dtype)
-        for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
-            start = blk * BLOCK
-            nb = min(BLOCK, n - start)
-            _load_block(X, start, nb, XT)
-            _logprob_block_tied(XT, nb, center, prec_chol, packed, edges, means_t, log_norm, ZT,
-                                YT, logp)
-            _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, ll[p])
-            if want_stats:
-                _first_moment_block(ZT, nb, logp, nk_p[p], sx_p[p])
-    totals = np.zeros(2)
-    nk = np.zeros(n_comp)
-    sum_x = np.zeros((n_comp, d))
-    _reduce(ll, totals)
-    _reduce(nk_p, nk)
-    _reduce(sx_p, sum_x)
-    return totals[0], totals[1], nk, sum_x
+    for seg in range(0, n, segment_rows):
+        seg_blocks = (min(segment_rows, n - seg) + BLOCK - 1) // BLOCK
+        for p in prange(P):
+            XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
+            ZT = np.empty((d, BLOCK), X.dtype)
+            YT = np.empty((d, BLOCK), X.dtype)
+            logp = np.empty((n_comp, BLOCK), X.dtype)
+            lpn = np.empty((2, BLOCK))
+            scratch = np.empty((3, BLOCK), X.dtype)
+            for blk in range(p * seg_blocks // P, (p + 1) * seg_blocks // P):
+                start = seg + blk * BLOCK
+                nb = min(BLOCK, n - start)
+                _load_block(X, start, nb, XT)
+                _logprob_block_tied(XT, nb, center, prec_chol, packed, edges, means_t, log_norm,
+                                    ZT, YT, logp)
+                _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label,
+                                 ll[p])
+                if want_stats:
+                    _first_moment_block(ZT, nb, logp, nk_p[p], sx_p[p])
 
 
 # --------------------------------------------------------------------------
@@ -899,59 +874,48 @@ def _scatter_block_spherical(XT, nb, shift, resp, dist, nk, sum_x, sum_sq):
 
 
 @kernel
-def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_label, want_stats,
-              spherical):
+def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_label, spherical,
+              segment_rows, ll, nk_p, sx_p, sq_p):
     """One pass for diagonal (or spherical) covariances.
 
     X (n, d), means (K, d), prec_chol (K, d) = 1 / standard deviations: all of
     one float dtype.  With ``resp_in`` given, ``means`` is only the shift.
-    Returns ``(sum_lpn, sum_abs_lpn, nk (K,), sum_x (K, d), sum_sq (K, d))``
-    with ``sum_sq[k, j] = sum_i r_ik (x_ij - shift_kj)^2``.  With ``spherical``
+    Adds into ``ll (P, 2)`` and, unless they have no rows, ``nk_p (P, K)``,
+    ``sx_p (P, K, d)`` and ``sq_p (P, K, d)`` with
+    ``sum_sq[k, j] = sum_i r_ik (x_ij - shift_kj)^2``.  With ``spherical``
     (and no ``resp_in``), ``prec_chol[k]`` is one value repeated and only
     ``sum_j sum_sq[k, j]`` is computed, spread evenly over the features.
     """
     n, d = X.shape
     n_comp = means.shape[0]
+    P = ll.shape[0]
     given = resp_in.shape[0] > 0
-    n_blocks = (n + BLOCK - 1) // BLOCK
-    P = _n_parts(n_blocks, n_comp * (2 * d + 1))
-    Ps = P if want_stats else 0
-    ll = np.zeros((P, 2))
-    nk_p = np.zeros((Ps, n_comp))
-    sx_p = np.zeros((Ps, n_comp, d))
-    sq_p = np.zeros((Ps, n_comp, d))
+    want_stats = nk_p.shape[0] > 0
     sph = spherical and not given
-    for p in prange(P):
-        XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
-        logp = np.empty((n_comp, BLOCK), X.dtype)
-        dist = np.empty((n_comp if sph else 0, BLOCK), X.dtype)
-        lpn = np.empty((2, BLOCK))
-        scratch = np.empty((3, BLOCK), X.dtype)
-        for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
-            start = blk * BLOCK
-            nb = min(BLOCK, n - start)
-            _load_block(X, start, nb, XT)
-            if given:
-                _load_block(resp_in, start, nb, logp)
-            else:
-                if sph:
-                    _logprob_block_spherical(XT, nb, means, prec_chol, log_norm, dist, logp)
+    for seg in range(0, n, segment_rows):
+        seg_blocks = (min(segment_rows, n - seg) + BLOCK - 1) // BLOCK
+        for p in prange(P):
+            XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
+            logp = np.empty((n_comp, BLOCK), X.dtype)
+            dist = np.empty((n_comp if sph else 0, BLOCK), X.dtype)
+            lpn = np.empty((2, BLOCK))
+            scratch = np.empty((3, BLOCK), X.dtype)
+            for blk in range(p * seg_blocks // P, (p + 1) * seg_blocks // P):
+                start = seg + blk * BLOCK
+                nb = min(BLOCK, n - start)
+                _load_block(X, start, nb, XT)
+                if given:
+                    _load_block(resp_in, start, nb, logp)
                 else:
-                    _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp)
-                _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
-                                 out_label, ll[p])
-            if want_stats:
-                if sph:
-                    _scatter_block_spherical(XT, nb, means, logp, dist, nk_p[p], sx_p[p],
-                                             sq_p[p])
-                else:
-                    _scatter_block_diag(XT, nb, means, logp, nk_p[p], sx_p[p], sq_p[p])
-    totals = np.zeros(2)
-    nk = np.zeros(n_comp)
-    sum_x = np.zeros((n_comp, d))
-    sum_sq = np.zeros((n_comp, d))
-    _reduce(ll, totals)
-    _reduce(nk_p, nk)
-    _reduce(sx_p, sum_x)
-    _reduce(sq_p, sum_sq)
-    return totals[0], totals[1], nk, sum_x, sum_sq
+                    if sph:
+                        _logprob_block_spherical(XT, nb, means, prec_chol, log_norm, dist, logp)
+                    else:
+                        _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp)
+                    _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
+                                     out_label, ll[p])
+                if want_stats:
+                    if sph:
+                        _scatter_block_spherical(XT, nb, means, logp, dist, nk_p[p], sx_p[p],
+                                                 sq_p[p])
+                    else:
+                        _scatter_block_diag(XT, nb, means, logp, nk_p[p], sx_p[p], sq_p[p])

@@ -6,6 +6,8 @@ import pytest
 import naive
 from conftest import COVARIANCE_TYPES, random_params
 from fastem import kernels
+from fastem._data import chunk_rows
+from fastem._gaussian import pass_accumulators, reduce_partitions
 
 SIZES = [1, 7, 255, 256, 257, 3000, 70_001]
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-4, atol=1e-4)}
@@ -25,7 +27,29 @@ def log_norm(weights, prec_chol, covariance_type, d, K):
     return np.ascontiguousarray(w + ld - 0.5 * d * np.log(2 * np.pi))
 
 
-def run_kernel(X, params, covariance_type, resp_in=None, outputs=True, want_stats=True):
+def call_kernel(X, covariance_type, args, outs, resp_in, segment_rows, accs, pieces=1):
+    """Run the family's kernel over X, fed as ``pieces`` calls of whole
+    segments each (as the API feeds copies of a non-contiguous input)."""
+    n = X.shape[0]
+    n_segments = -(-n // segment_rows)
+    step = max(1, -(-n_segments // pieces)) * segment_rows
+    for lo in range(0, max(n, 1), step):
+        hi = min(lo + step, n)
+        cut = tuple(o[lo:hi] if o.shape[0] else o for o in outs)
+        part_resp = resp_in[lo:hi] if resp_in.shape[0] else resp_in
+        if covariance_type == "full":
+            kernels.full_pass(X[lo:hi], *args, part_resp, *cut, segment_rows, *accs)
+        elif covariance_type == "tied":
+            kernels.tied_pass(X[lo:hi], *args, *cut, segment_rows, *accs)
+        else:
+            kernels.diag_pass(X[lo:hi], *args, part_resp, *cut, covariance_type == "spherical",
+                              segment_rows, *accs)
+
+
+def run_kernel(X, params, covariance_type, resp_in=None, outputs=True, want_stats=True,
+               segment_rows=None, pieces=1):
+    """The kernel's results as ``(sum_lpn, sum_abs_lpn, nk, sum_x[, second][,
+    center])`` and its per-row outputs."""
     weights, means, chol = params
     n, d = X.shape
     K = means.shape[0]
@@ -37,18 +61,24 @@ def run_kernel(X, params, covariance_type, resp_in=None, outputs=True, want_stat
     outs = (out_lpn, out_resp, out_label) if outputs else (
         np.empty(0, dtype), np.empty((0, K), dtype), np.empty(0, np.int64))
     resp_in = np.empty((0, K)) if resp_in is None else resp_in
+    segment_rows = chunk_rows(d, dtype) if segment_rows is None else segment_rows
+    second = {"full": "full", "tied": None}.get(covariance_type, "diag")
+    accs = pass_accumulators(n, d, K, dtype, second, want_stats)
     if covariance_type == "full":
-        res = kernels.full_pass(X, means, chol, lnorm, resp_in, *outs, want_stats)
+        args = (means, chol, lnorm)
     elif covariance_type == "tied":
         center = np.ascontiguousarray(X.mean(0) if n else np.zeros(d), dtype=dtype)
         means_t = np.ascontiguousarray(
             (means.astype(np.float64) - center) @ chol.astype(np.float64), dtype=dtype)
-        res = kernels.tied_pass(X, center, chol, means_t, lnorm, *outs, want_stats)
-        res = res + (center,)
+        args = (center, chol, means_t, lnorm)
     else:
         prec = chol if covariance_type == "diag" else np.repeat(chol[:, None], d, axis=1)
-        res = kernels.diag_pass(X, means, np.ascontiguousarray(prec), lnorm, resp_in, *outs,
-                                want_stats, covariance_type == "spherical")
+        args = (means, np.ascontiguousarray(prec), lnorm)
+    call_kernel(X, covariance_type, args, outs, resp_in, segment_rows, accs, pieces)
+    (sum_lpn, sum_abs), *stats = reduce_partitions(accs)
+    res = (sum_lpn, sum_abs, *stats)
+    if covariance_type == "tied":
+        res = res + (center,)
     return res, out_lpn, out_resp, out_label
 
 
@@ -110,24 +140,23 @@ def test_given_responsibilities(second, dtype, n, d):
     resp[rng.uniform(size=n) < 0.3] = 0.0  # rows that belong to no component
     shift = np.ascontiguousarray(rng.normal(size=(K, d)), dtype=dtype)
     empties = (np.empty(0, dtype), np.empty((0, K), dtype), np.empty(0, np.int64))
-    if second == "full":
-        res = kernels.full_pass(X, shift, np.empty((K, 0, 0), dtype), np.zeros(K), resp,
-                                *empties, True)
-    else:
-        res = kernels.diag_pass(X, shift, np.empty((K, 0), dtype), np.zeros(K), resp,
-                                *empties, True, False)
+    accs = pass_accumulators(n, d, K, dtype, second, True)
+    dummy_prec = np.empty((K, 0, 0) if second == "full" else (K, 0), dtype)
+    # Segments of 512 rows: 3001 rows take six, the last one short.
+    call_kernel(X, second, (shift, dummy_prec, np.zeros(K)), empties, resp, 512, accs)
+    res = reduce_partitions(accs)
     nk, sum_x, sum_xxT, sum_sq = naive.sufficient_stats(X, resp, shift.astype(np.float64))
     # float32 data: responsibilities, differences and 256-row partial sums in
     # float32, the totals in float64, so the error does not grow with n.
     tol = dict(rtol=1e-10, atol=1e-9) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-4)
-    assert res[0] == 0.0 and res[1] == 0.0
-    np.testing.assert_allclose(res[2], nk, **tol)
-    np.testing.assert_allclose(res[3], sum_x, **tol)
+    assert np.all(res[0] == 0.0)
+    np.testing.assert_allclose(res[1], nk, **tol)
+    np.testing.assert_allclose(res[2], sum_x, **tol)
     if second == "full":
         iu = np.triu_indices(d)
-        np.testing.assert_allclose(res[4][:, iu[0], iu[1]], sum_xxT[:, iu[0], iu[1]], **tol)
+        np.testing.assert_allclose(res[3][:, iu[0], iu[1]], sum_xxT[:, iu[0], iu[1]], **tol)
     else:
-        np.testing.assert_allclose(res[4], sum_sq, **tol)
+        np.testing.assert_allclose(res[3], sum_sq, **tol)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -187,6 +216,26 @@ def test_thread_count_does_not_change_bits(covariance_type):
         assert a.tobytes() == b.tobytes()
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("n", [1000, 3000])
+def test_segments_fed_in_pieces_give_the_same_bits(covariance_type, n):
+    """Several calls of whole segments each (the API's path for copied input)
+    add into the same accumulators exactly as one call over all rows; short
+    segments still match the reference."""
+    params = random_params(covariance_type, 3, 5, seed=8)
+    X = np.random.default_rng(8).normal(size=(n, 5))
+    one = run_kernel(X, params, covariance_type, segment_rows=512)
+    pieces = run_kernel(X, params, covariance_type, segment_rows=512, pieces=3)
+    for a, b in zip(one[0], pieces[0]):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+    for a, b in zip(one[1:], pieces[1:]):
+        assert a.tobytes() == b.tobytes()
+    ref_lpn, _ = naive.log_prob_and_resp(naive.weighted_log_prob(X, *params, covariance_type))
+    np.testing.assert_allclose(one[1], ref_lpn, rtol=1e-10)
+    whole = run_kernel(X, params, covariance_type)
+    np.testing.assert_allclose(one[0][2], whole[0][2], rtol=1e-12)
+
+
 def test_row_with_every_component_at_minus_infinity():
     """log-sum-exp of all -inf is -inf (scipy's answer), responsibilities NaN
     (scikit-learn's), and the other rows are untouched."""
@@ -195,8 +244,9 @@ def test_row_with_every_component_at_minus_infinity():
     lnorm = np.array([-np.inf, -np.inf])
     K = 2
     out_lpn, out_resp = np.empty(300), np.empty((300, K))
+    accs = pass_accumulators(300, 2, K, X.dtype, "diag", False)
     kernels.diag_pass(X, means, chol, lnorm, np.empty((0, K)), out_lpn, out_resp,
-                      np.empty(300, np.int64), False, False)
+                      np.empty(300, np.int64), False, 512, *accs)
     assert np.all(out_lpn == -np.inf)
     assert np.all(np.isnan(out_resp))
 
