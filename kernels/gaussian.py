@@ -64,8 +64,10 @@ GEMM_MIN_FEATURES = 8
 #: slower below).
 GEMM_SCATTER_MIN_FEATURES = 32
 
-#: Height of the bands the triangular transform is cut into.
-GEMM_BAND = 8
+#: Height of the bands the triangular transform and the scatter are cut
+#: into.  Thin bands skip more of the zero triangle; the extra BLAS calls cost
+#: less than that saves (4 rather than 8: 2-5% faster at 32 and 64 features).
+GEMM_BAND = 4
 
 #: Below these, exp(t) < eps / 2: the term vanishes when added to 1.
 EXP_CUTOFF = -38.0

@@ -85,7 +85,7 @@ def run_kernel(X, params, covariance_type, resp_in=None, outputs=True, want_stat
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("d", [3, 8, 33])  # full: loop, one BLAS band, two uneven bands
+@pytest.mark.parametrize("d", [3, 8, 33])  # full: loop, BLAS bands, uneven BLAS bands
 def test_e_step_matches_reference(covariance_type, dtype, n, d):
     K = 4
     params = random_params(covariance_type, K, d, seed=n, dtype=dtype)
