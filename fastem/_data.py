@@ -64,6 +64,10 @@ def iter_chunks(X, dtype, whole=False):
     ``whole``, a kernel-ready ``X`` comes as one chunk, itself (for kernels
     that segment their rows on ``chunk_rows`` themselves).
     """
+    if hasattr(X, "iter_chunks"):
+        # A RowSource (fastem._sources): out-of-core arrays and chunk sources.
+        yield from X.iter_chunks(dtype)
+        return
     dtype = np.dtype(dtype)
     n_samples, n_features = X.shape
     step = chunk_rows(n_features, dtype)

@@ -8,13 +8,23 @@ import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as _SkGaussianMixture
-from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import StrOptions
+from numbers import Integral
+
+from sklearn.utils import assert_all_finite, check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from sklearn import config_context, get_config
 
 from . import _gaussian as G
 from ._kmeans import kmeans_labels, kmeans_plusplus
+from ._sources import (
+    ArraySource,
+    ChunkSource,
+    RowSource,
+    is_chunk_source,
+    is_out_of_core_array,
+    subsample_indices,
+)
 from ._threads import single_threaded_blas
 from ._bound import (
     BoundDecreaseError,
@@ -109,6 +119,37 @@ def _check_precisions(precisions, covariance_type, n_components, n_features):
 # --------------------------------------------------------------------------
 
 
+#: init_max_samples="auto" for out-of-core data and chunk sources.
+DEFAULT_INIT_MAX_SAMPLES = 1_000_000
+
+#: Up to this many rows, 'random_from_data' draws as scikit-learn does
+#: (``RandomState.choice``, which permutes every row index).
+RANDOM_FROM_DATA_PERMUTATION_LIMIT = 10_000_000
+
+
+def _one_hot_chunks(labels, n_components):
+    """resp_chunk for hard labels (-1: no component)."""
+    def resp_chunk(start, stop):
+        lab = labels[start:stop]
+        out = np.zeros((stop - start, n_components))
+        rows = np.flatnonzero(lab >= 0)
+        out[rows, lab[rows]] = 1.0
+        return out
+    return resp_chunk
+
+
+def _seed_chunks(indices, n_components):
+    """resp_chunk over the chosen rows taken in sorted order: the row at
+    ``sorted(indices)[i]`` belongs to the component that chose it.  The
+    statistics of those rows alone are those of all rows with the others at
+    zero responsibility, bit for bit (a zero term adds exactly nothing)."""
+    indices = np.asarray(indices)
+    order = np.argsort(indices, kind="stable")
+    labels = np.empty(indices.size, dtype=np.intp)
+    labels[:] = order
+    return _one_hot_chunks(labels, n_components)
+
+
 class GaussianMixture(DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by EM on fused, multi-threaded Numba kernels.
 
@@ -160,6 +201,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         :class:`fastem.BoundDecreaseWarning`, raise a
         :class:`fastem.BoundDecreaseError`, or nothing.  Not a scikit-learn
         parameter; keyword-only and last, so scikit-learn code is unaffected.
+    init_max_samples : int or "auto", default="auto"
+        The most rows the 'kmeans' and 'k-means++' initialisations look at:
+        above it they run on a uniform random subsample of that many rows
+        (drawn with ``random_state``), and EM then uses every row.  "auto":
+        every row of an in-memory array (scikit-learn's behaviour), at most
+        1,000,000 rows of an out-of-core array or chunk source.  Not a
+        scikit-learn parameter (keyword-only).
 
     Attributes
     ----------
@@ -183,6 +231,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has feature names that are all strings.
+
+    Notes
+    -----
+    Every method taking ``X`` also accepts data that is not one in-memory
+    array: a ``numpy.memmap`` (``np.load(path, mmap_mode="r")``), an h5py
+    dataset, a zarr array, or a *chunk source* -- a function that returns a
+    new iterable of 2-D row blocks each time it is called (every call the
+    same rows in the same order).  Each EM iteration then streams the rows
+    once, a chunk of about 8 MiB at a time; nothing copies the whole input.
+    The fit equals that of the same rows in memory (same bits) when the
+    initialisation sees the same rows; see ``init_max_samples``.
     """
 
     # scikit-learn's own constraint objects, so that every parameter error
@@ -190,6 +249,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     _parameter_constraints: dict = {
         **_SkGaussianMixture._parameter_constraints,
         "bound_check": [StrOptions({"warn", "raise", "ignore"})],
+        "init_max_samples": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
@@ -210,6 +270,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         verbose=0,
         verbose_interval=10,
         bound_check="warn",
+        init_max_samples="auto",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -226,6 +287,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.bound_check = bound_check
+        self.init_max_samples = init_max_samples
 
     # ------------------------------------------------------------------ fit
 
@@ -271,7 +333,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return self._fit_predict(X, labels)
 
     def _fit_predict(self, X, labels=True):
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = self._validate_X(X, reset=True)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -355,23 +417,59 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         return weights, means, precisions
 
-    def _initial_labels(self, X, random_state):
-        """Component of each row (-1: none) or dense responsibilities ('random')."""
+    def _init_rows(self, X, random_state):
+        """The rows 'kmeans' and 'k-means++' look at: X itself, or (beyond
+        ``init_max_samples``, or out of core) an in-memory array of at most
+        that many rows, uniformly subsampled with ``random_state``."""
         n_samples = X.shape[0]
-        if self.init_params == "kmeans":
-            return kmeans_labels(X, self.n_components, random_state), None
+        limit = self.init_max_samples
+        if limit == "auto":
+            if not isinstance(X, RowSource):
+                return X
+            limit = DEFAULT_INIT_MAX_SAMPLES
+        if n_samples <= limit:
+            return X if not isinstance(X, RowSource) else X.take(np.arange(n_samples))
+        indices = subsample_indices(n_samples, limit, random_state)
+        return np.asarray(X[indices]) if not isinstance(X, RowSource) else X.take(indices)
+
+    def _initial_labels(self, X, random_state):
+        """How the initial statistics are taken: ``(rows, resp_chunk,
+        n_samples)`` -- the statistics of ``rows`` under the responsibilities
+        ``resp_chunk(start, stop)`` gives, with weights divided by
+        ``n_samples`` (scikit-learn divides by all rows even when only a few
+        have a responsibility)."""
+        n_samples = X.shape[0]
+        K = self.n_components
         if self.init_params == "random":
-            resp = np.asarray(random_state.uniform(size=(n_samples, self.n_components)),
-                              dtype=X.dtype)
-            resp /= np.sum(resp, axis=1)[:, np.newaxis]
-            return None, resp
+            # Drawn a slice at a time, in order, from the same stream as
+            # scikit-learn's one (n_samples, K) draw; each pass over the rows
+            # replays it, and the state ends as after that one draw.
+            start_state = random_state.get_state()
+
+            def resp_chunk(start, stop):
+                if start == 0:
+                    random_state.set_state(start_state)
+                resp = np.asarray(random_state.uniform(size=(stop - start, K)), dtype=X.dtype)
+                resp /= np.sum(resp, axis=1)[:, np.newaxis]
+                return resp
+
+            return X, resp_chunk, n_samples
         if self.init_params == "random_from_data":
-            indices = random_state.choice(n_samples, size=self.n_components, replace=False)
+            if n_samples <= RANDOM_FROM_DATA_PERMUTATION_LIMIT or not isinstance(X, RowSource):
+                indices = random_state.choice(n_samples, size=K, replace=False)
+            else:
+                # RandomState.choice would permute every row index.
+                indices = random_state.permutation(subsample_indices(n_samples, K, random_state))
         else:
-            indices, _ = kmeans_plusplus(X, self.n_components, random_state)
-        labels = np.full(n_samples, -1, dtype=np.intp)
-        labels[indices] = np.arange(self.n_components)
-        return labels, None
+            rows = self._init_rows(X, random_state)
+            if self.init_params == "kmeans":
+                labels = kmeans_labels(rows, K, random_state)
+                return rows, _one_hot_chunks(labels, K), rows.shape[0]
+            chosen, _ = kmeans_plusplus(rows, K, random_state)
+            return np.asarray(rows[np.sort(chosen)]), _seed_chunks(chosen, K), n_samples
+        order = np.sort(indices)
+        chosen_rows = X.take(order) if isinstance(X, RowSource) else np.asarray(X[order])
+        return chosen_rows, _seed_chunks(indices, K), n_samples
 
     def _initial_parameters(self, X, random_state, inits, tied, model_dtype):
         weights_init, means_init, precisions_init = inits
@@ -380,22 +478,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         K = self.n_components
         weights = means = covariances = None
         if weights_init is None or means_init is None or precisions_init is None:
-            labels, dense = self._initial_labels(X, random_state)
-            if dense is not None:
-                def resp_chunk(start, stop):
-                    return dense[start:stop]
-            else:
-                def resp_chunk(start, stop):
-                    lab = labels[start:stop]
-                    out = np.zeros((stop - start, K))
-                    rows = np.flatnonzero(lab >= 0)
-                    out[rows, lab[rows]] = 1.0
-                    return out
+            rows, resp_chunk, n_weighted = self._initial_labels(X, random_state)
             second = "full" if self.covariance_type == "full" else "diag"
             # Two passes: the means first, then the scatter around them.
-            first = G.resp_stats(X, resp_chunk, np.zeros((K, n_features)), "diag")
+            first = G.resp_stats(rows, resp_chunk, np.zeros((K, n_features)), "diag")
             shift = (first.sum_x / (first.nk + 10 * np.finfo(dtype).eps)[:, None])
-            stats = G.resp_stats(X, resp_chunk, shift, second)
+            stats = G.resp_stats(rows, resp_chunk, shift, second)._replace(n_samples=n_weighted)
+            if tied is not None and rows is not X and n_weighted == rows.shape[0]:
+                # 'kmeans' on a subsample: its own total scatter, as if it were X.
+                tied = G.tied_scatter(rows)
             weights, means, covariances, _ = G.m_step(
                 stats, self.covariance_type, self.reg_covar, dtype, tied=tied,
                 weights_by="n_samples",
@@ -474,7 +565,58 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _validated(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False)
+        return self._validate_X(X, reset=False)
+
+    def _validate_X(self, X, reset):
+        """X checked as scikit-learn checks it (``fit``: float64/float32, at
+        least 2 rows); out-of-core arrays and chunk sources come back as a
+        ``RowSource``, checked a chunk at a time, never loaded whole."""
+        if isinstance(X, RowSource):
+            source = X
+        elif is_out_of_core_array(X):
+            source = ArraySource(X)
+        elif is_chunk_source(X):
+            source = ChunkSource(X)
+        elif reset:
+            return validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        else:
+            return validate_data(self, X, reset=False)
+        min_samples = 2 if reset else 1
+
+        def check_block(block):
+            return check_array(block, dtype=[np.float64, np.float32], estimator=self,
+                               input_name="X")
+
+        if isinstance(source, ChunkSource):
+            if source.shape is None:
+                source.scan(check_block)
+            checked = True
+        else:
+            data = source.data
+            if len(source.shape) != 2:
+                check_block(np.asarray(data[:3]))  # scikit-learn's "Expected 2D array"
+            if source.shape[0] > 0:
+                check_block(np.asarray(data[:2]))  # dtype: complex, strings, objects
+            checked = False
+        n_samples, n_features = source.shape
+        name = type(self).__name__
+        if n_samples < min_samples:
+            raise ValueError(
+                f"Found array with {n_samples} sample(s) (shape={source.shape}) while a "
+                f"minimum of {min_samples} is required by {name}."
+            )
+        if n_features < 1:
+            raise ValueError(
+                f"Found array with {n_features} feature(s) (shape={source.shape}) while a "
+                f"minimum of 1 is required by {name}."
+            )
+        # n_features_in_ and feature names (none here) as scikit-learn sets
+        # and checks them, on a stand-in of the same width.
+        validate_data(self, np.zeros((2, n_features)), reset=reset)
+        if not checked:
+            for _, _, chunk in source.iter_chunks(source.dtype):
+                assert_all_finite(chunk, allow_nan=False, estimator_name=name, input_name="X")
+        return source
 
     def _output_dtype(self, X):
         return G.compute_dtype(X.dtype, self.means_.dtype)
@@ -517,8 +659,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         log_likelihood : float
         """
+        return self._score_and_rows(X)[0]
+
+    def _score_and_rows(self, X):
         X = self._validated(X)
-        return float(self._pass(X).sum_lpn / X.shape[0])
+        return float(self._pass(X).sum_lpn / X.shape[0]), X.shape[0]
 
     def predict(self, X):
         """Most probable component of each sample.
@@ -595,8 +740,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         bic : float
         """
-        n = _n_rows(X)
-        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+        score, n = self._score_and_rows(X)
+        return -2 * score * n + self._n_parameters() * math.log(n)
 
     def aic(self, X):
         """Akaike information criterion on X (lower is better).
@@ -609,7 +754,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         aic : float
         """
-        return -2 * self.score(X) * _n_rows(X) + 2 * self._n_parameters()
+        score, n = self._score_and_rows(X)
+        return -2 * score * n + 2 * self._n_parameters()
 
     # -------------------------------------------------------------- verbose
 
@@ -640,10 +786,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         elif self.verbose >= 2:
             t = time() - self._init_prev_time
             print(f"Initialization {converged_msg}. time lapse {t:.5f}s\t lower bound {lb:.5f}.")
-
-
-def _n_rows(X):
-    return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
 __all__ = ["GaussianMixture", "BoundDecreaseWarning", "BoundDecreaseError"]

@@ -226,8 +226,8 @@ def test_constructor_signature_extends_sklearns():
     ours_params = list(ours.parameters.values())
     assert ours_params[: len(theirs.parameters)] == list(theirs.parameters.values())
     extra = ours_params[len(theirs.parameters):]
-    assert [p.name for p in extra] == ["bound_check"]
-    assert extra[0].kind is inspect.Parameter.KEYWORD_ONLY
+    assert [p.name for p in extra] == ["bound_check", "init_max_samples"]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in extra)
 
 
 def test_max_iter_zero_after_a_fit_like_sklearn():
