@@ -237,6 +237,9 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
     and of X's length) and returns ``Stats`` (its statistics are all zero
     unless ``want_stats``).
     """
+    distributed = getattr(X, "distributed_pass", None)
+    if distributed is not None and out_lpn is None and out_resp is None and out_label is None:
+        return distributed(params, covariance_type, want_stats)  # a DaskSource
     n_samples, n_features = X.shape
     n_components = params.means.shape[0]
     dtype = compute_dtype(X.dtype, params.means.dtype)
@@ -334,6 +337,9 @@ def resp_stats(X, resp_chunk, shift, second_moment):
 
 
 def _mean_and_scatter(X, shift, second_moment):
+    distributed = getattr(X, "distributed_moments", None)
+    if distributed is not None:
+        return distributed(shift, second_moment)  # a DaskSource
     ones = lambda start, stop: np.ones((stop - start, 1))  # noqa: E731
     return resp_stats(X, ones, shift, second_moment)
 

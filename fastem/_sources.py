@@ -63,6 +63,9 @@ class RowSource:
     shape: tuple
     dtype: np.dtype
     ndim = 2
+    #: None, or a function of the row count returning a progress bar (an
+    #: object with ``update(rows)`` and ``close()``) shown during each pass.
+    progress = None
 
     @property
     def n_samples(self):
@@ -80,6 +83,14 @@ class RowSource:
         """``(start, stop, chunk)``: kernel-ready ``dtype`` chunks of
         ``chunk_rows`` rows (the last shorter), whatever the blocks' sizes.
         ``whole`` is accepted for the in-memory interface and ignored."""
+        bar = self.progress(self.n_samples) if self.progress is not None else None
+        try:
+            yield from self._chunks(dtype, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _chunks(self, dtype, bar):
         dtype = self.dtype if dtype is None else np.dtype(dtype)
         step = chunk_rows(self.n_features, dtype)
         buffer = np.empty((min(step, max(self.n_samples, 1)), self.n_features), dtype=dtype)
@@ -97,9 +108,13 @@ class RowSource:
                     yield start, start + filled, buffer
                     start += filled
                     filled = 0
+                    if bar is not None:
+                        bar.update(step)
         if filled:
             yield start, start + filled, buffer[:filled]
             start += filled
+            if bar is not None:
+                bar.update(filled)
         if start != self.n_samples:
             raise ValueError(
                 f"The chunk source yielded {start} rows on this pass, but "
@@ -195,6 +210,23 @@ class ChunkSource(RowSource):
         self.shape = (n_samples, 0 if n_features is None else n_features)
         self.dtype = np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
         return self
+
+
+def progress_bar_factory(verbose):
+    """Progress bars for passes over out-of-core data when ``verbose`` and
+    tqdm is installed (an optional dependency); else None."""
+    if not verbose:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+
+    def bar(total):
+        return tqdm(total=total, unit="rows", unit_scale=True, leave=False, desc="pass",
+                    mininterval=0.5)
+
+    return bar
 
 
 def subsample_indices(n_samples, size, rng):

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sklearn import config_context, get_config
 
 from . import _gaussian as G
+from ._dask import DaskSource, is_dask_array, lazy_output
 from ._kmeans import kmeans_labels, kmeans_plusplus
 from ._sources import (
     ArraySource,
@@ -23,6 +24,7 @@ from ._sources import (
     RowSource,
     is_chunk_source,
     is_out_of_core_array,
+    progress_bar_factory,
     subsample_indices,
 )
 from ._threads import single_threaded_blas
@@ -373,7 +375,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 params, loss = self._m_step(stats, tied, dtype, X.dtype)
                 lower_bounds.append(lower_bound)
                 change = lower_bound - prev_lower_bound
-                self._print_verbose_msg_iter_end(n_iter, change)
+                self._print_verbose_msg_iter_end(n_iter, change, lower_bound, n_samples)
                 if abs(change) < self.tol:
                     converged = True
                     break
@@ -402,6 +404,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if not labels:
             return None
         # A final E-step, so that fit_predict(X) always equals fit(X).predict(X).
+        if isinstance(X, DaskSource):
+            return lazy_output(X, self._current_parameters(), self.covariance_type, "label")
         return self._predict_labels(X)
 
     def _check_initial_parameters(self, n_features):
@@ -563,16 +567,27 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------ inference
 
-    def _validated(self, X):
+    def _validated(self, X, lazy=False):
         check_is_fitted(self)
-        return self._validate_X(X, reset=False)
+        return self._validate_X(X, reset=False, lazy=lazy)
 
-    def _validate_X(self, X, reset):
+    def _lazy(self, X, output):
+        """For a dask array, the per-row output as a lazy dask array; else None."""
+        if not is_dask_array(X):
+            return None
+        source = self._validated(X, lazy=True)
+        return lazy_output(source, self._current_parameters(), self.covariance_type, output)
+
+    def _validate_X(self, X, reset, lazy=False):
         """X checked as scikit-learn checks it (``fit``: float64/float32, at
         least 2 rows); out-of-core arrays and chunk sources come back as a
-        ``RowSource``, checked a chunk at a time, never loaded whole."""
+        ``RowSource``, checked a chunk at a time, never loaded whole; dask
+        arrays as a ``DaskSource``, checked on the cluster (with ``lazy``,
+        their values only when each block is computed)."""
         if isinstance(X, RowSource):
             source = X
+        elif is_dask_array(X):
+            source = DaskSource(X)
         elif is_out_of_core_array(X):
             source = ArraySource(X)
         elif is_chunk_source(X):
@@ -591,6 +606,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if source.shape is None:
                 source.scan(check_block)
             checked = True
+        elif isinstance(source, DaskSource):
+            if len(source.shape) != 2:
+                check_block(np.asarray(source.data[:3].compute()))
+            if source.shape[0] > 0:
+                check_block(source.head(2))
+            checked = lazy
         else:
             data = source.data
             if len(source.shape) != 2:
@@ -598,6 +619,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if source.shape[0] > 0:
                 check_block(np.asarray(data[:2]))  # dtype: complex, strings, objects
             checked = False
+        if not isinstance(source, DaskSource):
+            source.progress = progress_bar_factory(self.verbose)
         n_samples, n_features = source.shape
         name = type(self).__name__
         if n_samples < min_samples:
@@ -613,9 +636,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         # n_features_in_ and feature names (none here) as scikit-learn sets
         # and checks them, on a stand-in of the same width.
         validate_data(self, np.zeros((2, n_features)), reset=reset)
-        if not checked:
-            for _, _, chunk in source.iter_chunks(source.dtype):
-                assert_all_finite(chunk, allow_nan=False, estimator_name=name, input_name="X")
+        if checked:
+            return source
+        if isinstance(source, DaskSource):
+            for found, value in zip(source.non_finite(), (np.nan, np.inf)):
+                if found:  # scikit-learn's message for that kind of value
+                    assert_all_finite(np.array([[value]]), allow_nan=False,
+                                      estimator_name=name, input_name="X")
+            return source
+        for _, _, chunk in source.iter_chunks(source.dtype):
+            assert_all_finite(chunk, allow_nan=False, estimator_name=name, input_name="X")
         return source
 
     def _output_dtype(self, X):
@@ -641,7 +671,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         log_prob : ndarray of shape (n_samples,)
+            A lazy dask array when ``X`` is one.
         """
+        lazy = self._lazy(X, "lpn")
+        if lazy is not None:
+            return lazy
         X = self._validated(X)
         out = np.empty(X.shape[0], dtype=self._output_dtype(X))
         self._pass(X, out_lpn=out)
@@ -675,7 +709,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+            A lazy dask array when ``X`` is one.
         """
+        lazy = self._lazy(X, "label")
+        if lazy is not None:
+            return lazy
         return self._predict_labels(self._validated(X))
 
     def predict_proba(self, X):
@@ -688,7 +726,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components)
+            A lazy dask array when ``X`` is one.
         """
+        lazy = self._lazy(X, "resp")
+        if lazy is not None:
+            return lazy
         X = self._validated(X)
         out = np.empty((X.shape[0], self.n_components), dtype=self._output_dtype(X))
         self._pass(X, out_resp=out)
@@ -767,16 +809,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self._init_prev_time = time()
             self._iter_prev_time = self._init_prev_time
 
-    def _print_verbose_msg_iter_end(self, n_iter, diff_ll):
+    def _print_verbose_msg_iter_end(self, n_iter, diff_ll, lower_bound=None, n_samples=None):
         if n_iter % self.verbose_interval == 0:
             if self.verbose == 1:
                 print("  Iteration %d" % n_iter)
             elif self.verbose >= 2:
+                # scikit-learn's line, then the bound and the rows per second
+                # of the iterations since the last line.
                 cur_time = time()
-                print(
-                    "  Iteration %d\t time lapse %.5fs\t ll change %.5f"
-                    % (n_iter, cur_time - self._iter_prev_time, diff_ll)
-                )
+                lapse = cur_time - self._iter_prev_time
+                line = "  Iteration %d\t time lapse %.5fs\t ll change %.5f" % (
+                    n_iter, lapse, diff_ll)
+                if lower_bound is not None:
+                    rate = n_samples * self.verbose_interval / lapse if lapse > 0 else np.inf
+                    line += "\t lower bound %.5f\t %.3g rows/s" % (lower_bound, rate)
+                print(line)
                 self._iter_prev_time = cur_time
 
     def _print_verbose_msg_init_end(self, lb, init_has_converged):

@@ -224,3 +224,18 @@ def test_h5py_and_zarr_arrays(tmp_path, X, module):
     b = fastem.GaussianMixture(3, covariance_type="tied", random_state=0).fit(data)
     _same_model(a, b)
     np.testing.assert_array_equal(b.predict(data), a.predict(X))
+
+
+def test_verbose_prints_bound_and_throughput_and_a_progress_bar(tmp_path, X, capsys):
+    pytest.importorskip("tqdm")
+    mm = _npy(tmp_path, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = fastem.GaussianMixture(2, max_iter=2, tol=0.0, verbose=2, verbose_interval=1,
+                                       random_state=0).fit(mm)
+    captured = capsys.readouterr()
+    lines = [line for line in captured.out.splitlines() if "Iteration" in line]
+    assert len(lines) == 2
+    assert "ll change" in lines[1] and "rows/s" in lines[1]
+    assert f"lower bound {model.lower_bounds_[1]:.5f}" in lines[1]
+    assert "rows" in captured.err  # tqdm's bar, on stderr

@@ -1,0 +1,106 @@
+"""Dask arrays on a real LocalCluster with worker processes: the passes run
+as tasks on the workers, the model equals the NumPy fit."""
+
+import numpy as np
+import pytest
+
+import fastem
+from conftest import COVARIANCE_TYPES, make_blobs
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def X():
+    return make_blobs(n_samples=4000, n_features=3, n_components=3, seed=12)
+
+
+def _close(a, b):
+    assert abs(a.lower_bound_ - b.lower_bound_) < 1e-9
+    assert a.n_iter_ == b.n_iter_
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_dask_fit_equals_numpy_fit_and_runs_on_the_workers(client, X, covariance_type):
+    dX = da.from_array(X, chunks=(700, 3))
+    kw = dict(n_components=3, covariance_type=covariance_type, random_state=0)
+    a = fastem.GaussianMixture(**kw).fit(X)
+    with distributed.get_task_stream(client) as tasks:
+        b = fastem.GaussianMixture(**kw).fit(dX)
+    _close(a, b)
+    # The kernels ran in the worker processes (dask fuses each pass's
+    # per-block task into its reduction's first level, so count those).
+    names = [t["key"][0] if isinstance(t["key"], tuple) else t["key"] for t in tasks.data]
+    first_level = [n for n in names if "sum" in str(n) and "aggregate" not in str(n)]
+    assert len(first_level) >= b.n_iter_ * dX.numblocks[0]
+    assert {t["worker"] for t in tasks.data} <= set(client.scheduler_info()["workers"])
+    loaded = client.run(lambda: __import__("sys").modules.get("fastem.kernels.gaussian")
+                        is not None)
+    assert len(loaded) == 2 and all(loaded.values())
+
+    labels = b.predict(dX)
+    assert isinstance(labels, da.Array)
+    np.testing.assert_array_equal(labels.compute(), a.predict(X))
+    proba = b.predict_proba(dX)
+    assert isinstance(proba, da.Array) and proba.shape == (4000, 3)
+    np.testing.assert_allclose(proba.compute(), a.predict_proba(X), rtol=1e-9, atol=1e-12)
+    lpn = b.score_samples(dX)
+    assert isinstance(lpn, da.Array)
+    np.testing.assert_allclose(lpn.compute(), a.score_samples(X), rtol=1e-12)
+    assert abs(b.score(dX) - a.score(X)) < 1e-12
+    np.testing.assert_allclose(b.bic(dX), a.bic(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("init_params", ["random", "random_from_data", "k-means++"])
+def test_every_initialisation(client, X, init_params):
+    kw = dict(n_components=3, init_params=init_params, random_state=3, max_iter=30)
+    a = fastem.GaussianMixture(**kw).fit(X)
+    b = fastem.GaussianMixture(**kw).fit(da.from_array(X, chunks=(1000, 2)))  # columns rechunked
+    _close(a, b)
+
+
+def test_float32_and_unknown_chunk_sizes(client, X):
+    X32 = X.astype(np.float32)
+    d = da.from_array(X32, chunks=(500, 3))
+    d = d[d[:, 0] > -np.inf]  # rows filtered: chunk sizes unknown until computed
+    assert np.isnan(d.shape[0])
+    a = fastem.GaussianMixture(2, covariance_type="diag", random_state=0).fit(X32)
+    b = fastem.GaussianMixture(2, covariance_type="diag", random_state=0).fit(d)
+    assert b.means_.dtype == np.float32
+    assert abs(a.lower_bound_ - b.lower_bound_) < 1e-6
+
+
+def test_fit_predict_is_lazy_and_equals_fit_then_predict(client, X):
+    dX = da.from_array(X, chunks=(1000, 3))
+    model = fastem.GaussianMixture(3, random_state=0)
+    labels = model.fit_predict(dX)
+    assert isinstance(labels, da.Array)
+    np.testing.assert_array_equal(labels.compute(), model.predict(X))
+
+
+def test_non_finite_values_are_reported_as_scikit_learn(client, X):
+    bad = X.copy()
+    bad[3999, 2] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        fastem.GaussianMixture(2).fit(da.from_array(bad, chunks=(1000, 3)))
+    bad[3999, 2] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        fastem.GaussianMixture(2).fit(da.from_array(bad, chunks=(1000, 3)))
+    model = fastem.GaussianMixture(2, random_state=0).fit(X)
+    lazy = model.predict(da.from_array(bad, chunks=(1000, 3)))  # checked when computed
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        lazy.compute()
+    with pytest.raises(ValueError, match="X has 2 features, but GaussianMixture is expecting 3"):
+        model.predict(da.from_array(X[:, :2], chunks=(1000, 2)))
