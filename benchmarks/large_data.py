@@ -98,6 +98,14 @@ class NpyBlocks:
         return np.asarray(np.load(self.path, mmap_mode="r")[key])
 
 
+def _rss_anon():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def _iteration_seconds(output):
     lapses = [float(m) for m in re.findall(r"time lapse ([0-9.]+)s", output)]
     return lapses[1:] if len(lapses) > 1 else lapses
@@ -133,6 +141,7 @@ def child(kind, path, iterations):
             X = da.from_array(NpyBlocks(path), chunks=(4_000_000, N_FEATURES))
         model = GaussianMixture(N_COMPONENTS, covariance_type="full", max_iter=iterations,
                                 tol=0.0, random_state=0, verbose=2, verbose_interval=1)
+        result["rss_anon_before_fit_bytes"] = _rss_anon()
         with MemoryWatch() as watch, contextlib.redirect_stdout(buffer), \
                 warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -166,6 +175,8 @@ def main(argv=None):
     p.add_argument("--iterations", type=int, default=4)
     p.add_argument("--runs", nargs="+", default=["fastem", "sklearn", "dask"],
                    choices=["fastem", "sklearn", "dask"])
+    p.add_argument("--timeout", type=float, default=1800.0,
+                   help="seconds each run may take (default 1800)")
     p.add_argument("--child", choices=["fastem", "sklearn", "dask"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -179,23 +190,30 @@ def main(argv=None):
               flush=True)
     results = {}
     for kind in args.runs:
-        out = subprocess.run([sys.executable, __file__, "--child", kind, "--path", args.path,
-                              "--iterations", str(args.iterations)],
-                             capture_output=True, text=True)
-        line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+        start = time.perf_counter()
         try:
-            results[kind] = json.loads(line)
-        except json.JSONDecodeError:
-            results[kind] = {"kind": kind, "error": f"exit {out.returncode}: "
-                             f"{out.stderr.strip().splitlines()[-1:]}"}
+            out = subprocess.run([sys.executable, __file__, "--child", kind, "--path",
+                                  args.path, "--iterations", str(args.iterations)],
+                                 capture_output=True, text=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            results[kind] = {"kind": kind, "error": f"no result within {args.timeout:.0f} s"}
+        else:
+            line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+            try:
+                results[kind] = json.loads(line)
+            except json.JSONDecodeError:
+                results[kind] = {"kind": kind, "error": f"exit {out.returncode}: "
+                                 f"{out.stderr.strip().splitlines()[-1:]}"}
+        results[kind]["wall_seconds"] = time.perf_counter() - start
         r = results[kind]
         if "error" in r:
-            print(f"{kind}: {r['error']}", flush=True)
+            print(f"{kind}: {r['error']} (after {r['wall_seconds']:.0f} s)", flush=True)
         else:
             print(f"{kind}: {r['seconds_per_iteration']:.2f} s per iteration, "
                   f"{r['rows_per_second'] / 1e6:.1f} M rows/s, whole fit {r['fit_seconds']:.1f} s, "
                   f"peak RSS {r['peak_rss_bytes'] / 2**20:.0f} MiB, "
-                  f"peak RssAnon {r['peak_rss_anon_bytes'] / 2**20:.0f} MiB, "
+                  f"peak RssAnon {r['peak_rss_anon_bytes'] / 2**20:.0f} MiB "
+                  f"({r['rss_anon_before_fit_bytes'] / 2**20:.0f} MiB before the fit), "
                   f"lower bound {r['lower_bound']:.6f}", flush=True)
     if "error" not in results.get("fastem", {"error": 1}) and \
             "error" not in results.get("dask", {"error": 1}):
