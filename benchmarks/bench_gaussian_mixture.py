@@ -73,3 +73,50 @@ class Fit:
         return float(model.fit(self.X).lower_bound_)
 
     track_lower_bound.unit = "nats per sample"
+
+
+class OutOfCoreFit:
+    """A fit streamed from a memmapped .npy (float32, 2,000,000 x 8, 64 MB) and
+    from a chunk source over the same file: time and peak memory, which
+    should stay far below the file's size."""
+
+    params = (["memmap", "chunks"],)
+    param_names = ["source"]
+    timeout = 300
+
+    def setup(self, source):
+        import os
+        import tempfile
+
+        self.dir = tempfile.mkdtemp()
+        path = os.path.join(self.dir, "X.npy")
+        np.save(path, _data(2_000_000, 8, 8, "float32"))
+        X = np.load(path, mmap_mode="r")
+        if source == "memmap":
+            self.X = X
+        else:
+            def blocks():
+                for start in range(0, X.shape[0], 300_000):
+                    yield X[start:start + 300_000]
+            self.X = blocks
+        fastem.warmup(dtypes=("float32",), covariance_types=("full",))
+        warnings.simplefilter("ignore")
+
+    def teardown(self, source):
+        import shutil
+
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _fit(self):
+        return fastem.GaussianMixture(8, max_iter=5, tol=0.0, random_state=0).fit(self.X)
+
+    def time_fit(self, source):
+        self._fit()
+
+    def peakmem_fit(self, source):
+        self._fit()
+
+    def track_lower_bound(self, source):
+        return float(self._fit().lower_bound_)
+
+    track_lower_bound.unit = "nats per sample"
