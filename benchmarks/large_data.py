@@ -10,7 +10,9 @@ mmap_mode="r")`` in fresh processes:
 * fastem in process: seconds per EM iteration (iterations 2.., from
   ``verbose=2``'s lines: iteration 1 includes the initialisation), rows/s,
   peak RSS (VmHWM: includes the file's pages mapped in) and peak anonymous
-  memory (RssAnon, sampled every 20 ms: what the fit itself allocates);
+  memory (RssAnon, sampled every 20 ms), and RssAnon just before the fit,
+  after a small fit has loaded the kernels, thread pools and BLAS buffers
+  (the difference is what the fit itself allocates);
 * scikit-learn on the same memmap, under an address-space limit of 20 GiB so
   that running out of memory is a MemoryError, not the kernel's OOM killer;
 * fastem on the same file as a dask array on a ``LocalCluster`` of 2 worker
@@ -141,6 +143,13 @@ def child(kind, path, iterations):
             X = da.from_array(NpyBlocks(path), chunks=(4_000_000, N_FEATURES))
         model = GaussianMixture(N_COMPONENTS, covariance_type="full", max_iter=iterations,
                                 tol=0.0, random_state=0, verbose=2, verbose_interval=1)
+        # The libraries' own one-off memory (compiled kernels, thread pools,
+        # BLAS buffers) comes with a first small fit; the baseline is after it.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            small = np.asarray(np.load(path, mmap_mode="r")[:5000])
+            GaussianMixture(N_COMPONENTS, covariance_type="full", max_iter=2,
+                            random_state=0).fit(small)
         result["rss_anon_before_fit_bytes"] = _rss_anon()
         with MemoryWatch() as watch, contextlib.redirect_stdout(buffer), \
                 warnings.catch_warnings():
