@@ -204,8 +204,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         :class:`fastem.BoundDecreaseError`, or nothing.  Not a scikit-learn
         parameter; keyword-only and last, so scikit-learn code is unaffected.
     init_max_samples : int or "auto", default="auto"
-        The most rows the 'kmeans' and 'k-means++' initialisations look at:
-        above it they run on a uniform random subsample of that many rows
+        The most rows the 'kmeans' and 'k-means++' initialisations look at
+        (at least ``n_components``): above it they run on a uniform random
+        subsample of that many rows
         (drawn with ``random_state``), and EM then uses every row.  "auto":
         every row of an in-memory array (scikit-learn's behaviour), at most
         1,000,000 rows of an out-of-core array or chunk source.  Not a
@@ -431,6 +432,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if not isinstance(X, RowSource):
                 return X
             limit = DEFAULT_INIT_MAX_SAMPLES
+        limit = max(limit, self.n_components)  # k-means needs a row per cluster
         if n_samples <= limit:
             return X if not isinstance(X, RowSource) else X.take(np.arange(n_samples))
         indices = subsample_indices(n_samples, limit, random_state)

@@ -172,6 +172,11 @@ def test_init_max_samples_subsamples_the_initialisation(tmp_path, X, monkeypatch
     assert seen == [500, 500, 3000]
 
 
+def test_init_max_samples_below_n_components_still_gives_a_row_per_cluster(X):
+    model = fastem.GaussianMixture(4, init_max_samples=2, random_state=0).fit(X)
+    assert np.all(model.weights_ > 0) and np.isfinite(model.lower_bound_)
+
+
 def test_subsample_indices_are_uniform_and_distinct():
     from fastem._sources import subsample_indices
 
