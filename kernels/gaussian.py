@@ -12,7 +12,9 @@ contiguously, and vectorises.  The rows are taken in segments of
 ``segment_rows`` (a multiple of ``BLOCK``); the blocks of a segment are
 grouped into ``P`` contiguous partitions, ``prange`` runs over the
 partitions, and partition ``p`` of every segment adds its blocks, in order,
-into the same float64 accumulators ``acc[p]``.  The caller owns the
+into the same float64 accumulators ``acc[p]`` (one task per partition walks
+all the segments: its buffers are allocated once per call, and there is no
+barrier between segments).  The caller owns the
 accumulators: it zeroes them once, may feed the rows to several calls a
 segment at a time (copies of a strided or read-only input), and adds the
 partitions in order at the end.  ``P`` and the segments depend only on the
@@ -612,18 +614,18 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
     gemm_scatter = d >= GEMM_SCATTER_MIN_FEATURES and want_stats
     edges = _gemm_splits(d)
     packed = _pack_bands(prec_chol[:n_comp if use_gemm else 0], edges)
-    for seg in range(0, n, segment_rows):
-        seg_blocks = (min(segment_rows, n - seg) + BLOCK - 1) // BLOCK
-        for p in prange(P):
-            XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
-            diffT = np.empty((d, BLOCK), X.dtype)
-            wd = np.empty((d, BLOCK), X.dtype)
-            band_out = np.empty(d * d if gemm_scatter else 0, X.dtype)
-            y4 = np.empty((4, BLOCK), X.dtype)
-            YT = np.empty((d if use_gemm else 0, BLOCK), X.dtype)
-            logp = np.empty((n_comp, BLOCK), X.dtype)
-            lpn = np.empty((2, BLOCK))
-            scratch = np.empty((3, BLOCK), X.dtype)
+    for p in prange(P):
+        XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
+        diffT = np.empty((d, BLOCK), X.dtype)
+        wd = np.empty((d, BLOCK), X.dtype)
+        band_out = np.empty(d * d if gemm_scatter else 0, X.dtype)
+        y4 = np.empty((4, BLOCK), X.dtype)
+        YT = np.empty((d if use_gemm else 0, BLOCK), X.dtype)
+        logp = np.empty((n_comp, BLOCK), X.dtype)
+        lpn = np.empty((2, BLOCK))
+        scratch = np.empty((3, BLOCK), X.dtype)
+        for seg in range(0, n, segment_rows):
+            seg_blocks = (min(segment_rows, n - seg) + BLOCK - 1) // BLOCK
             for blk in range(p * seg_blocks // P, (p + 1) * seg_blocks // P):
                 start = seg + blk * BLOCK
                 nb = min(BLOCK, n - start)
@@ -719,15 +721,15 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
     edges = _gemm_splits(d)
     packed = _pack_bands(prec_chol.reshape((1, d, d))[: 1 if d >= GEMM_MIN_FEATURES else 0],
                          edges)
-    for seg in range(0, n, segment_rows):
-        seg_blocks = (min(segment_rows, n - seg) + BLOCK - 1) // BLOCK
-        for p in prange(P):
-            XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
-            ZT = np.empty((d, BLOCK), X.dtype)
-            YT = np.empty((d, BLOCK), X.dtype)
-            logp = np.empty((n_comp, BLOCK), X.dtype)
-            lpn = np.empty((2, BLOCK))
-            scratch = np.empty((3, BLOCK), X.dtype)
+    for p in prange(P):
+        XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
+        ZT = np.empty((d, BLOCK), X.dtype)
+        YT = np.empty((d, BLOCK), X.dtype)
+        logp = np.empty((n_comp, BLOCK), X.dtype)
+        lpn = np.empty((2, BLOCK))
+        scratch = np.empty((3, BLOCK), X.dtype)
+        for seg in range(0, n, segment_rows):
+            seg_blocks = (min(segment_rows, n - seg) + BLOCK - 1) // BLOCK
             for blk in range(p * seg_blocks // P, (p + 1) * seg_blocks // P):
                 start = seg + blk * BLOCK
                 nb = min(BLOCK, n - start)
@@ -894,14 +896,14 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
     given = resp_in.shape[0] > 0
     want_stats = nk_p.shape[0] > 0
     sph = spherical and not given
-    for seg in range(0, n, segment_rows):
-        seg_blocks = (min(segment_rows, n - seg) + BLOCK - 1) // BLOCK
-        for p in prange(P):
-            XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
-            logp = np.empty((n_comp, BLOCK), X.dtype)
-            dist = np.empty((n_comp if sph else 0, BLOCK), X.dtype)
-            lpn = np.empty((2, BLOCK))
-            scratch = np.empty((3, BLOCK), X.dtype)
+    for p in prange(P):
+        XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
+        logp = np.empty((n_comp, BLOCK), X.dtype)
+        dist = np.empty((n_comp if sph else 0, BLOCK), X.dtype)
+        lpn = np.empty((2, BLOCK))
+        scratch = np.empty((3, BLOCK), X.dtype)
+        for seg in range(0, n, segment_rows):
+            seg_blocks = (min(segment_rows, n - seg) + BLOCK - 1) // BLOCK
             for blk in range(p * seg_blocks // P, (p + 1) * seg_blocks // P):
                 start = seg + blk * BLOCK
                 nb = min(BLOCK, n - start)
