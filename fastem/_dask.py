@@ -40,12 +40,9 @@ def _pack(stats):
 
 def _unpack(vector, template):
     """Stats with the sums of ``vector`` and the rest of ``template``."""
-    n_components, n_features = template.sum_x.shape
-    pieces = [np.asarray(template.nk).shape, template.sum_x.shape,
-              np.asarray(template.second).shape]
     out = []
     at = 2
-    for shape in pieces:
+    for shape in (template.nk.shape, template.sum_x.shape, np.shape(template.second)):
         size = int(np.prod(shape))
         out.append(vector[at:at + size].reshape(shape))
         at += size

@@ -145,11 +145,8 @@ def _seed_chunks(indices, n_components):
     ``sorted(indices)[i]`` belongs to the component that chose it.  The
     statistics of those rows alone are those of all rows with the others at
     zero responsibility, bit for bit (a zero term adds exactly nothing)."""
-    indices = np.asarray(indices)
-    order = np.argsort(indices, kind="stable")
-    labels = np.empty(indices.size, dtype=np.intp)
-    labels[:] = order
-    return _one_hot_chunks(labels, n_components)
+    order = np.argsort(np.asarray(indices), kind="stable")
+    return _one_hot_chunks(order.astype(np.intp), n_components)
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
