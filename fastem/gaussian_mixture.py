@@ -594,12 +594,27 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         elif reset:
             return validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         else:
-            return validate_data(self, X, reset=False)
+            X = validate_data(self, X, reset=False)
+            if X.dtype.kind in "mM":
+                # Dates and durations pass scikit-learn's validation of new
+                # data and fail in its scoring's first product with the
+                # model: the same product, on no rows, raises the same error.
+                X[:0] @ np.zeros((X.shape[1], 0), dtype=self.means_.dtype)
+            return X
         min_samples = 2 if reset else 1
 
         def check_block(block):
-            return check_array(block, dtype=[np.float64, np.float32], estimator=self,
-                               input_name="X")
+            try:
+                return check_array(block, dtype=[np.float64, np.float32], estimator=self,
+                                   input_name="X")
+            except ValueError:
+                if isinstance(source.data, np.memmap):
+                    # scikit-learn's message shows the whole array: check
+                    # the memmap itself (a view; the check stops at the
+                    # first problem, before reading every row).
+                    check_array(np.asarray(source.data), dtype=[np.float64, np.float32],
+                                estimator=self, input_name="X")
+                raise
 
         if isinstance(source, ChunkSource):
             if source.shape is None:

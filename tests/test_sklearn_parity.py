@@ -168,14 +168,37 @@ def test_convergence_warning_and_verbose_output(capsys):
         (dict(n_components=2, precisions_init=np.ones((2, 2, 2, 1)), covariance_type="full"),
          None),
         (dict(n_components=2, precisions_init=np.full((2, 2, 2), np.nan)), None),
+        # other constructor parameters
+        (dict(n_components=1.5), None),
+        (dict(n_components="2"), None),
+        (dict(max_iter=-1), None),
+        (dict(n_init=0), None),
+        (dict(reg_covar=-1e-6), None),
+        (dict(random_state="seed"), None),
+        (dict(warm_start="yes"), None),
+        (dict(verbose=-1), None),
+        (dict(verbose_interval=0), None),
+        (dict(init_params=None), None),
+        (dict(covariance_type=None), None),
+        (dict(tol=float("nan")), None),
+        # *_init of the wrong kind, length or content
+        (dict(n_components=2, weights_init=["a", "b"]), None),
+        (dict(n_components=2, weights_init=[0.5, 0.5 + 0.5j]), None),
+        (dict(n_components=2, means_init=[[0.0, 0.0]]), None),
+        (dict(n_components=2, means_init=np.zeros(4)), None),
+        (dict(n_components=2, precisions_init=np.ones(3), covariance_type="spherical"), None),
+        (dict(n_components=2, precisions_init=np.zeros((2, 2)), covariance_type="diag"), None),
+        (dict(n_components=2, precisions_init=np.eye(3), covariance_type="tied"), None),
+        (dict(n_components=2, precisions_init=np.stack([np.eye(2), -np.eye(2)])), None),
     ],
 )
-def test_same_errors_as_sklearn(kwargs, X):
+@pytest.mark.parametrize("method", ["fit", "fit_predict"])
+def test_same_errors_as_sklearn(kwargs, X, method):
     X = make_blobs(n_samples=50, n_features=2) if X is None else X
     errors = []
     for model in both(**kwargs):
         with pytest.raises(Exception) as info:
-            model.fit(X)
+            getattr(model, method)(X)
         errors.append((type(info.value), str(info.value)))
     assert errors[0] == errors[1]
 
