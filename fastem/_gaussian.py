@@ -368,13 +368,16 @@ def _symmetrize(upper):
 # M-step.
 
 
-def m_step(stats, covariance_type, reg_covar, dtype, tied=None, weights_by="sum"):
+def m_step(stats, covariance_type, reg_covar, dtype, tied=None, weights_by="sum",
+           every_row=True):
     """Closed-form maximisation from centred statistics.
 
     Returns ``(weights, means, covariances, loss)``: parameters in float64
     and the M-step's regularisation loss ``Q(theta*) - Q(theta)`` summed over
     rows (see ``_reg_loss_eigen``).  ``weights_by="n_samples"`` divides ``nk`` by the
     number of rows (scikit-learn's initialisation) instead of by ``sum(nk)``.
+    ``every_row``: whether every row's responsibilities sum to 1 (tied only:
+    see there).
     """
     eps = np.finfo(dtype).eps
     r = stats.nk
@@ -398,16 +401,24 @@ def m_step(stats, covariance_type, reg_covar, dtype, tied=None, weights_by="sum"
         idx = np.arange(emp.shape[1])
         covariances[:, idx, idx] += reg_covar
     elif covariance_type == "tied":
+        # scikit-learn: (X^T X - sum_k nk mu_k mu_k^T) / sum(nk), around the
+        # origin.  Around the rows' mean c that is the scatter around c minus
+        # sum_k nk (mu_k - c)(mu_k - c)^T, plus terms in (n - sum nk) c c^T
+        # and c (sum_k nk (mu_k - c))^T.  When every row's responsibilities
+        # sum to 1 (EM, and the 'kmeans' and 'random' initialisations) those
+        # terms are 0 but for the 10 eps guard on nk: nothing at the origin,
+        # but enough to make the covariance indefinite when the data sit 1e8
+        # away from it, so they are left out (and the covariance does not
+        # depend on where the origin is).  With responsibilities on a few
+        # rows only ('k-means++', 'random_from_data') they are real.
         total_nk = nk.sum()
         dmean = means - tied.center
-        v = nk @ dmean
-        emp = (
-            tied.scatter
-            - (nk[:, None] * dmean).T @ dmean
-            - np.outer(tied.center, v)
-            - np.outer(v, tied.center)
-            + (tied.n_samples - total_nk) * np.outer(tied.center, tied.center)
-        ) / total_nk
+        scatter = tied.scatter - (nk[:, None] * dmean).T @ dmean
+        if not every_row:
+            v = nk @ dmean
+            scatter = (scatter - np.outer(tied.center, v) - np.outer(v, tied.center)
+                       + (tied.n_samples - total_nk) * np.outer(tied.center, tied.center))
+        emp = scatter / total_nk
         emp = 0.5 * (emp + emp.T)
         loss = _reg_loss_matrices(emp[None], np.array([r.sum()]), reg_covar)
         covariances = emp + reg_covar * np.eye(emp.shape[0])
