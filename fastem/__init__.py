@@ -10,6 +10,7 @@ kernels and the command line do not need it.
 """
 
 from ._bound import BoundDecreaseError, BoundDecreaseWarning
+from ._reseed import ReseedWarning
 from ._warmup import warmup
 
 __version__ = "0.1.0"
@@ -18,6 +19,7 @@ __all__ = [
     "BoundDecreaseError",
     "BoundDecreaseWarning",
     "GaussianMixture",
+    "ReseedWarning",
     "__version__",
     "warmup",
 ]

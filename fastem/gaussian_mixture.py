@@ -28,6 +28,7 @@ from ._sources import (
     subsample_indices,
 )
 from ._threads import single_threaded_blas
+from ._reseed import ReseedWarning, degenerate_components, reseed, reseed_message
 from ._bound import (
     BoundDecreaseError,
     BoundDecreaseWarning,
@@ -208,6 +209,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         every row of an in-memory array (scikit-learn's behaviour), at most
         1,000,000 rows of an out-of-core array or chunk source.  Not a
         scikit-learn parameter (keyword-only).
+    reseed : bool, default=False
+        Recover from collapsed and empty components instead of failing:
+        after each M-step (and the initialisation), a component with less
+        than 2 samples' worth of responsibility, or whose covariance is not
+        positive-definite, moves to the sample the other components explain
+        worst, with their average covariance and weight
+        ``1 / n_components``, and EM goes on; a :class:`fastem.ReseedWarning`
+        says what was re-seeded.  scikit-learn has no such option (it raises
+        "ill-defined empirical covariance", or keeps an empty component).
+        Not a scikit-learn parameter (keyword-only).
 
     Attributes
     ----------
@@ -250,6 +261,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         **_SkGaussianMixture._parameter_constraints,
         "bound_check": [StrOptions({"warn", "raise", "ignore"})],
         "init_max_samples": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "reseed": ["boolean"],
     }
 
     def __init__(
@@ -271,6 +283,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         verbose_interval=10,
         bound_check="warn",
         init_max_samples="auto",
+        reseed=False,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -288,6 +301,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose_interval = verbose_interval
         self.bound_check = bound_check
         self.init_max_samples = init_max_samples
+        self.reseed = reseed
 
     # ------------------------------------------------------------------ fit
 
@@ -354,10 +368,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         max_lower_bound = -np.inf
         best = None
         self.converged_ = False
+        reseeds = []  # (init, where, components, nk, rows)
         for init in range(n_init):
             self._print_verbose_msg_init_beg(init)
+            events = []
             if do_init:
-                params = self._initial_parameters(X, random_state, inits, tied, dtype)
+                params = self._initial_parameters(X, random_state, inits, tied, dtype, events)
             else:
                 params = self._current_parameters()
             lower_bound = -np.inf if do_init else self.lower_bound_
@@ -370,13 +386,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 lower_bound = dtype.type(stats.sum_lpn / n_samples)
                 if loss is not None:
                     self._check_bound(n_iter, prev_lower_bound, lower_bound, loss, stats, dtype)
-                params, loss = self._m_step(stats, tied, dtype, X.dtype)
+                seen = len(events)
+                params, loss = self._m_step(stats, tied, dtype, X.dtype, X, n_iter, events)
+                reseeded = len(events) > seen
+                if reseeded:
+                    loss = None  # a jump outside EM: the next bound may be lower
                 lower_bounds.append(lower_bound)
                 change = lower_bound - prev_lower_bound
                 self._print_verbose_msg_iter_end(n_iter, change, lower_bound, n_samples)
-                if abs(change) < self.tol:
+                if abs(change) < self.tol and not reseeded:
                     converged = True
                     break
+            reseeds.extend(events)
             if self.max_iter == 0:
                 # Initialisation only: keep the last one, with no bound (as scikit-learn).
                 best = (params, 0, [])
@@ -387,6 +408,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 best = (params, n_iter, lower_bounds)
                 self.converged_ = converged
 
+        if reseeds:
+            warnings.warn(reseed_message(reseeds), ReseedWarning, stacklevel=4)
         if not self.converged_ and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. "
@@ -474,7 +497,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         chosen_rows = X.take(order) if isinstance(X, RowSource) else np.asarray(X[order])
         return chosen_rows, _seed_chunks(indices, K), n_samples
 
-    def _initial_parameters(self, X, random_state, inits, tied, model_dtype):
+    def _initial_parameters(self, X, random_state, inits, tied, model_dtype, events):
         weights_init, means_init, precisions_init = inits
         dtype = X.dtype
         n_samples, n_features = X.shape
@@ -492,8 +515,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 tied = G.tied_scatter(rows)
             weights, means, covariances, _ = G.m_step(
                 stats, self.covariance_type, self.reg_covar, dtype, tied=tied,
-                weights_by="n_samples",
+                weights_by="n_samples", every_row=rows.shape[0] == n_weighted,
             )
+            if self.reseed:
+                weights, means, covariances = self._reseed(
+                    X, weights, means, covariances, stats.nk, dtype, "initialisation", events)
         if weights_init is not None:
             weights = np.asarray(weights_init, dtype=np.float64)
         if means_init is not None:
@@ -515,15 +541,31 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             np.asarray(prec_chol, dtype=cov_dtype),
         )
 
-    def _m_step(self, stats, tied, dtype, data_dtype):
+    def _m_step(self, stats, tied, dtype, data_dtype, X=None, n_iter=None, events=None):
         weights, means, covariances, loss = G.m_step(
             stats, self.covariance_type, self.reg_covar, dtype, tied=tied
         )
+        if self.reseed and X is not None:
+            weights, means, covariances = self._reseed(
+                X, weights, means, covariances, stats.nk, dtype, n_iter, events)
         prec_chol = G.precision_cholesky(covariances, self.covariance_type, dtype)
         # scikit-learn allocates full covariances in the data's dtype, even
         # when float64 initial parameters promote the rest of the model.
         cov_dtype = data_dtype if self.covariance_type == "full" else dtype
         return self._cast(weights, means, covariances, prec_chol, dtype, cov_dtype), loss
+
+    def _reseed(self, X, weights, means, covariances, nk, dtype, where, events):
+        """The M-step's parameters with degenerate components re-seeded
+        (``fastem._reseed``), the event appended to ``events``."""
+        bad = degenerate_components(nk, covariances, self.covariance_type)
+        if bad.size == 0:
+            return weights, means, covariances
+        new = reseed(X, weights, means, covariances, nk, self.covariance_type, dtype, bad)
+        if new is None:  # nothing healthy to re-seed from: fail as usual
+            return weights, means, covariances
+        weights, means, covariances, rows = new
+        events.append((where, bad.tolist(), nk[bad].tolist(), rows.tolist()))
+        return weights, means, covariances
 
     def _check_bound(self, n_iter, previous, current, loss, stats, dtype):
         if self.bound_check == "ignore":
@@ -608,7 +650,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 return check_array(block, dtype=[np.float64, np.float32], estimator=self,
                                    input_name="X")
             except ValueError:
-                if isinstance(source.data, np.memmap):
+                if isinstance(getattr(source, "data", None), np.memmap):
                     # scikit-learn's message shows the whole array: check
                     # the memmap itself (a view; the check stops at the
                     # first problem, before reading every row).

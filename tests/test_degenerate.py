@@ -1,0 +1,190 @@
+"""Degenerate data: finite parameters or scikit-learn's error, never NaN;
+and the opt-in re-seeding of collapsed and empty components."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+import fastem
+from conftest import COVARIANCE_TYPES
+
+ATTRS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
+
+
+def _blobs(n=150, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=5.0, size=(3, d))
+    return rng.normal(size=(n, d)) + np.repeat(centers, n // 3, axis=0)
+
+
+def _far_point():
+    X = _blobs()
+    X[0] = 1e8
+    return X
+
+
+#: (id, data, n_components)
+DEGENERATE = [
+    ("constant-feature", lambda: np.hstack([_blobs(), np.full((150, 1), 3.0)]), 3),
+    ("all-constant", lambda: np.full((40, 3), 2.0), 3),
+    ("duplicated-points", lambda: np.repeat(np.random.default_rng(1).normal(size=(3, 2)), 20,
+                                           axis=0), 3),
+    ("more-components-than-distinct-points",
+     lambda: np.repeat(np.random.default_rng(2).normal(size=(4, 2)), 3, axis=0), 5),
+    ("components-close-to-samples", lambda: np.random.default_rng(3).normal(size=(10, 2)), 9),
+    ("features-more-than-samples", lambda: np.random.default_rng(4).normal(size=(6, 20)), 2),
+    ("scale-1e-9", lambda: _blobs() * 1e-9, 3),
+    ("scale-1e9", lambda: _blobs() * 1e9, 3),
+    ("scale-1e-9-offset-1", lambda: _blobs() * 1e-9 + 1.0, 3),
+    ("offset-1e6", lambda: _blobs() + 1e6, 3),
+    ("offset-1e8", lambda: _blobs() + 1e8, 3),
+    ("one-far-point", _far_point, 3),
+    ("integer-grid", lambda: np.random.default_rng(5).integers(0, 3, (150, 3)).astype(float), 3),
+]
+
+
+def _fit(cls, X, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return cls(**kwargs).fit(X), None
+        except ValueError as error:
+            return None, str(error)
+
+
+def _collapsed(model, X):
+    """Whether a component's covariance is singular up to rounding -- a
+    variance of a few eps where the exact one is 0 (scikit-learn returns
+    such a spike where fastem's exact sums see the zero and raise)."""
+    cov = model.covariances_
+    if model.covariance_type in ("full", "tied"):
+        smallest = np.linalg.eigvalsh(cov.astype(np.float64)).min()
+    else:
+        smallest = cov.min()
+    return not smallest > 1e3 * np.finfo(X.dtype).eps * X.astype(np.float64).var(axis=0).max()
+
+
+def _assert_finite(model):
+    for name in ATTRS:
+        assert np.all(np.isfinite(getattr(model, name))), name
+    assert np.isfinite(model.lower_bound_)
+    assert np.all(model.weights_ >= 0) and abs(model.weights_.sum() - 1) < 1e-5
+
+
+@pytest.mark.parametrize("reg_covar", [1e-6, 0.0])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("case, data, n_components", DEGENERATE, ids=[c[0] for c in DEGENERATE])
+def test_finite_parameters_or_the_ill_defined_error(case, data, n_components, covariance_type,
+                                                   dtype, reg_covar):
+    """fastem returns finite parameters, or raises scikit-learn's
+    "ill-defined empirical covariance" error -- and only where scikit-learn
+    fails too (it never does worse).  The fitted model scores finitely."""
+    X = data().astype(dtype)
+    kwargs = dict(n_components=n_components, covariance_type=covariance_type,
+                  reg_covar=reg_covar, random_state=0)
+    ours, error = _fit(fastem.GaussianMixture, X, **kwargs)
+    if ours is None:
+        assert "ill-defined empirical covariance" in error
+        theirs, _ = _fit(SkGaussianMixture, X, **kwargs)
+        assert theirs is None or (reg_covar == 0.0 and _collapsed(theirs, X)), \
+            "fastem failed where scikit-learn fitted"
+        return
+    _assert_finite(ours)
+    assert np.all(np.isfinite(ours.score_samples(X)))
+    assert np.all(np.isfinite(ours.predict_proba(X)))
+
+
+def _two_blobs():
+    rng = np.random.default_rng(0)
+    return np.vstack([rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) + 8])
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_an_empty_component_is_reseeded_and_the_fit_goes_on(covariance_type):
+    X = _two_blobs()
+    kwargs = dict(n_components=3, covariance_type=covariance_type,
+                  means_init=[[0.0, 0.0], [8.0, 8.0], [1e3, 1e3]], random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = fastem.GaussianMixture(reseed=True, **kwargs).fit(X)
+    messages = [str(w.message) for w in caught if w.category is fastem.ReseedWarning]
+    assert len(messages) == 1
+    assert "at iteration 1: component(s) 2 (responsibility 0)" in messages[0]
+    # no bound warning for the jump; a converged fit with all three in use
+    assert not [w for w in caught if w.category is fastem.BoundDecreaseWarning]
+    assert model.converged_
+    _assert_finite(model)
+    assert np.all(np.linalg.norm(model.means_, axis=1) < 20)
+    assert model.weights_.min() > 1e-3
+    # Without reseed (scikit-learn's behaviour), the component stays empty.
+    plain = fastem.GaussianMixture(**kwargs).fit(X)
+    theirs = SkGaussianMixture(**kwargs).fit(X)
+    assert plain.weights_[2] < 1e-10
+    # (The empty component's mean is sum(r x) / (10 eps) of responsibilities
+    # below eps: fastem's are exactly 0, scikit-learn's keep a few digits.)
+    np.testing.assert_allclose(plain.means_[:2], theirs.means_[:2], rtol=1e-8, atol=1e-8)
+
+
+def test_reseeding_rescues_fits_that_fail_without_it():
+    """Duplicated points with reg_covar=0: a component on one point has a
+    zero covariance.  With reseed=True the fit ends with finite parameters
+    wherever any component stays healthy."""
+    rng = np.random.default_rng(7)
+    X = np.vstack([rng.normal(size=(60, 2)), np.repeat([[5.0, 5.0]], 30, axis=0)])
+    kwargs = dict(n_components=3, reg_covar=0.0, random_state=0, covariance_type="full")
+    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+        fastem.GaussianMixture(**kwargs).fit(X)
+    with pytest.warns(fastem.ReseedWarning, match="re-seeded at the worst-explained"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastem.BoundDecreaseWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = fastem.GaussianMixture(reseed=True, **kwargs).fit(X)
+    _assert_finite(model)
+
+
+def test_reseed_with_no_healthy_component_fails_as_scikit_learn():
+    X = np.full((40, 2), 3.0)
+    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fastem.GaussianMixture(2, reg_covar=0.0, reseed=True, random_state=0).fit(X)
+
+
+def test_reseed_is_the_same_out_of_core(tmp_path):
+    X = _two_blobs()
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    kwargs = dict(n_components=3, means_init=[[0.0, 0.0], [8.0, 8.0], [1e3, 1e3]],
+                  random_state=0, reseed=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastem.ReseedWarning)
+        a = fastem.GaussianMixture(**kwargs).fit(X)
+        b = fastem.GaussianMixture(**kwargs).fit(np.load(path, mmap_mode="r"))
+        c = fastem.GaussianMixture(**kwargs).fit(lambda: (X[i:i + 37] for i in range(0, 400, 37)))
+    for other in (b, c):
+        for name in ATTRS:
+            np.testing.assert_array_equal(getattr(a, name), getattr(other, name))
+
+
+def test_worst_rows_are_the_lowest_log_likelihoods():
+    from fastem import _gaussian as G
+    from fastem._reseed import worst_rows
+
+    X = _two_blobs()
+    model = fastem.GaussianMixture(2, random_state=0).fit(X)
+    params = G.Params(model.weights_, model.means_, model.covariances_,
+                      model.precisions_cholesky_)
+    index, rows = worst_rows(X, params, "full", 5)
+    expected = np.argsort(model.score_samples(X), kind="stable")[:5]
+    np.testing.assert_array_equal(index, expected)
+    np.testing.assert_array_equal(rows, X[expected])
+
+
+def test_reseed_parameter_is_validated_and_keyword_only():
+    with pytest.raises(ValueError, match="'reseed' parameter"):
+        fastem.GaussianMixture(reseed="yes").fit(_two_blobs())
+    assert fastem.GaussianMixture().reseed is False
