@@ -343,8 +343,31 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _fit_checked(self, X, labels):
         if not get_config()["skip_parameter_validation"]:
             self._validate_params()
-        with config_context(skip_parameter_validation=True), single_threaded_blas():
-            return self._fit_predict(X, labels)
+        # A fit either completes or leaves the estimator as it found it:
+        # an exception (a KeyboardInterrupt, an error raised by a chunk
+        # source, an ill-defined covariance) puts back every fitted
+        # attribute, so no half-updated model survives.  The BLAS thread
+        # limit is a context manager and is restored on the way out too.
+        saved = self._fitted_attributes()
+        try:
+            with config_context(skip_parameter_validation=True), single_threaded_blas():
+                return self._fit_predict(X, labels)
+        except BaseException:
+            self._restore_fitted_attributes(saved)
+            raise
+
+    def _fitted_attributes(self):
+        """The fitted state: public attributes ending in an underscore
+        (scikit-learn's convention, ``n_features_in_`` included)."""
+        return {name: value for name, value in vars(self).items()
+                if name.endswith("_") and not name.startswith("_")}
+
+    def _restore_fitted_attributes(self, saved):
+        for name in list(self._fitted_attributes()):
+            if name not in saved:
+                delattr(self, name)
+        for name, value in saved.items():
+            setattr(self, name, value)
 
     def _fit_predict(self, X, labels=True):
         X = self._validate_X(X, reset=True)
@@ -367,7 +390,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         max_lower_bound = -np.inf
         best = None
-        self.converged_ = False
+        best_converged = False
         reseeds = []  # (init, where, components, nk, rows)
         for init in range(n_init):
             self._print_verbose_msg_init_beg(init)
@@ -406,11 +429,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
                 max_lower_bound = lower_bound
                 best = (params, n_iter, lower_bounds)
-                self.converged_ = converged
+                best_converged = converged
 
         if reseeds:
             warnings.warn(reseed_message(reseeds), ReseedWarning, stacklevel=4)
-        if not self.converged_ and self.max_iter > 0:
+        if not best_converged and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. "
                 "Try different init parameters, or increase max_iter, "
@@ -421,6 +444,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         params, self.n_iter_, self.lower_bounds_ = best
         self._set_parameters(params)
         self.lower_bound_ = max_lower_bound
+        self.converged_ = best_converged
 
         if not labels:
             return None
