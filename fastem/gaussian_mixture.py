@@ -403,12 +403,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             lower_bounds = []
             converged = False
             loss = None
+            log_mass = 0.0
             for n_iter in range(1, self.max_iter + 1):
                 prev_lower_bound = lower_bound
+                # Weights that sum to 1 + delta (weights_init is accepted
+                # within 1e-6 of 1) lift that bound by log(1 + delta); the
+                # M-step's weights sum to 1, so the next bound may be lower
+                # by as much.
+                prev_log_mass, log_mass = log_mass, math.log(
+                    math.fsum(np.asarray(params.weights, dtype=np.float64)))
                 stats = G.gaussian_pass(X, params, self.covariance_type, want_stats=True)
                 lower_bound = dtype.type(stats.sum_lpn / n_samples)
                 if loss is not None:
-                    self._check_bound(n_iter, prev_lower_bound, lower_bound, loss, stats, dtype)
+                    self._check_bound(n_iter, prev_lower_bound, lower_bound, loss, stats, dtype,
+                                      max(0.0, prev_log_mass - log_mass))
                 seen = len(events)
                 params, loss = self._m_step(stats, tied, dtype, X.dtype, X, n_iter, events)
                 reseeded = len(events) > seen
@@ -591,11 +599,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         events.append((where, bad.tolist(), nk[bad].tolist(), rows.tolist()))
         return weights, means, covariances
 
-    def _check_bound(self, n_iter, previous, current, loss, stats, dtype):
+    def _check_bound(self, n_iter, previous, current, loss, stats, dtype, slack=0.0):
         if self.bound_check == "ignore":
             return
         n_features = stats.sum_x.shape[1]
-        allowed = loss / stats.n_samples + rounding_tolerance(
+        allowed = loss / stats.n_samples + slack + rounding_tolerance(
             dtype, n_features, stats.sum_abs_lpn / stats.n_samples
         )
         if not previous - current > allowed:

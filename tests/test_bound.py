@@ -145,3 +145,19 @@ def _fit_with_large_reg(seed, covariance_type, losses):
     assert np.all(np.isfinite(slack))
     assert np.all(steps >= -slack - 1e-12)
     return np.sum(steps < -rounding_tolerance(np.float64, 2, np.abs(bounds).max()))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_weights_init_off_one_by_its_tolerance_is_not_a_drop(covariance_type):
+    """weights_init is accepted within 1e-6 of summing to 1 (float32); such
+    weights lift the first bound by log(sum), which the next iteration,
+    with weights that sum to 1, gives back: not a numerical breakdown."""
+    X = make_blobs(n_samples=400, n_features=3, n_components=3, seed=5)
+    fitted = fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=0,
+                                    tol=1e-13, max_iter=2000).fit(X)
+    weights = (fitted.weights_ * (1 + 9e-7)).astype(np.float32)
+    assert 1 + 5e-7 < weights.sum(dtype=np.float64) < 1 + 1e-6
+    model, drops = fit_recording(X, n_components=3, covariance_type=covariance_type, tol=0.0,
+                                 max_iter=3, weights_init=weights, means_init=fitted.means_,
+                                 precisions_init=fitted.precisions_, bound_check="raise")
+    assert not drops and model.lower_bounds_[1] < model.lower_bounds_[0]
