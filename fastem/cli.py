@@ -124,7 +124,24 @@ def build_parser():
     b.add_argument("--threads", action="store_true",
                    help="also report 1-thread vs all-thread time for three cases")
     b.set_defaults(func=bench)
+
+    a = sub.add_parser("accuracy", help="score_samples against a 50-digit reference "
+                                        "on adversarial data (needs mpmath)")
+    a.add_argument("--dtypes", nargs="+", default=["float64", "float32"],
+                   choices=["float64", "float32"])
+    a.add_argument("--covariance-types", nargs="+",
+                   default=["full", "tied", "diag", "spherical"],
+                   choices=["full", "tied", "diag", "spherical"])
+    a.add_argument("--rows", type=int, default=200, help="rows evaluated per case")
+    a.set_defaults(func=accuracy)
     return parser
+
+
+def accuracy(args):
+    from .accuracy import report
+
+    report(dtypes=args.dtypes, covariance_types=args.covariance_types, n_eval=args.rows)
+    return 0
 
 
 def bench(args):

@@ -26,8 +26,10 @@ def weighted_log_prob(X, weights, means, prec_chol, covariance_type):
         U = np.asarray(U, dtype=np.float64)
         y = (X - means[k]) @ U
         log_det = np.sum(np.log(np.diag(U)))
+        with np.errstate(divide="ignore"):  # a zero weight: log 0 = -inf
+            log_weight = np.log(weights[k])
         out[:, k] = (
-            np.log(weights[k]) + log_det - 0.5 * d * np.log(2 * np.pi) - 0.5 * np.sum(y**2, axis=1)
+            log_weight + log_det - 0.5 * d * np.log(2 * np.pi) - 0.5 * np.sum(y**2, axis=1)
         )
     return out
 

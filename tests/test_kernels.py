@@ -14,7 +14,8 @@ TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-4, ato
 
 
 def log_norm(weights, prec_chol, covariance_type, d, K):
-    w = np.log(weights.astype(np.float64))
+    with np.errstate(divide="ignore"):  # a zero weight: log 0 = -inf, on purpose
+        w = np.log(weights.astype(np.float64))
     U = prec_chol.astype(np.float64)
     if covariance_type == "full":
         ld = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(1)
