@@ -286,13 +286,89 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
         shift = means
     outputs = (out_lpn, out_resp, out_label)
     for start, stop, chunk in iter_chunks(X, dtype, whole=True):
-        run(chunk, _slice_outputs(outputs, empties, start, stop))
+        outs = _slice_outputs(outputs, empties, start, stop)
+        run(chunk, outs)
+        # A row with no finite log-density makes the log-likelihood sum -inf:
+        # only then are this chunk's outputs scanned for it.
+        if (out_resp is not None or out_label is not None) and not np.isfinite(
+                accs[0][:, 0].sum()):
+            _repair_far_rows(chunk, params, covariance_type, outs[1], outs[2])
     totals = reduce_partitions(accs)
     if covariance_type == "tied":
         totals.append(np.empty((n_components, 0)))
     (sum_lpn, sum_abs), nk, sum_x, second = totals
     return Stats(n_samples, float(sum_lpn), float(sum_abs), nk, np.asarray(shift, np.float64),
                  sum_x, second)
+
+
+def _repair_far_rows(chunk, params, covariance_type, out_resp, out_label):
+    """Responsibilities and labels of rows whose every log-density is -inf.
+
+    A row so far from every component that its squared distances overflow
+    gets NaN responsibilities and label -1 from the kernel (scikit-learn
+    returns NaN and label 0).  Its posterior has a limit all the same (see
+    ``far_rows_posterior``).  Found by a scan of the outputs, run only when
+    the pass's log-likelihood sum says there is such a row."""
+    bad = np.zeros(chunk.shape[0], dtype=bool)
+    if out_label.shape[0]:
+        bad |= out_label < 0
+    if out_resp.shape[0]:
+        bad |= np.isnan(out_resp[:, 0])
+    if not bad.any():
+        return
+    rows = np.flatnonzero(bad)
+    resp = far_rows_posterior(chunk[rows], params, covariance_type)
+    if out_resp.shape[0]:
+        out_resp[rows] = resp
+    if out_label.shape[0]:
+        out_label[rows] = np.argmax(resp, axis=1)
+
+
+def far_rows_posterior(rows, params, covariance_type):
+    """Posterior responsibilities (float64) of rows far from every component.
+
+    With ``a`` a power of two near the row's magnitude (so ``x / a`` is exact
+    and of order 1), ``y_k = (x / a) U_k`` and ``m_k = mu_k U_k``, the squared
+    distance is ``a^2 |y_k|^2 - 2 a y_k.m_k + |m_k|^2``: three terms of very
+    different size, none of which overflows on its own.  The log-densities
+    are compared with a reference component ``r`` (the smallest ``|y|^2``,
+    then the largest ``y.m``), term by term, so that equal leading terms
+    cancel exactly (a tied or spherical model, where only the linear term
+    tells the components apart) and an overflowing one gives exp(-inf) = 0.
+    """
+    rows = np.asarray(rows, dtype=np.float64)
+    means = np.asarray(params.means, dtype=np.float64)
+    chol = np.asarray(params.precisions_cholesky, dtype=np.float64)
+    n_components = means.shape[0]
+    lnorm = log_norm(params, covariance_type)
+    top = np.maximum(np.abs(rows).max(axis=1), np.finfo(np.float64).tiny)
+    scale = np.exp2(np.floor(np.log2(top)))  # at most 2**1023: finite
+    x = rows / scale[:, None]
+    if covariance_type == "full":
+        y = np.einsum("ni,kij->nkj", x, chol)
+        m = np.einsum("ki,kij->kj", means, chol)
+    elif covariance_type == "tied":
+        y = np.broadcast_to((x @ chol)[:, None, :], (x.shape[0], n_components, x.shape[1]))
+        m = means @ chol
+    else:
+        u = np.broadcast_to(chol.reshape(n_components, -1), means.shape)
+        y = x[:, None, :] * u[None, :, :]
+        m = means * u
+    A = np.sum(y * y, axis=2)
+    B = np.sum(y * m[None, :, :], axis=2)
+    L = lnorm - 0.5 * np.sum(m * m, axis=1)
+    out = np.empty_like(A)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for n in range(A.shape[0]):
+            ties = np.flatnonzero(A[n] == A[n].min())
+            r = ties[np.argmax(B[n, ties])]
+            a = scale[n]
+            delta = (-0.5 * (a * (a * (A[n] - A[n, r]))) + a * (B[n] - B[n, r])
+                     + (L - L[r]))
+            delta = np.nan_to_num(delta, nan=-np.inf, posinf=np.finfo(np.float64).max)
+            e = np.exp(delta - delta.max())
+            out[n] = e / e.sum()
+    return out
 
 
 def resp_stats(X, resp_chunk, shift, second_moment):

@@ -252,8 +252,8 @@ def _normalize_block(logp, nb, lpn, work, scratch):
     on exit, in the data's precision; ``lpn[b]`` (float64) receives each row's
     log-likelihood.  ``work`` is float64 scratch of ``BLOCK``, ``scratch`` is
     ``(3, BLOCK)`` of logp's dtype.  A row
-    whose components are all ``-inf`` gets ``lpn = -inf`` (and NaN
-    responsibilities, as scikit-learn does).
+    whose components are all ``-inf`` gets ``lpn = -inf`` and NaN
+    responsibilities (as scikit-learn; ``fastem._gaussian`` replaces them).
     """
     n_comp = logp.shape[0]
     m = scratch[0]
@@ -305,7 +305,8 @@ def _normalize_block(logp, nb, lpn, work, scratch):
 
 @helper
 def _write_labels(logp, nb, start, out_label, best):
-    """out_label[row] = argmax_k of the weighted log-density (first on ties).
+    """out_label[row] = argmax_k of the weighted log-density (first on ties),
+    or -1 where every one is -inf or NaN.
 
     Components outside, rows inside, with the best value so far in ``best``
     (scratch of logp's dtype): every step is a vector compare and select."""
@@ -321,6 +322,10 @@ def _write_labels(logp, nb, start, out_label, best):
                 better = v > best[b]
                 best[b] = v if better else best[b]
                 labels[b] = k if better else labels[b]
+        # -1: no component has a finite log-density (a row so far from every
+        # component that its distances overflow); the caller decides.
+        for b in range(nb):
+            labels[b] = labels[b] if best[b] > -np.inf else -1
 
 
 @helper

@@ -188,3 +188,64 @@ def test_reseed_parameter_is_validated_and_keyword_only():
     with pytest.raises(ValueError, match="'reseed' parameter"):
         fastem.GaussianMixture(reseed="yes").fit(_two_blobs())
     assert fastem.GaussianMixture().reseed is False
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_rows_beyond_overflow_get_the_limit_posterior_not_nan(covariance_type, dtype):
+    """A row so far away that every squared distance overflows: scikit-learn
+    returns NaN responsibilities and label 0.  fastem returns the limit of
+    the posterior along that direction -- the same as at a distance where
+    nothing overflows yet -- and log-likelihood -inf (the correctly rounded
+    value)."""
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(300, 3)) * [1.0, 3.0, 0.5] + np.repeat(
+        [[0.0, 0.0, 0.0], [6.0, 0.0, 0.0], [0.0, 6.0, 6.0]], 100, axis=0)).astype(dtype)
+    model = fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    directions = rng.normal(size=(40, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    near, far = (1e15, 1e30) if dtype == np.float32 else (1e140, 1e300)
+    with np.errstate(over="ignore"):
+        far_rows = (directions * far).astype(dtype)
+    near_rows = (directions * near).astype(dtype)
+    resp = model.predict_proba(far_rows)
+    assert np.all(np.isfinite(resp))
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-6)
+    if covariance_type == "tied":
+        # One covariance: the quadratic terms are equal and the linear one,
+        # x^T P mu_k, decides -- a term that any float evaluation at a
+        # distance loses against |x|^2 (so the posterior at `near` is the
+        # prior), but the limit keeps.
+        expected = np.argmax(directions @ model.precisions_ @ model.means_.T, axis=1)
+        np.testing.assert_array_equal(resp, np.eye(3)[expected])
+    else:
+        np.testing.assert_allclose(resp, model.predict_proba(near_rows), atol=1e-6)
+        np.testing.assert_array_equal(model.predict(far_rows), model.predict(near_rows))
+    np.testing.assert_array_equal(model.predict(far_rows), resp.argmax(axis=1))
+    assert np.all(model.score_samples(far_rows) == -np.inf)
+    mixed = np.vstack([X[:5], far_rows[:3]])  # the usual rows are left alone
+    np.testing.assert_array_equal(model.predict_proba(mixed)[:5], model.predict_proba(X[:5]))
+
+
+def test_far_rows_posterior_ties_share_by_weight():
+    from fastem import _gaussian as G
+
+    params = G.Params(np.array([0.25, 0.75]), np.zeros((2, 1)), np.ones(2), np.ones(2))
+    resp = G.far_rows_posterior(np.array([[1e300]]), params, "spherical")  # equal distances
+    np.testing.assert_allclose(resp, [[0.25, 0.75]])
+
+
+def test_far_rows_in_a_later_chunk_of_a_copied_input(monkeypatch):
+    from fastem import _data
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(3000, 2)) + np.repeat([[0.0, 0.0], [9.0, 1.0]], 1500, axis=0)
+    model = fastem.GaussianMixture(2, covariance_type="diag", random_state=0).fit(X)
+    Y = X.copy()
+    Y[[5, 2100, 2999]] = [[1e300, 0.0], [-1e300, 1e299], [0.0, 1e300]]
+    expected = model.predict_proba(Y)  # one chunk
+    monkeypatch.setattr(_data, "CHUNK_BYTES", 256 * 2 * 8)  # 256-row chunks
+    got = model.predict_proba(np.asfortranarray(Y))  # copied a chunk at a time
+    np.testing.assert_array_equal(got, expected)
+    assert np.all(np.isfinite(got)) and model.predict(np.asfortranarray(Y))[2999] == \
+        np.argmax(expected[2999])
