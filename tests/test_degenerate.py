@@ -249,3 +249,23 @@ def test_far_rows_in_a_later_chunk_of_a_copied_input(monkeypatch):
     np.testing.assert_array_equal(got, expected)
     assert np.all(np.isfinite(got)) and model.predict(np.asfortranarray(Y))[2999] == \
         np.argmax(expected[2999])
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_data_at_a_large_offset(covariance_type):
+    """scikit-learn issue #30382: float32 data far from the origin give
+    scikit-learn's E[x^2] - mu^2 negative or zero variances (its diag,
+    spherical and tied fits fail here as ill-defined).  fastem's centred
+    sums give the float64 fit's covariances to float32 accuracy of the data."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 2)) * 0.1 + np.repeat([[1e4, 1e4], [1e4 + 1, 1e4]], 1000, axis=0)
+    ours32 = fastem.GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(
+        X.astype(np.float32))
+    ours64 = fastem.GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    _assert_finite(ours32)
+    np.testing.assert_allclose(ours32.covariances_, ours64.covariances_, rtol=2e-3,
+                               atol=1e-5)
+    if covariance_type != "full":
+        with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+            SkGaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(
+                X.astype(np.float32))
