@@ -104,3 +104,21 @@ def test_non_finite_values_are_reported_as_scikit_learn(client, X):
         lazy.compute()
     with pytest.raises(ValueError, match="X has 2 features, but GaussianMixture is expecting 3"):
         model.predict(da.from_array(X[:, :2], chunks=(1000, 2)))
+
+
+def test_reseed_on_a_dask_array(client):
+    """reseed=True finds the worst-explained rows on the cluster; the fit
+    equals the in-memory one."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(300, 2)), rng.normal(size=(300, 2)) + 8])
+    kw = dict(n_components=3, means_init=[[0.0, 0.0], [8.0, 8.0], [1e3, 1e3]], random_state=0,
+              reseed=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        a = fastem.GaussianMixture(**kw).fit(X)
+        b = fastem.GaussianMixture(**kw).fit(da.from_array(X, chunks=(170, 2)))
+    messages = [str(w.message) for w in caught if w.category is fastem.ReseedWarning]
+    assert len(messages) == 2 and messages[0] == messages[1]
+    _close(a, b)
