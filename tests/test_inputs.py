@@ -349,3 +349,36 @@ def test_not_fitted(method):
 def test_the_table_is_large_enough():
     assert len(INPUTS) >= 40
     assert len({_id(c) for c in INPUTS}) == len(INPUTS)
+
+
+def _read_only_copy(a):
+    a = np.array(a)
+    a.flags.writeable = False
+    return a
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize(
+    "convert",
+    [lambda a: np.asarray(a).tolist(), lambda a: np.asarray(a, dtype=np.float16),
+     lambda a: np.asfortranarray(a), _read_only_copy, lambda a: np.asarray(a).astype(">f8"),
+     lambda a: np.asarray(a, dtype=np.float32)],
+    ids=["list", "float16", "fortran", "read-only", "big-endian", "float32"],
+)
+def test_init_arrays_of_other_kinds_match_scikit_learn(covariance_type, convert):
+    """weights_init, means_init and precisions_init as lists, float16,
+    Fortran-ordered, read-only, big-endian or float32 arrays: accepted, and
+    the same model as scikit-learn's from them."""
+    fitted = fastem.GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(BASE)
+    weights = fitted.weights_.astype(np.float16).astype(np.float64)
+    weights /= weights.sum()
+    kwargs = dict(n_components=2, covariance_type=covariance_type, max_iter=5, tol=0.0,
+                  weights_init=convert(weights), means_init=convert(fitted.means_),
+                  precisions_init=convert(fitted.precisions_))
+    outcomes = []
+    models = [fastem.GaussianMixture(**kwargs), SkGaussianMixture(**kwargs)]
+    for model in models:
+        outcomes.append(_call(model, "fit", BASE))
+    _assert_same_outcome(*outcomes, "fit")
+    if outcomes[0][0] == "returned":
+        _assert_same_fit(*models)
