@@ -1,6 +1,5 @@
 """Results never depend on the number of threads (fixed blocks, fixed order)."""
 
-import hashlib
 import os
 import subprocess
 import sys
