@@ -391,7 +391,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         max_lower_bound = -np.inf
         best = None
         best_converged = False
-        reseeds = []  # (init, where, components, nk, rows)
+        reseeds = []  # (where, components, nk, rows) of every run
         for init in range(n_init):
             self._print_verbose_msg_init_beg(init)
             events = []
