@@ -51,21 +51,31 @@ def _unpack(vector, template):
 
 
 def _block_stats(block, dtype, weights, means, covariances, prec_chol, covariance_type,
-                 want_stats):
+                 want_stats, sample_weight=None):
     """One task: the pass over one block of rows, as a (1, L) vector.  (The
     parameters come as separate arrays: dask rebuilds tuples in task
     arguments as plain tuples.)"""
     block = np.ascontiguousarray(block, dtype=dtype)
     params = G.Params(weights, means, covariances, prec_chol)
-    stats = G.gaussian_pass(block, params, covariance_type, want_stats=want_stats)
+    stats = G.gaussian_pass(block, params, covariance_type, want_stats=want_stats,
+                            sample_weight=sample_weight)
     return _pack(stats)[None, :]
 
 
-def _block_moments(block, dtype, shift, second):
+def _weighted_block_stats(block, weight_block, *args):
+    """``_block_stats`` with the block's sample weights (an (n, 1) block)."""
+    return _block_stats(block, *args, sample_weight=weight_block[:, 0])
+
+
+def _block_moments(block, dtype, shift, second, sample_weight=None):
     """One task: sum (x - shift) and its second moment over one block."""
     block = np.ascontiguousarray(block, dtype=dtype)
-    stats = G.resp_stats(block, lambda a, b: np.ones((b - a, 1)), shift, second)
+    stats = G.resp_stats(block, lambda a, b: np.ones((b - a, 1)), shift, second, sample_weight)
     return _pack(stats)[None, :]
+
+
+def _weighted_block_moments(block, weight_block, *args):
+    return _block_moments(block, *args, sample_weight=weight_block[:, 0])
 
 
 class DaskSource(RowSource):
@@ -109,27 +119,51 @@ class DaskSource(RowSource):
         vector = parts.sum(axis=0, split_every=_SPLIT_EVERY).compute()
         return _unpack(np.asarray(vector, dtype=np.float64), template)
 
-    def distributed_pass(self, params, covariance_type, want_stats):
+    def weights_like_rows(self, sample_weight):
+        """``sample_weight`` (array-like or dask array) as a dask array with
+        this array's row chunks."""
+        import dask.array as da
+
+        if is_dask_array(sample_weight):
+            return sample_weight.rechunk((self.data.chunks[0],))
+        return da.from_array(np.asarray(sample_weight), chunks=(self.data.chunks[0],))
+
+    def _map(self, func, weighted_func, sample_weight, *args, size):
+        if sample_weight is None:
+            return self.data.map_blocks(func, *args, dtype=np.float64, chunks=(1, size))
+        import dask.array as da
+
+        weights = self.weights_like_rows(sample_weight)[:, None]
+        return da.map_blocks(weighted_func, self.data, weights, *args, dtype=np.float64,
+                             chunks=(1, size))
+
+    def _total(self, sample_weight):
+        """The sum of the weights, computed once per weights array."""
+        if sample_weight is None:
+            return self.n_samples
+        memo = getattr(self, "_weight_total", None)
+        if memo is None or memo[0] is not sample_weight:
+            total = self.weights_like_rows(sample_weight).sum(dtype=np.float64).compute()
+            memo = self._weight_total = (sample_weight, float(total))
+        return memo[1]
+
+    def distributed_pass(self, params, covariance_type, want_stats, sample_weight=None):
         """``gaussian_pass`` over every block, summed on the cluster."""
         dtype = G.compute_dtype(self.dtype, params.means.dtype)
         template = G.gaussian_pass(np.empty((0, self.n_features), dtype=dtype), params,
                                    covariance_type, want_stats=want_stats)
-        parts = self.data.map_blocks(
-            _block_stats, dtype, *params, covariance_type, want_stats,
-            dtype=np.float64, chunks=(1, _pack(template).size),
-        )
-        return self._reduce(parts, template)._replace(n_samples=self.n_samples)
+        parts = self._map(_block_stats, _weighted_block_stats, sample_weight, dtype, *params,
+                          covariance_type, want_stats, size=_pack(template).size)
+        return self._reduce(parts, template)._replace(n_samples=self._total(sample_weight))
 
-    def distributed_moments(self, shift, second):
+    def distributed_moments(self, shift, second, sample_weight=None):
         """``resp_stats`` with every responsibility 1 (the tied scatter's
         passes), summed on the cluster."""
         template = G.resp_stats(np.empty((0, self.n_features), dtype=self.dtype),
                                 lambda a, b: np.ones((b - a, 1)), shift, second)
-        parts = self.data.map_blocks(
-            _block_moments, self.dtype, shift, second,
-            dtype=np.float64, chunks=(1, _pack(template).size),
-        )
-        return self._reduce(parts, template)._replace(n_samples=self.n_samples)
+        parts = self._map(_block_moments, _weighted_block_moments, sample_weight, self.dtype,
+                          shift, second, size=_pack(template).size)
+        return self._reduce(parts, template)._replace(n_samples=self._total(sample_weight))
 
 
 # --------------------------------------------------------------------------

@@ -49,7 +49,7 @@ class Params(NamedTuple):
 class Stats(NamedTuple):
     """What one pass over the data returns, summed over chunks (float64)."""
 
-    n_samples: int
+    n_samples: float  # the number of rows, or the sum of their sample weights
     sum_lpn: float
     sum_abs_lpn: float
     nk: np.ndarray  # (K,) sum of responsibilities
@@ -229,17 +229,35 @@ def reduce_partitions(accs):
     return [np.add.reduce(acc, axis=0) for acc in accs]
 
 
+def weight_chunk(sample_weight, start, stop, dtype):
+    """The kernel's ``sample_weight`` for rows start:stop: empty for unit
+    weights, else that slice, kernel-ready, in the data's dtype."""
+    if sample_weight is None:
+        return np.empty(0, dtype=dtype)
+    return kernel_array(sample_weight[start:stop], dtype)
+
+
+def total_weight(n_samples, sample_weight):
+    """The number of rows, or the sum of the sample weights (float64)."""
+    if sample_weight is None:
+        return n_samples
+    return float(np.sum(sample_weight, dtype=np.float64))
+
+
 def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_resp=None,
-                  out_label=None):
+                  out_label=None, sample_weight=None):
     """One pass over X through the family's fused kernel.
 
     Writes the per-row outputs that are given (arrays of the compute dtype
     and of X's length) and returns ``Stats`` (its statistics are all zero
-    unless ``want_stats``).
+    unless ``want_stats``).  ``sample_weight`` (None, or n_samples
+    non-negative floats) weighs each row's log-likelihood and
+    responsibilities in the sums; ``Stats.n_samples`` is then their total.
     """
     distributed = getattr(X, "distributed_pass", None)
     if distributed is not None and out_lpn is None and out_resp is None and out_label is None:
-        return distributed(params, covariance_type, want_stats)  # a DaskSource
+        # a DaskSource
+        return distributed(params, covariance_type, want_stats, sample_weight)
     n_samples, n_features = X.shape
     n_components = params.means.shape[0]
     dtype = compute_dtype(X.dtype, params.means.dtype)
@@ -253,8 +271,8 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
         prec = kernel_array(prec_chol, dtype)
         accs = pass_accumulators(n_samples, n_features, n_components, dtype, "full", want_stats)
 
-        def run(chunk, outs):
-            kernels.full_pass(chunk, means, prec, lnorm, no_resp, *outs, segment, *accs)
+        def run(chunk, sw, outs):
+            kernels.full_pass(chunk, means, prec, lnorm, no_resp, sw, *outs, segment, *accs)
 
         shift = means
     elif covariance_type == "tied":
@@ -266,8 +284,8 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
         prec = kernel_array(prec_chol, dtype)
         accs = pass_accumulators(n_samples, n_features, n_components, dtype, None, want_stats)
 
-        def run(chunk, outs):
-            kernels.tied_pass(chunk, center, prec, means_t, lnorm, *outs, segment, *accs)
+        def run(chunk, sw, outs):
+            kernels.tied_pass(chunk, center, prec, means_t, lnorm, sw, *outs, segment, *accs)
 
         # The kernel's first moments are centred on the (rounded) centre.
         shift = np.broadcast_to(center.astype(np.float64), (n_components, n_features))
@@ -279,15 +297,15 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
         )
         accs = pass_accumulators(n_samples, n_features, n_components, dtype, "diag", want_stats)
 
-        def run(chunk, outs):
-            kernels.diag_pass(chunk, means, prec, lnorm, no_resp, *outs, spherical, segment,
+        def run(chunk, sw, outs):
+            kernels.diag_pass(chunk, means, prec, lnorm, no_resp, sw, *outs, spherical, segment,
                               *accs)
 
         shift = means
     outputs = (out_lpn, out_resp, out_label)
     for start, stop, chunk in iter_chunks(X, dtype, whole=True):
         outs = _slice_outputs(outputs, empties, start, stop)
-        run(chunk, outs)
+        run(chunk, weight_chunk(sample_weight, start, stop, dtype), outs)
         # A row with no finite log-density makes the log-likelihood sum -inf:
         # only then are this chunk's outputs scanned for it.
         if (out_resp is not None or out_label is not None) and not np.isfinite(
@@ -297,7 +315,7 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
     if covariance_type == "tied":
         totals.append(np.empty((n_components, 0)))
     (sum_lpn, sum_abs), nk, sum_x, second = totals
-    return Stats(n_samples, float(sum_lpn), float(sum_abs), nk, np.asarray(shift, np.float64),
+    return Stats(total_weight(n_samples, sample_weight), float(sum_lpn), float(sum_abs), nk, np.asarray(shift, np.float64),
                  sum_x, second)
 
 
@@ -371,13 +389,14 @@ def far_rows_posterior(rows, params, covariance_type):
     return out
 
 
-def resp_stats(X, resp_chunk, shift, second_moment):
+def resp_stats(X, resp_chunk, shift, second_moment, sample_weight=None):
     """Statistics of X under given responsibilities, centred on ``shift``.
 
     ``resp_chunk(start, stop)`` returns the float64 responsibilities of those
     rows, so a caller never has to hold an ``n_samples x n_components``
     array.  ``second_moment`` is "full" (``(K, d, d)`` upper triangle) or
-    "diag" (``(K, d)``).
+    "diag" (``(K, d)``).  With ``sample_weight``, row i's responsibilities
+    count w_i times and ``n_samples`` is the weights' total.
     """
     n_samples, n_features = X.shape
     n_components = shift.shape[0]
@@ -389,14 +408,15 @@ def resp_stats(X, resp_chunk, shift, second_moment):
     if second_moment == "full":
         dummy_prec = np.empty((n_components, 0, 0), dtype=dtype)
 
-        def run(part, resp, segment):
-            kernels.full_pass(part, shift_t, dummy_prec, lnorm, resp, *empties, segment, *accs)
+        def run(part, resp, sw, segment):
+            kernels.full_pass(part, shift_t, dummy_prec, lnorm, resp, sw, *empties, segment,
+                              *accs)
     else:
         dummy_prec = np.empty((n_components, 0), dtype=dtype)
 
-        def run(part, resp, segment):
-            kernels.diag_pass(part, shift_t, dummy_prec, lnorm, resp, *empties, False, segment,
-                              *accs)
+        def run(part, resp, sw, segment):
+            kernels.diag_pass(part, shift_t, dummy_prec, lnorm, resp, sw, *empties, False,
+                              segment, *accs)
 
     # Responsibilities are made a slice at a time, each at most about one
     # chunk's worth of bytes, however few features a row has; each slice is
@@ -406,32 +426,36 @@ def resp_stats(X, resp_chunk, shift, second_moment):
         for lo in range(start, stop, step):
             hi = min(lo + step, stop)
             resp = kernel_array(resp_chunk(lo, hi), np.float64)
-            run(chunk[lo - start : hi - start], resp, hi - lo)
+            run(chunk[lo - start : hi - start], resp,
+                weight_chunk(sample_weight, lo, hi, dtype), hi - lo)
     _, nk, sum_x, second = reduce_partitions(accs)
     # Report the shift the kernel really used: rounded to the data's dtype.
-    return Stats(n_samples, 0.0, 0.0, nk, shift_t.astype(np.float64), sum_x, second)
+    return Stats(total_weight(n_samples, sample_weight), 0.0, 0.0, nk,
+                 shift_t.astype(np.float64), sum_x, second)
 
 
-def _mean_and_scatter(X, shift, second_moment):
+def _mean_and_scatter(X, shift, second_moment, sample_weight):
     distributed = getattr(X, "distributed_moments", None)
     if distributed is not None:
-        return distributed(shift, second_moment)  # a DaskSource
+        return distributed(shift, second_moment, sample_weight)  # a DaskSource
     ones = lambda start, stop: np.ones((stop - start, 1))  # noqa: E731
-    return resp_stats(X, ones, shift, second_moment)
+    return resp_stats(X, ones, shift, second_moment, sample_weight)
 
 
-def tied_scatter(X):
-    """Scatter of all rows around their mean: two passes, once per fit."""
-    n_samples, n_features = X.shape
-    first = _mean_and_scatter(X, np.zeros((1, n_features)), "diag")
-    center = first.sum_x[0] / n_samples
-    second = _mean_and_scatter(X, center[None, :], "full")
+def tied_scatter(X, sample_weight=None):
+    """Scatter of all rows around their mean (both weighted by
+    ``sample_weight``): two passes, once per fit."""
+    n_features = X.shape[1]
+    first = _mean_and_scatter(X, np.zeros((1, n_features)), "diag", sample_weight)
+    total = first.n_samples
+    center = first.sum_x[0] / total
+    second = _mean_and_scatter(X, center[None, :], "full", sample_weight)
     scatter = _symmetrize(second.second)[0]
     # The rounded mean leaves sum(x - center) slightly off zero: move the
     # centre onto the exact mean of the rows and correct the scatter for it.
     residual = second.sum_x[0]
-    scatter -= np.outer(residual, residual) / n_samples
-    return TiedScatter(n_samples, second.shift[0] + residual / n_samples, scatter)
+    scatter -= np.outer(residual, residual) / total
+    return TiedScatter(total, second.shift[0] + residual / total, scatter)
 
 
 def _symmetrize(upper):

@@ -74,9 +74,9 @@ def _candidate_potentials(X, mean, candidates, closest, sample_weight):
     return pots
 
 
-def kmeans_plusplus(X, n_clusters, random_state, mean=None):
+def kmeans_plusplus(X, n_clusters, random_state, mean=None, sample_weight=None):
     """Indices of the rows k-means++ picks as seeds (scikit-learn's
-    ``kmeans_plusplus`` with unit sample weights), and the seeds in the
+    ``kmeans_plusplus``, with its ``sample_weight``), and the seeds in the
     coordinates of ``X - mean``.
 
     Each step's candidate potentials are summed a chunk of rows at a time
@@ -87,7 +87,9 @@ def kmeans_plusplus(X, n_clusters, random_state, mean=None):
     dtype = _native(X.dtype)
     mean = kernel_array(np.zeros(n_features) if mean is None else mean, dtype)
     n_local_trials = 2 + int(np.log(n_clusters))
-    sample_weight = np.ones(n_samples, dtype=dtype)
+    unit = sample_weight is None
+    sample_weight = (np.ones(n_samples, dtype=dtype) if unit
+                     else np.asarray(sample_weight, dtype=dtype))
 
     indices = np.full(n_clusters, -1, dtype=int)
     centers = np.empty((n_clusters, n_features), dtype=dtype)
@@ -101,7 +103,7 @@ def kmeans_plusplus(X, n_clusters, random_state, mean=None):
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
         # Unit weights: sample_weight * closest is closest itself, bit for bit.
-        np.cumsum(closest, out=cumulative)
+        np.cumsum(closest if unit else sample_weight * closest, out=cumulative)
         candidate_ids = np.searchsorted(cumulative, rand_vals)
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
         candidates = _centred_rows(X, candidate_ids, mean)
@@ -114,15 +116,19 @@ def kmeans_plusplus(X, n_clusters, random_state, mean=None):
     return indices, centers
 
 
-def _tolerance(X, mean, tol):
-    """``tol`` times the mean of the features' variances, in chunks."""
+def _tolerance(X, mean, tol, sample_weight=None):
+    """``tol`` times the mean of the features' (weighted) variances, in chunks."""
     n_samples, n_features = X.shape
     mean64 = np.asarray(mean, dtype=np.float64)
     sq = np.zeros(n_features)
-    for _, _, chunk in iter_chunks(X, mean.dtype):
+    for start, stop, chunk in iter_chunks(X, mean.dtype):
         diff = chunk - mean64
-        sq += np.einsum("ij,ij->j", diff, diff)
-    return float(np.mean(sq / n_samples) * tol)
+        if sample_weight is None:
+            sq += np.einsum("ij,ij->j", diff, diff)
+        else:
+            sq += np.einsum("i,ij,ij->j", sample_weight[start:stop], diff, diff)
+    total = n_samples if sample_weight is None else np.sum(sample_weight)
+    return float(np.mean(sq / total) * tol)
 
 
 def _half_gaps(centers):
@@ -146,13 +152,13 @@ class _Lloyd:
         self.counts = np.zeros(n_clusters)
         self.sums = np.zeros((n_clusters, n_features))
 
-    def step(self, X, mean, centers, labels):
+    def step(self, X, mean, centers, labels, weights):
         """Assign every row; returns how many labels changed."""
         changed = 0
         half_gap = _half_gaps(centers)
         for start, _, chunk in iter_chunks(X, mean.dtype):
             c, dn, ds = kernels.lloyd_pass(chunk, start, mean, centers, labels, self.upper,
-                                           self.lower, self.moved, half_gap)
+                                           self.lower, self.moved, half_gap, weights)
             changed += c
             self.counts += dn
             self.sums += ds
@@ -160,48 +166,61 @@ class _Lloyd:
         return changed
 
 
-def _relocate_empty(X, mean, centers_old, counts, sums, labels):
+def _relocate_empty(X, mean, centers_old, counts, sums, labels, weights):
     """Give each empty cluster one of the rows farthest from their centres
-    (taking the row's weight out of its own cluster), as scikit-learn does."""
+    (taking the row's weight out of its own cluster), as scikit-learn does;
+    rows of weight 0 are never taken."""
     empty = np.flatnonzero(counts == 0)
     if empty.size == 0:
         return
     distances = np.empty(X.shape[0], dtype=mean.dtype)
     for start, _, chunk in iter_chunks(X, mean.dtype):
         kernels.assigned_sq_distances(chunk, start, mean, centers_old, labels, distances)
-    if np.max(distances) == 0:
+    if weights.shape[0]:
+        distances[weights == 0] = -1
+    if np.max(distances) <= 0:
         return  # more clusters than distinct rows: nothing to gain
     far = np.argpartition(distances, -empty.size)[: -empty.size - 1 : -1]
     del distances
     for new, idx in zip(empty, far):
+        w = weights[idx] if weights.shape[0] else 1.0
         row = (np.asarray(X[idx], dtype=mean.dtype) - mean).astype(np.float64)
         old = labels[idx]
-        sums[old] -= row
-        counts[old] -= 1.0
-        sums[new] = row
-        counts[new] = 1.0
+        sums[old] -= w * row
+        counts[old] -= w
+        sums[new] = w * row
+        counts[new] = w
 
 
-def kmeans_labels(X, n_clusters, random_state, max_iter=300, tol=1e-4):
+def kmeans_labels(X, n_clusters, random_state, max_iter=300, tol=1e-4, sample_weight=None):
     """Labels of ``KMeans(n_clusters, n_init=1, random_state=random_state)``.
 
     ``X`` is a 2-D float32/float64 array (any layout); ``random_state`` a
     ``RandomState``, advanced exactly as scikit-learn's KMeans advances it.
     Warns as KMeans does when fewer distinct clusters than asked are found.
+    With ``sample_weight``, the weighted k-means of
+    ``KMeans.fit(X, sample_weight=...)``, except that the centring mean and
+    the tolerance's variances are weighted too (scikit-learn's are not), so
+    that rows of weight 0 take no part at all.
     """
     n_samples, n_features = X.shape
     dtype = _native(X.dtype)
-    mean = kernel_array(np.asarray(X).mean(axis=0), dtype)
-    tol = _tolerance(X, mean, tol)
-    _, centers = kmeans_plusplus(X, n_clusters, random_state, mean)
+    if sample_weight is None:
+        weights = np.empty(0)
+        mean = kernel_array(np.asarray(X).mean(axis=0), dtype)
+    else:
+        weights = kernel_array(sample_weight, np.float64)
+        mean = kernel_array(weights @ np.asarray(X, dtype=np.float64) / weights.sum(), dtype)
+    tol = _tolerance(X, mean, tol, sample_weight)
+    _, centers = kmeans_plusplus(X, n_clusters, random_state, mean, sample_weight)
     centers = kernel_array(centers, dtype)
     labels = np.full(n_samples, -1, dtype=np.int32)
     lloyd = _Lloyd(n_samples, n_clusters, n_features)
     strict = False
     for _ in range(max_iter):
-        changed = lloyd.step(X, mean, centers, labels)
+        changed = lloyd.step(X, mean, centers, labels, weights)
         counts, sums = lloyd.counts.copy(), lloyd.sums.copy()
-        _relocate_empty(X, mean, centers, counts, sums, labels)
+        _relocate_empty(X, mean, centers, counts, sums, labels, weights)
         new = np.empty_like(sums)
         full = counts > 0
         new[full] = sums[full] / counts[full, None]
@@ -217,7 +236,7 @@ def kmeans_labels(X, n_clusters, random_state, max_iter=300, tol=1e-4):
         if shift <= tol:
             break
     if not strict:
-        lloyd.step(X, mean, centers, labels)
+        lloyd.step(X, mean, centers, labels, weights)
     distinct = np.unique(labels).size
     if distinct < n_clusters:
         from sklearn.exceptions import ConvergenceWarning

@@ -57,12 +57,13 @@ def _positive_definite(matrix):
         return False
 
 
-def worst_rows(X, params, covariance_type, count):
+def worst_rows(X, params, covariance_type, count, sample_weight=None):
     """``(indices, rows)``: the ``count`` rows of X with the lowest
     log-likelihood under ``params`` (ties: lowest index first), in that
-    order; rows as float64.  One pass, a chunk at a time."""
+    order, rows of weight 0 left out; rows as float64.  One pass, a chunk
+    at a time."""
     if hasattr(X, "distributed_pass"):
-        return _worst_rows_dask(X, params, covariance_type, count)
+        return _worst_rows_dask(X, params, covariance_type, count, sample_weight)
     dtype = G.compute_dtype(X.dtype, params.means.dtype)
     best_values = np.empty(0)
     best_index = np.empty(0, dtype=np.intp)
@@ -70,27 +71,33 @@ def worst_rows(X, params, covariance_type, count):
     for start, stop, chunk in iter_chunks(X, dtype):
         lpn = np.empty(stop - start, dtype=dtype)
         G.gaussian_pass(chunk, params, covariance_type, want_stats=False, out_lpn=lpn)
+        if sample_weight is not None:
+            lpn[np.asarray(sample_weight[start:stop]) == 0] = np.inf
         order = np.lexsort((np.arange(stop - start), lpn))[:count]
         values = np.concatenate([best_values, lpn[order].astype(np.float64)])
         index = np.concatenate([best_index, start + order])
         rows = np.concatenate([best_rows, np.asarray(chunk[order], dtype=np.float64)])
         keep = np.lexsort((index, values))[:count]
         best_values, best_index, best_rows = values[keep], index[keep], rows[keep]
-    return best_index, best_rows
+    keep = best_values < np.inf
+    return best_index[keep], best_rows[keep]
 
 
-def _worst_rows_dask(X, params, covariance_type, count):
+def _worst_rows_dask(X, params, covariance_type, count, sample_weight):
     from ._dask import lazy_output
 
     lpn = np.asarray(lazy_output(X, params, covariance_type, "lpn").compute(),
                      dtype=np.float64)
+    if sample_weight is not None:
+        lpn[np.asarray(sample_weight) == 0] = np.inf
+        count = min(count, int(np.count_nonzero(lpn < np.inf)))
     order = np.lexsort((np.arange(lpn.shape[0]), lpn))[:count]
     rows = np.asarray(X.data[np.sort(order)].compute(), dtype=np.float64)
     rank = np.argsort(np.argsort(order))  # rows came in index order
     return order, rows[rank]
 
 
-def reseed(X, weights, means, covariances, nk, covariance_type, dtype, bad):
+def reseed(X, weights, means, covariances, nk, covariance_type, dtype, bad, sample_weight=None):
     """New ``(weights, means, covariances, rows)`` with the components
     ``bad`` re-seeded (float64 arrays, copies); None when no component is
     healthy (nothing to re-seed from)."""
@@ -106,7 +113,7 @@ def reseed(X, weights, means, covariances, nk, covariance_type, dtype, bad):
         healthy_cov,
         G.precision_cholesky(healthy_cov, covariance_type, dtype),
     )
-    rows_at, rows = worst_rows(X, healthy, covariance_type, len(bad))
+    rows_at, rows = worst_rows(X, healthy, covariance_type, len(bad), sample_weight)
     if rows.shape[0] < len(bad):
         return None
     means = np.array(means, dtype=np.float64)

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as _SkGaussianMixture
-from numbers import Integral
+from numbers import Integral, Real
 
 from sklearn.utils import assert_all_finite, check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -148,6 +148,20 @@ def _seed_chunks(indices, n_components):
     zero responsibility, bit for bit (a zero term adds exactly nothing)."""
     order = np.argsort(np.asarray(indices), kind="stable")
     return _one_hot_chunks(order.astype(np.intp), n_components)
+
+
+def _weights_at(sw, indices, in_memory=False):
+    """The sample weights of the rows ``indices`` (all rows: None) as a
+    float64 array; None without weights.  A dask array stays one for all
+    rows unless ``in_memory``."""
+    if sw is None:
+        return None
+    if is_dask_array(sw):
+        if indices is None and not in_memory:
+            return sw
+        picked = sw if indices is None else sw[np.asarray(indices)]
+        return np.asarray(picked.compute(), dtype=np.float64)
+    return sw if indices is None else sw[np.asarray(indices)]
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -305,7 +319,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Estimate model parameters with the EM algorithm.
 
         Fits ``n_init`` times and keeps the run with the largest lower bound;
@@ -316,6 +330,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row (not in scikit-learn): the fit
+            maximises ``sum_i w_i log p(x_i)``.  Integer weights give the
+            model of the rows repeated that many times; a row of weight 0
+            takes no part.  The initialisation uses them too: 'kmeans' and
+            'k-means++' are weighted (scikit-learn's KMeans with
+            ``sample_weight``), 'random_from_data' draws among the rows of
+            positive weight.  ``lower_bound_`` is then the weighted mean
+            log-likelihood.  For a dask ``X``, a dask or NumPy array.
 
         Returns
         -------
@@ -323,24 +346,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         # fit_predict's final E-step only labels the rows: fit has no use
         # for the labels, so it skips that pass over the data.
-        self._fit_checked(X, labels=False)
+        self._fit_checked(X, labels=False, sample_weight=sample_weight)
         return self
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X, y=None, sample_weight=None):
         """Estimate model parameters using X and predict the labels for X.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`fit`.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self._fit_checked(X, labels=True)
+        return self._fit_checked(X, labels=True, sample_weight=sample_weight)
 
-    def _fit_checked(self, X, labels):
+    def _fit_checked(self, X, labels, sample_weight=None):
         if not get_config()["skip_parameter_validation"]:
             self._validate_params()
         # A fit either completes or leaves the estimator as it found it:
@@ -351,7 +376,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         saved = self._fitted_attributes()
         try:
             with config_context(skip_parameter_validation=True), single_threaded_blas():
-                return self._fit_predict(X, labels)
+                return self._fit_predict(X, labels, sample_weight)
         except BaseException:
             self._restore_fitted_attributes(saved)
             raise
@@ -369,7 +394,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         for name, value in saved.items():
             setattr(self, name, value)
 
-    def _fit_predict(self, X, labels=True):
+    def _fit_predict(self, X, labels=True, sample_weight=None):
         X = self._validate_X(X, reset=True)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
@@ -378,6 +403,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"but got n_components = {self.n_components}, "
                 f"n_samples = {n_samples}"
             )
+        sw = self._check_sample_weight(sample_weight, X)
         inits = self._check_initial_parameters(n_features)
         # As in scikit-learn, float64 initial parameters make a float64 model
         # even for float32 data (NumPy's promotion decides every array).
@@ -386,7 +412,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
-        tied = G.tied_scatter(X) if self.covariance_type == "tied" else None
+        tied = G.tied_scatter(X, sw) if self.covariance_type == "tied" else None
 
         max_lower_bound = -np.inf
         best = None
@@ -396,7 +422,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self._print_verbose_msg_init_beg(init)
             events = []
             if do_init:
-                params = self._initial_parameters(X, random_state, inits, tied, dtype, events)
+                params = self._initial_parameters(X, sw, random_state, inits, tied, dtype,
+                                                  events)
             else:
                 params = self._current_parameters()
             lower_bound = -np.inf if do_init else self.lower_bound_
@@ -412,13 +439,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 # by as much.
                 prev_log_mass, log_mass = log_mass, math.log(
                     math.fsum(np.asarray(params.weights, dtype=np.float64)))
-                stats = G.gaussian_pass(X, params, self.covariance_type, want_stats=True)
-                lower_bound = dtype.type(stats.sum_lpn / n_samples)
+                stats = G.gaussian_pass(X, params, self.covariance_type, want_stats=True,
+                                        sample_weight=sw)
+                lower_bound = dtype.type(stats.sum_lpn / stats.n_samples)
                 if loss is not None:
                     self._check_bound(n_iter, prev_lower_bound, lower_bound, loss, stats, dtype,
                                       max(0.0, prev_log_mass - log_mass))
                 seen = len(events)
-                params, loss = self._m_step(stats, tied, dtype, X.dtype, X, n_iter, events)
+                params, loss = self._m_step(stats, tied, dtype, X.dtype, X, sw, n_iter, events)
                 reseeded = len(events) > seen
                 if reseeded:
                     loss = None  # a jump outside EM: the next bound may be lower
@@ -461,6 +489,49 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return lazy_output(X, self._current_parameters(), self.covariance_type, "label")
         return self._predict_labels(X)
 
+    def _check_sample_weight(self, sample_weight, X):
+        """None, or the weights as float64 (a dask array for a dask X):
+        1-D, one per row, finite, non-negative, with at least
+        ``n_components`` positive.  Messages as scikit-learn's
+        ``sample_weight`` checks in other estimators."""
+        if sample_weight is None:
+            return None
+        n_samples = X.shape[0]
+        if isinstance(X, DaskSource) and is_dask_array(sample_weight):
+            w = sample_weight
+        elif isinstance(sample_weight, (Real, np.number)) and not isinstance(sample_weight, bool):
+            w = np.full(n_samples, float(sample_weight))
+        else:
+            w = check_array(sample_weight, ensure_2d=False, dtype=np.float64,
+                            input_name="sample_weight", ensure_min_samples=0)
+        if w.ndim != 1:
+            raise ValueError("Sample weights must be 1D array or scalar")
+        if tuple(w.shape) != (n_samples,):
+            raise ValueError(
+                f"sample_weight.shape == {tuple(w.shape)}, expected {(n_samples,)}!")
+        if isinstance(X, DaskSource):
+            import dask
+            import dask.array as da
+
+            w = X.weights_like_rows(w).astype(np.float64)
+            nan, inf, lowest, positive = dask.compute(
+                da.isnan(w).any(), da.isinf(w).any(), w.min(), (w > 0).sum())
+            for found, value in zip((nan, inf), (np.nan, np.inf)):
+                if found:
+                    assert_all_finite(np.array([value]), input_name="sample_weight")
+        else:
+            lowest, positive = w.min(), int(np.count_nonzero(w > 0))
+        if lowest < 0:
+            raise ValueError("Negative values in data passed to sample_weight")
+        if positive == 0:
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        if positive < self.n_components:
+            raise ValueError(
+                f"Expected at least n_components = {self.n_components} rows with a positive "
+                f"sample_weight, but got {positive}."
+            )
+        return w
+
     def _check_initial_parameters(self, n_features):
         """Validated copies of the ``*_init`` arrays (the parameters stay untouched)."""
         weights = means = precisions = None
@@ -474,29 +545,36 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         return weights, means, precisions
 
-    def _init_rows(self, X, random_state):
-        """The rows 'kmeans' and 'k-means++' look at: X itself, or (beyond
-        ``init_max_samples``, or out of core) an in-memory array of at most
-        that many rows, uniformly subsampled with ``random_state``."""
+    def _init_rows(self, X, sw, random_state):
+        """The rows 'kmeans' and 'k-means++' look at, and their weights: X
+        itself, or (beyond ``init_max_samples``, or out of core) an
+        in-memory array of at most that many rows, uniformly subsampled with
+        ``random_state``."""
         n_samples = X.shape[0]
         limit = self.init_max_samples
         if limit == "auto":
             if not isinstance(X, RowSource):
-                return X
+                return X, _weights_at(sw, None)
             limit = DEFAULT_INIT_MAX_SAMPLES
         limit = max(limit, self.n_components)  # k-means needs a row per cluster
         if n_samples <= limit:
-            return X if not isinstance(X, RowSource) else X.take(np.arange(n_samples))
+            if not isinstance(X, RowSource):
+                return X, _weights_at(sw, None)
+            return X.take(np.arange(n_samples)), _weights_at(sw, None)
         indices = subsample_indices(n_samples, limit, random_state)
-        return np.asarray(X[indices]) if not isinstance(X, RowSource) else X.take(indices)
+        rows = np.asarray(X[indices]) if not isinstance(X, RowSource) else X.take(indices)
+        return rows, _weights_at(sw, indices)
 
-    def _initial_labels(self, X, random_state):
+    def _initial_labels(self, X, sw, random_state):
         """How the initial statistics are taken: ``(rows, resp_chunk,
-        n_samples)`` -- the statistics of ``rows`` under the responsibilities
-        ``resp_chunk(start, stop)`` gives, with weights divided by
-        ``n_samples`` (scikit-learn divides by all rows even when only a few
-        have a responsibility)."""
+        row_weights, n_samples, every_row)`` -- the statistics of ``rows``
+        under the responsibilities ``resp_chunk(start, stop)`` gives (times
+        ``row_weights``), with weights divided by ``n_samples`` (scikit-learn
+        divides by all rows even when only a few have a responsibility);
+        ``every_row``: whether every row of X has responsibilities summing
+        to 1 in them."""
         n_samples = X.shape[0]
+        total = G.total_weight(n_samples, sw)
         K = self.n_components
         if self.init_params == "random":
             # Drawn a slice at a time, in order, from the same stream as
@@ -511,47 +589,62 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 resp /= np.sum(resp, axis=1)[:, np.newaxis]
                 return resp
 
-            return X, resp_chunk, n_samples
+            return X, resp_chunk, sw, total, True
         if self.init_params == "random_from_data":
-            if n_samples <= RANDOM_FROM_DATA_PERMUTATION_LIMIT or not isinstance(X, RowSource):
+            if sw is not None:
+                # scikit-learn's draw among the rows that take part (weight
+                # > 0): with every weight positive, its very draw.
+                w = _weights_at(sw, None, in_memory=True)
+                taking_part = np.flatnonzero(w > 0)
+                indices = taking_part[random_state.choice(taking_part.size, size=K,
+                                                          replace=False)]
+            elif n_samples <= RANDOM_FROM_DATA_PERMUTATION_LIMIT or not isinstance(X, RowSource):
                 indices = random_state.choice(n_samples, size=K, replace=False)
             else:
                 # RandomState.choice would permute every row index.
                 indices = random_state.permutation(subsample_indices(n_samples, K, random_state))
         else:
-            rows = self._init_rows(X, random_state)
+            rows, row_w = self._init_rows(X, sw, random_state)
             if self.init_params == "kmeans":
-                labels = kmeans_labels(rows, K, random_state)
-                return rows, _one_hot_chunks(labels, K), rows.shape[0]
-            chosen, _ = kmeans_plusplus(rows, K, random_state)
-            return np.asarray(rows[np.sort(chosen)]), _seed_chunks(chosen, K), n_samples
+                row_w = _weights_at(row_w, None, in_memory=True)
+                labels = kmeans_labels(rows, K, random_state, sample_weight=row_w)
+                return (rows, _one_hot_chunks(labels, K), row_w,
+                        G.total_weight(rows.shape[0], row_w), True)
+            row_w = _weights_at(row_w, None, in_memory=True)
+            chosen, _ = kmeans_plusplus(rows, K, random_state, sample_weight=row_w)
+            order = np.sort(chosen)
+            chosen_w = None if row_w is None else row_w[order]
+            return (np.asarray(rows[order]), _seed_chunks(chosen, K), chosen_w, total, False)
         order = np.sort(indices)
         chosen_rows = X.take(order) if isinstance(X, RowSource) else np.asarray(X[order])
-        return chosen_rows, _seed_chunks(indices, K), n_samples
+        return chosen_rows, _seed_chunks(indices, K), _weights_at(sw, order), total, False
 
-    def _initial_parameters(self, X, random_state, inits, tied, model_dtype, events):
+    def _initial_parameters(self, X, sw, random_state, inits, tied, model_dtype, events):
         weights_init, means_init, precisions_init = inits
         dtype = X.dtype
         n_samples, n_features = X.shape
         K = self.n_components
         weights = means = covariances = None
         if weights_init is None or means_init is None or precisions_init is None:
-            rows, resp_chunk, n_weighted = self._initial_labels(X, random_state)
+            rows, resp_chunk, row_w, n_weighted, every_row = self._initial_labels(
+                X, sw, random_state)
             second = "full" if self.covariance_type == "full" else "diag"
             # Two passes: the means first, then the scatter around them.
-            first = G.resp_stats(rows, resp_chunk, np.zeros((K, n_features)), "diag")
+            first = G.resp_stats(rows, resp_chunk, np.zeros((K, n_features)), "diag", row_w)
             shift = (first.sum_x / (first.nk + 10 * np.finfo(dtype).eps)[:, None])
-            stats = G.resp_stats(rows, resp_chunk, shift, second)._replace(n_samples=n_weighted)
-            if tied is not None and rows is not X and n_weighted == rows.shape[0]:
+            stats = G.resp_stats(rows, resp_chunk, shift, second, row_w)._replace(
+                n_samples=n_weighted)
+            if tied is not None and rows is not X and every_row:
                 # 'kmeans' on a subsample: its own total scatter, as if it were X.
-                tied = G.tied_scatter(rows)
+                tied = G.tied_scatter(rows, row_w)
             weights, means, covariances, _ = G.m_step(
                 stats, self.covariance_type, self.reg_covar, dtype, tied=tied,
-                weights_by="n_samples", every_row=rows.shape[0] == n_weighted,
+                weights_by="n_samples", every_row=every_row,
             )
             if self.reseed:
                 weights, means, covariances = self._reseed(
-                    X, weights, means, covariances, stats.nk, dtype, "initialisation", events)
+                    X, sw, weights, means, covariances, stats.nk, dtype, "initialisation",
+                    events)
         if weights_init is not None:
             weights = np.asarray(weights_init, dtype=np.float64)
         if means_init is not None:
@@ -573,26 +666,27 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             np.asarray(prec_chol, dtype=cov_dtype),
         )
 
-    def _m_step(self, stats, tied, dtype, data_dtype, X=None, n_iter=None, events=None):
+    def _m_step(self, stats, tied, dtype, data_dtype, X=None, sw=None, n_iter=None,
+                events=None):
         weights, means, covariances, loss = G.m_step(
             stats, self.covariance_type, self.reg_covar, dtype, tied=tied
         )
         if self.reseed and X is not None:
             weights, means, covariances = self._reseed(
-                X, weights, means, covariances, stats.nk, dtype, n_iter, events)
+                X, sw, weights, means, covariances, stats.nk, dtype, n_iter, events)
         prec_chol = G.precision_cholesky(covariances, self.covariance_type, dtype)
         # scikit-learn allocates full covariances in the data's dtype, even
         # when float64 initial parameters promote the rest of the model.
         cov_dtype = data_dtype if self.covariance_type == "full" else dtype
         return self._cast(weights, means, covariances, prec_chol, dtype, cov_dtype), loss
 
-    def _reseed(self, X, weights, means, covariances, nk, dtype, where, events):
+    def _reseed(self, X, sw, weights, means, covariances, nk, dtype, where, events):
         """The M-step's parameters with degenerate components re-seeded
         (``fastem._reseed``), the event appended to ``events``."""
         bad = degenerate_components(nk, covariances, self.covariance_type)
         if bad.size == 0:
             return weights, means, covariances
-        new = reseed(X, weights, means, covariances, nk, self.covariance_type, dtype, bad)
+        new = reseed(X, weights, means, covariances, nk, self.covariance_type, dtype, bad, sw)
         if new is None:  # nothing healthy to re-seed from: fail as usual
             return weights, means, covariances
         weights, means, covariances, rows = new

@@ -40,6 +40,11 @@ with one precision repeated over features):
     ``(0, K)`` to compute responsibilities from the parameters (the E-step),
     or ``(n_samples, K)`` float64 responsibilities to accumulate statistics
     for (the initialisation).
+``sample_weight``
+    ``(0,)`` for unit weights, or ``(n_samples,)`` of the data's dtype: row
+    i's log-likelihood and responsibilities count ``w_i`` times in ``ll`` and
+    the statistics (a row of weight 0 adds exactly nothing); the per-row
+    outputs are not weighted.
 ``out_lpn, out_resp, out_label``
     Per-row outputs: log-likelihood, responsibilities, argmax of the weighted
     log-density.  Pass an empty array to skip one.
@@ -341,25 +346,49 @@ def _write_normalized(resp, nb, start, lpn, out_lpn, out_resp):
 
 
 @helper
-def _sum_lpn(lpn, nb):
+def _sum_lpn(lpn, nb, sample_weight, start):
+    """sum_b w_b lpn_b and sum_b w_b |lpn_b| (w = 1 without weights; a row
+    of weight 0 adds exactly nothing, even with lpn = -inf)."""
     s = 0.0
     a = 0.0
-    for b in range(nb):
-        s += lpn[b]
-        a += abs(lpn[b])
+    if sample_weight.shape[0] == 0:
+        for b in range(nb):
+            s += lpn[b]
+            a += abs(lpn[b])
+    else:
+        for b in range(nb):
+            w = np.float64(sample_weight[start + b])
+            v = lpn[b] * w if w != 0.0 else 0.0
+            s += v
+            a += abs(v)
     return s, a
 
 
 @helper
-def _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, ll):
+def _weigh_block(resp, nb, sample_weight, start):
+    """resp[k, b] *= w[start + b], in place (0 where w is 0, whatever resp
+    holds): the statistics then sum w_i r_ik."""
+    if sample_weight.shape[0] > 0:
+        zero = typed_zero(resp[0, 0])
+        for k in range(resp.shape[0]):
+            for b in range(nb):
+                w = sample_weight[start + b]
+                resp[k, b] = resp[k, b] * w if w != zero else zero
+
+
+@helper
+def _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, ll,
+                     sample_weight):
     """From weighted log-densities to everything per row: labels, the
-    log-likelihood (summed into ``ll``), responsibilities (left in ``logp``)."""
+    log-likelihood (summed into ``ll``, times the sample weights),
+    responsibilities (left in ``logp``, times the sample weights)."""
     _write_labels(logp, nb, start, out_label, scratch[0])
     _normalize_block(logp, nb, lpn[0], lpn[1], scratch)
     _write_normalized(logp, nb, start, lpn[0], out_lpn, out_resp)
-    s, a = _sum_lpn(lpn[0], nb)
+    s, a = _sum_lpn(lpn[0], nb, sample_weight, start)
     ll[0] += s
     ll[1] += a
+    _weigh_block(logp, nb, sample_weight, start)
 
 
 @helper
@@ -599,8 +628,8 @@ def _scatter_block_full(XT, nb, shift, resp, diffT, wd, edges, band_out, nk, sum
 
 
 @kernel
-def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_label, segment_rows,
-              ll, nk_p, sx_p, sxx_p):
+def full_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, out_resp, out_label,
+              segment_rows, ll, nk_p, sx_p, sxx_p):
     """One pass for full covariances.
 
     X (n, d), means (K, d), prec_chol (K, d, d) upper-triangular: all of one
@@ -637,6 +666,7 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
                 _load_block(X, start, nb, XT)
                 if given:
                     _load_block(resp_in, start, nb, logp)
+                    _weigh_block(logp, nb, sample_weight, start)
                 else:
                     if use_gemm:
                         _logprob_block_full_gemm(XT, nb, means, packed, edges, log_norm, diffT,
@@ -644,7 +674,7 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
                     else:
                         _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y4, logp)
                     _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
-                                     out_label, ll[p])
+                                     out_label, ll[p], sample_weight)
                 if want_stats:
                     _scatter_block_full(XT, nb, means, logp, diffT, wd, edges, band_out,
                                         nk_p[p], sx_p[p], sxx_p[p])
@@ -708,8 +738,8 @@ def _first_moment_block(ZT, nb, resp, nk, sum_x):
 
 
 @kernel
-def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_label,
-              segment_rows, ll, nk_p, sx_p):
+def tied_pass(X, center, prec_chol, means_t, log_norm, sample_weight, out_lpn, out_resp,
+              out_label, segment_rows, ll, nk_p, sx_p):
     """One pass for a tied covariance.
 
     X (n, d), center (d,), prec_chol (d, d) upper-triangular,
@@ -742,7 +772,7 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, out_lpn, out_resp, out_la
                 _logprob_block_tied(XT, nb, center, prec_chol, packed, edges, means_t, log_norm,
                                     ZT, YT, logp)
                 _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label,
-                                 ll[p])
+                                 ll[p], sample_weight)
                 if want_stats:
                     _first_moment_block(ZT, nb, logp, nk_p[p], sx_p[p])
 
@@ -883,8 +913,8 @@ def _scatter_block_spherical(XT, nb, shift, resp, dist, nk, sum_x, sum_sq):
 
 
 @kernel
-def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_label, spherical,
-              segment_rows, ll, nk_p, sx_p, sq_p):
+def diag_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, out_resp,
+              out_label, spherical, segment_rows, ll, nk_p, sx_p, sq_p):
     """One pass for diagonal (or spherical) covariances.
 
     X (n, d), means (K, d), prec_chol (K, d) = 1 / standard deviations: all of
@@ -915,13 +945,14 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, out_lpn, out_resp, out_lab
                 _load_block(X, start, nb, XT)
                 if given:
                     _load_block(resp_in, start, nb, logp)
+                    _weigh_block(logp, nb, sample_weight, start)
                 else:
                     if sph:
                         _logprob_block_spherical(XT, nb, means, prec_chol, log_norm, dist, logp)
                     else:
                         _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp)
                     _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
-                                     out_label, ll[p])
+                                     out_label, ll[p], sample_weight)
                 if want_stats:
                     if sph:
                         _scatter_block_spherical(XT, nb, means, logp, dist, nk_p[p], sx_p[p],

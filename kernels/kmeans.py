@@ -101,7 +101,7 @@ def _row_sq_dists(X, i, mean, centers):
 
 
 @kernel
-def lloyd_pass(X, start, mean, centers, labels, upper, lower, moved, half_gap):
+def lloyd_pass(X, start, mean, centers, labels, upper, lower, moved, half_gap, weights):
     """One Lloyd assignment step over a chunk, with Hamerly's bounds.
 
     Every row gets its nearest centre (first on ties) in ``labels[start + i]``.
@@ -115,7 +115,9 @@ def lloyd_pass(X, start, mean, centers, labels, upper, lower, moved, half_gap):
 
     Returns ``(n_changed, d_counts (K,), d_sums (K, d))``: how many labels
     changed, and the change they make to each cluster's row count and sum of
-    centred rows (float64, summed in a thread-independent order).
+    centred rows (float64, summed in a thread-independent order).  With
+    ``weights`` (float64, full length; empty: all 1), a row counts its
+    weight and adds its weight times its centred values.
     """
     n, d = X.shape
     n_clusters = centers.shape[0]
@@ -195,13 +197,14 @@ def lloyd_pass(X, start, mean, centers, labels, upper, lower, moved, half_gap):
                     continue
                 changed[p] += 1
                 labels[first + b] = new
-                cnt[new] += 1.0
+                w = weights[first + b] if weights.shape[0] > 0 else 1.0
+                cnt[new] += w
                 for j in range(d):
-                    sm[new, j] += X[lo + b, j] - mean[j]
+                    sm[new, j] += w * (X[lo + b, j] - mean[j])
                 if old >= 0:
-                    cnt[old] -= 1.0
+                    cnt[old] -= w
                     for j in range(d):
-                        sm[old, j] -= X[lo + b, j] - mean[j]
+                        sm[old, j] -= w * (X[lo + b, j] - mean[j])
     counts = np.zeros(n_clusters)
     sums = np.zeros((n_clusters, d))
     for p in range(P):

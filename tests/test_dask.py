@@ -122,3 +122,27 @@ def test_reseed_on_a_dask_array(client):
     messages = [str(w.message) for w in caught if w.category is fastem.ReseedWarning]
     assert len(messages) == 2 and messages[0] == messages[1]
     _close(a, b)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_sample_weight_on_a_dask_array(client, X, covariance_type):
+    """Weights as a dask array (other chunks) or a NumPy array: the passes
+    weigh each block's rows on the workers; the fit equals the in-memory one."""
+    w = np.random.default_rng(3).integers(0, 4, X.shape[0]).astype(float)
+    dX = da.from_array(X, chunks=(700, 3))
+    kw = dict(n_components=3, covariance_type=covariance_type, random_state=0)
+    a = fastem.GaussianMixture(**kw).fit(X, sample_weight=w)
+    b = fastem.GaussianMixture(**kw).fit(dX, sample_weight=da.from_array(w, chunks=1000))
+    c = fastem.GaussianMixture(**kw).fit(dX, sample_weight=w)
+    _close(a, b)
+    _close(a, c)
+
+
+def test_bad_dask_weights_are_rejected(client, X):
+    dX = da.from_array(X, chunks=(700, 3))
+    w = np.ones(X.shape[0])
+    w[5] = np.nan
+    with pytest.raises(ValueError, match="Input sample_weight contains NaN"):
+        fastem.GaussianMixture(3).fit(dX, sample_weight=da.from_array(w, chunks=1000))
+    with pytest.raises(ValueError, match="Negative values in data passed to sample_weight"):
+        fastem.GaussianMixture(3).fit(dX, sample_weight=-da.ones(X.shape[0], chunks=1000))

@@ -28,9 +28,11 @@ def log_norm(weights, prec_chol, covariance_type, d, K):
     return np.ascontiguousarray(w + ld - 0.5 * d * np.log(2 * np.pi))
 
 
-def call_kernel(X, covariance_type, args, outs, resp_in, segment_rows, accs, pieces=1):
+def call_kernel(X, covariance_type, args, outs, resp_in, segment_rows, accs, pieces=1,
+                sample_weight=None):
     """Run the family's kernel over X, fed as ``pieces`` calls of whole
     segments each (as the API feeds copies of a non-contiguous input)."""
+    sw = np.empty(0, X.dtype) if sample_weight is None else sample_weight
     n = X.shape[0]
     n_segments = -(-n // segment_rows)
     step = max(1, -(-n_segments // pieces)) * segment_rows
@@ -38,17 +40,18 @@ def call_kernel(X, covariance_type, args, outs, resp_in, segment_rows, accs, pie
         hi = min(lo + step, n)
         cut = tuple(o[lo:hi] if o.shape[0] else o for o in outs)
         part_resp = resp_in[lo:hi] if resp_in.shape[0] else resp_in
+        part_sw = sw[lo:hi] if sw.shape[0] else sw
         if covariance_type == "full":
-            kernels.full_pass(X[lo:hi], *args, part_resp, *cut, segment_rows, *accs)
+            kernels.full_pass(X[lo:hi], *args, part_resp, part_sw, *cut, segment_rows, *accs)
         elif covariance_type == "tied":
-            kernels.tied_pass(X[lo:hi], *args, *cut, segment_rows, *accs)
+            kernels.tied_pass(X[lo:hi], *args, part_sw, *cut, segment_rows, *accs)
         else:
-            kernels.diag_pass(X[lo:hi], *args, part_resp, *cut, covariance_type == "spherical",
-                              segment_rows, *accs)
+            kernels.diag_pass(X[lo:hi], *args, part_resp, part_sw, *cut,
+                              covariance_type == "spherical", segment_rows, *accs)
 
 
 def run_kernel(X, params, covariance_type, resp_in=None, outputs=True, want_stats=True,
-               segment_rows=None, pieces=1):
+               segment_rows=None, pieces=1, sample_weight=None):
     """The kernel's results as ``(sum_lpn, sum_abs_lpn, nk, sum_x[, second][,
     center])`` and its per-row outputs."""
     weights, means, chol = params
@@ -75,7 +78,8 @@ def run_kernel(X, params, covariance_type, resp_in=None, outputs=True, want_stat
     else:
         prec = chol if covariance_type == "diag" else np.repeat(chol[:, None], d, axis=1)
         args = (means, np.ascontiguousarray(prec), lnorm)
-    call_kernel(X, covariance_type, args, outs, resp_in, segment_rows, accs, pieces)
+    call_kernel(X, covariance_type, args, outs, resp_in, segment_rows, accs, pieces,
+                sample_weight)
     (sum_lpn, sum_abs), *stats = reduce_partitions(accs)
     res = (sum_lpn, sum_abs, *stats)
     if covariance_type == "tied":
@@ -246,7 +250,7 @@ def test_row_with_every_component_at_minus_infinity():
     K = 2
     out_lpn, out_resp = np.empty(300), np.empty((300, K))
     accs = pass_accumulators(300, 2, K, X.dtype, "diag", False)
-    kernels.diag_pass(X, means, chol, lnorm, np.empty((0, K)), out_lpn, out_resp,
+    kernels.diag_pass(X, means, chol, lnorm, np.empty((0, K)), np.empty(0), out_lpn, out_resp,
                       np.empty(300, np.int64), False, 512, *accs)
     assert np.all(out_lpn == -np.inf)
     assert np.all(np.isnan(out_resp))
@@ -325,3 +329,58 @@ def test_vectorisable_log_is_within_two_ulp_of_libm():
     part = x[:10].copy()
     _log_block(part, 4, np.empty(10))
     np.testing.assert_array_equal(part[4:], x[4:10])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("n", [7, 3000])
+@pytest.mark.parametrize("d", [3, 33])
+def test_sample_weights_weigh_sums_not_rows(covariance_type, dtype, n, d):
+    """With sample weights the sums are sum_i w_i lpn_i and sum_i w_i r_ik
+    (..): the NumPy reference's with responsibilities times w; the per-row
+    outputs are the unweighted ones; a weight of 0 takes a row out even when
+    its log-likelihood is -inf."""
+    K = 3
+    params = random_params(covariance_type, K, d, seed=n, dtype=dtype)
+    rng = np.random.default_rng(n + d)
+    X = rng.normal(scale=2.0, size=(n, d)).astype(dtype)
+    w = rng.integers(0, 4, n).astype(dtype)
+    res, lpn, resp, label = run_kernel(X, params, covariance_type, sample_weight=w)
+    plain, lpn0, resp0, label0 = run_kernel(X, params, covariance_type)
+    np.testing.assert_array_equal(lpn, lpn0)
+    np.testing.assert_array_equal(resp, resp0)
+    np.testing.assert_array_equal(label, label0)
+
+    wlp = naive.weighted_log_prob(X, *params, covariance_type)
+    ref_lpn, ref_resp = naive.log_prob_and_resp(wlp)
+    tol = TOL[dtype]
+    w64 = w.astype(np.float64)
+    np.testing.assert_allclose(res[0], w64 @ ref_lpn, rtol=tol["rtol"])
+    np.testing.assert_allclose(res[1], w64 @ np.abs(ref_lpn), rtol=tol["rtol"])
+    means = params[1].astype(np.float64)
+    shift = np.broadcast_to(res[-1].astype(np.float64), means.shape) \
+        if covariance_type == "tied" else means
+    nk, sum_x, sum_xxT, sum_sq = naive.sufficient_stats(X, ref_resp * w64[:, None], shift)
+    stat_tol = dict(rtol=tol["rtol"], atol=tol["atol"] * 4 * n)
+    np.testing.assert_allclose(res[2], nk, **stat_tol)
+    np.testing.assert_allclose(res[3], sum_x, **stat_tol)
+    if covariance_type == "full":
+        iu = np.triu_indices(d)
+        np.testing.assert_allclose(res[4][:, iu[0], iu[1]], sum_xxT[:, iu[0], iu[1]], **stat_tol)
+    elif covariance_type == "diag":
+        np.testing.assert_allclose(res[4], sum_sq, **stat_tol)
+
+
+def test_a_zero_weight_row_at_minus_infinity_adds_nothing():
+    X = np.random.default_rng(1).normal(size=(300, 2))
+    weights, means, chol = random_params("diag", 2, 2)
+    K = 2
+    lnorm = np.zeros(K)
+    lnorm[:] = -np.inf  # every row -inf: NaN responsibilities
+    w = np.zeros(300)
+    accs = pass_accumulators(300, 2, K, X.dtype, "diag", True)
+    kernels.diag_pass(X, means, chol, lnorm, np.empty((0, K)), w, np.empty(0), np.empty((0, K)),
+                      np.empty(0, np.int64), False, 512, *accs)
+    (sum_lpn, sum_abs), nk, sum_x, sum_sq = reduce_partitions(accs)
+    assert sum_lpn == 0.0 and sum_abs == 0.0
+    assert np.all(nk == 0) and np.all(sum_x == 0) and np.all(sum_sq == 0)

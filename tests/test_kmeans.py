@@ -37,7 +37,7 @@ def test_candidate_sq_distances_match_numpy(dtype, n):
 
 def lloyd(X, mean, centers, labels, upper, lower, moved):
     return kernels.lloyd_pass(X, 0, mean, centers, labels, upper, lower, moved,
-                              _kmeans._half_gaps(centers))
+                              _kmeans._half_gaps(centers), np.empty(0))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -161,7 +161,7 @@ def test_relocation_moves_the_farthest_rows():
     labels = np.zeros(4, np.int32)
     counts = np.array([4.0, 0.0])
     sums = np.array([[12.0], [0.0]])
-    _kmeans._relocate_empty(X, mean, centers, counts, sums, labels)
+    _kmeans._relocate_empty(X, mean, centers, counts, sums, labels, np.empty(0))
     np.testing.assert_array_equal(counts, [3.0, 1.0])
     np.testing.assert_array_equal(sums, [[3.0], [9.0]])
 
