@@ -10,6 +10,7 @@ kernels and the command line do not need it.
 """
 
 from ._bound import BoundDecreaseError, BoundDecreaseWarning
+from ._persistence import ModelFileError, load
 from ._reseed import ReseedWarning
 from ._warmup import warmup
 
@@ -19,8 +20,10 @@ __all__ = [
     "BoundDecreaseError",
     "BoundDecreaseWarning",
     "GaussianMixture",
+    "ModelFileError",
     "ReseedWarning",
     "__version__",
+    "load",
     "warmup",
 ]
 

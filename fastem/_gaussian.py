@@ -315,8 +315,8 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
     if covariance_type == "tied":
         totals.append(np.empty((n_components, 0)))
     (sum_lpn, sum_abs), nk, sum_x, second = totals
-    return Stats(total_weight(n_samples, sample_weight), float(sum_lpn), float(sum_abs), nk, np.asarray(shift, np.float64),
-                 sum_x, second)
+    return Stats(total_weight(n_samples, sample_weight), float(sum_lpn), float(sum_abs), nk,
+                 np.asarray(shift, np.float64), sum_x, second)
 
 
 def _repair_far_rows(chunk, params, covariance_type, out_resp, out_label):

@@ -981,6 +981,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         score, n = self._score_and_rows(X)
         return -2 * score * n + 2 * self._n_parameters()
 
+    # ---------------------------------------------------------- persistence
+
+    def save(self, file):
+        """Write the fitted model to ``file`` (a path or a binary file), in
+        fastem's versioned ``.npz`` format: no pickle, checked on
+        :func:`fastem.load`.  (Pickling the estimator works as well.)
+
+        Parameters
+        ----------
+        file : str, path-like or binary file object
+        """
+        from ._persistence import save_model
+
+        save_model(self, file)
+
     # -------------------------------------------------------------- verbose
 
     def _print_verbose_msg_init_beg(self, n_init):
