@@ -24,6 +24,7 @@ __all__ = [
     "ReseedWarning",
     "__version__",
     "load",
+    "select",
     "warmup",
 ]
 
@@ -33,6 +34,10 @@ def __getattr__(name):
         from .gaussian_mixture import GaussianMixture
 
         return GaussianMixture
+    if name == "select":
+        from ._select import select
+
+        return select
     raise AttributeError(f"module 'fastem' has no attribute {name!r}")
 
 

@@ -13,6 +13,7 @@ mean for tied, accumulated in float64, so covariances do not lose their
 digits to cancellation.
 """
 
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -244,20 +245,28 @@ def total_weight(n_samples, sample_weight):
     return float(np.sum(sample_weight, dtype=np.float64))
 
 
-def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_resp=None,
-                  out_label=None, sample_weight=None):
-    """One pass over X through the family's fused kernel.
+class _Plan(NamedTuple):
+    """One kernel pass, ready to be fed chunks: ``run(chunk, sw, outs)``
+    adds a chunk into ``accs``; ``finish(n_samples, sample_weight)`` turns
+    them into ``Stats``."""
 
-    Writes the per-row outputs that are given (arrays of the compute dtype
-    and of X's length) and returns ``Stats`` (its statistics are all zero
-    unless ``want_stats``).  ``sample_weight`` (None, or n_samples
-    non-negative floats) weighs each row's log-likelihood and
-    responsibilities in the sums; ``Stats.n_samples`` is then their total.
-    """
-    distributed = getattr(X, "distributed_pass", None)
-    if distributed is not None and out_lpn is None and out_resp is None and out_label is None:
-        # a DaskSource
-        return distributed(params, covariance_type, want_stats, sample_weight)
+    dtype: np.dtype
+    run: object
+    accs: list
+    shift: np.ndarray
+    covariance_type: str
+    n_components: int
+
+    def finish(self, n_samples, sample_weight):
+        totals = reduce_partitions(self.accs)
+        if self.covariance_type == "tied":
+            totals.append(np.empty((self.n_components, 0)))
+        (sum_lpn, sum_abs), nk, sum_x, second = totals
+        return Stats(total_weight(n_samples, sample_weight), float(sum_lpn), float(sum_abs), nk,
+                     np.asarray(self.shift, np.float64), sum_x, second)
+
+
+def _plan(X, params, covariance_type, want_stats):
     n_samples, n_features = X.shape
     n_components = params.means.shape[0]
     dtype = compute_dtype(X.dtype, params.means.dtype)
@@ -265,7 +274,6 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
     lnorm = log_norm(params, covariance_type)
     means = kernel_array(params.means, dtype)
     prec_chol = np.asarray(params.precisions_cholesky)
-    empties = _empty_outputs(n_components, dtype)
     no_resp = np.empty((0, n_components))
     if covariance_type == "full":
         prec = kernel_array(prec_chol, dtype)
@@ -302,21 +310,63 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
                               *accs)
 
         shift = means
+    return _Plan(dtype, run, accs, shift, covariance_type, n_components)
+
+
+def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_resp=None,
+                  out_label=None, sample_weight=None):
+    """One pass over X through the family's fused kernel.
+
+    Writes the per-row outputs that are given (arrays of the compute dtype
+    and of X's length) and returns ``Stats`` (its statistics are all zero
+    unless ``want_stats``).  ``sample_weight`` (None, or n_samples
+    non-negative floats) weighs each row's log-likelihood and
+    responsibilities in the sums; ``Stats.n_samples`` is then their total.
+    """
+    distributed = getattr(X, "distributed_pass", None)
+    if distributed is not None and out_lpn is None and out_resp is None and out_label is None:
+        # a DaskSource
+        return distributed(params, covariance_type, want_stats, sample_weight)
+    plan = _plan(X, params, covariance_type, want_stats)
+    dtype = plan.dtype
+    empties = _empty_outputs(plan.n_components, dtype)
     outputs = (out_lpn, out_resp, out_label)
     for start, stop, chunk in iter_chunks(X, dtype, whole=True):
         outs = _slice_outputs(outputs, empties, start, stop)
-        run(chunk, weight_chunk(sample_weight, start, stop, dtype), outs)
+        plan.run(chunk, weight_chunk(sample_weight, start, stop, dtype), outs)
         # A row with no finite log-density makes the log-likelihood sum -inf:
         # only then are this chunk's outputs scanned for it.
         if (out_resp is not None or out_label is not None) and not np.isfinite(
-                accs[0][:, 0].sum()):
+                plan.accs[0][:, 0].sum()):
             _repair_far_rows(chunk, params, covariance_type, outs[1], outs[2])
-    totals = reduce_partitions(accs)
-    if covariance_type == "tied":
-        totals.append(np.empty((n_components, 0)))
-    (sum_lpn, sum_abs), nk, sum_x, second = totals
-    return Stats(total_weight(n_samples, sample_weight), float(sum_lpn), float(sum_abs), nk,
-                 np.asarray(shift, np.float64), sum_x, second)
+    return plan.finish(X.shape[0], sample_weight)
+
+
+def gaussian_passes(X, requests, sample_weight=None, want_stats=True, seconds=None):
+    """``Stats`` of several passes -- ``requests`` of ``(params,
+    covariance_type)`` -- from one read of X: each chunk goes through every
+    request's kernel before the next chunk is read.  Each result has the
+    same bits as its own ``gaussian_pass``.  ``seconds``: a list to which
+    each request's kernel time is added."""
+    seconds = [0.0] * len(requests) if seconds is None else seconds
+    if hasattr(X, "distributed_pass"):
+        out = []
+        for i, (p, c) in enumerate(requests):
+            started = time.perf_counter()
+            out.append(gaussian_pass(X, p, c, want_stats=want_stats,
+                                     sample_weight=sample_weight))
+            seconds[i] += time.perf_counter() - started
+        return out
+    plans = [_plan(X, p, c, want_stats) for p, c in requests]
+    for dtype in {plan.dtype for plan in plans}:
+        group = [(i, plan) for i, plan in enumerate(plans) if plan.dtype == dtype]
+        for start, stop, chunk in iter_chunks(X, dtype, whole=True):
+            sw = weight_chunk(sample_weight, start, stop, dtype)
+            for i, plan in group:
+                started = time.perf_counter()
+                plan.run(chunk, sw, _empty_outputs(plan.n_components, dtype))
+                seconds[i] += time.perf_counter() - started
+    return [plan.finish(X.shape[0], sample_weight) for plan in plans]
 
 
 def _repair_far_rows(chunk, params, covariance_type, out_resp, out_label):

@@ -396,6 +396,33 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit_predict(self, X, labels=True, sample_weight=None):
         X = self._validate_X(X, reset=True)
+        sw, positive = self._check_sample_weight(sample_weight, X)
+        self._run_em(X, sw, positive)
+        if not labels:
+            return None
+        # A final E-step, so that fit_predict(X) always equals fit(X).predict(X).
+        if isinstance(X, DaskSource):
+            return lazy_output(X, self._current_parameters(), self.covariance_type, "label")
+        return self._predict_labels(X)
+
+    def _run_em(self, X, sw, positive):
+        """``_em_steps`` with each pass it asks for made at once."""
+        steps = self._em_steps(X, sw, positive)
+        try:
+            params = next(steps)
+            while True:
+                params = steps.send(G.gaussian_pass(X, params, self.covariance_type,
+                                                    want_stats=True, sample_weight=sw))
+        except StopIteration:
+            pass
+
+    def _em_steps(self, X, sw, positive, tied=None):
+        """The fit on validated ``X`` and sample weights (``positive`` of
+        them > 0), as a generator: it yields the parameters of each E-step
+        it needs and is sent that pass's ``Stats`` back (``fastem.select``
+        serves several fits' passes with one read of the data, and may give
+        the tied scatter it computed once); the fitted attributes are set
+        when it finishes."""
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -403,7 +430,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"but got n_components = {self.n_components}, "
                 f"n_samples = {n_samples}"
             )
-        sw = self._check_sample_weight(sample_weight, X)
+        if positive < self.n_components:
+            raise ValueError(
+                f"Expected at least n_components = {self.n_components} rows with a positive "
+                f"sample_weight, but got {positive}."
+            )
         inits = self._check_initial_parameters(n_features)
         # As in scikit-learn, float64 initial parameters make a float64 model
         # even for float32 data (NumPy's promotion decides every array).
@@ -412,7 +443,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
-        tied = G.tied_scatter(X, sw) if self.covariance_type == "tied" else None
+        if self.covariance_type != "tied":
+            tied = None
+        elif tied is None:
+            tied = G.tied_scatter(X, sw)
 
         max_lower_bound = -np.inf
         best = None
@@ -439,8 +473,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 # by as much.
                 prev_log_mass, log_mass = log_mass, math.log(
                     math.fsum(np.asarray(params.weights, dtype=np.float64)))
-                stats = G.gaussian_pass(X, params, self.covariance_type, want_stats=True,
-                                        sample_weight=sw)
+                stats = yield params
                 lower_bound = dtype.type(stats.sum_lpn / stats.n_samples)
                 if loss is not None:
                     self._check_bound(n_iter, prev_lower_bound, lower_bound, loss, stats, dtype,
@@ -482,20 +515,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.lower_bound_ = max_lower_bound
         self.converged_ = best_converged
 
-        if not labels:
-            return None
-        # A final E-step, so that fit_predict(X) always equals fit(X).predict(X).
-        if isinstance(X, DaskSource):
-            return lazy_output(X, self._current_parameters(), self.covariance_type, "label")
-        return self._predict_labels(X)
-
     def _check_sample_weight(self, sample_weight, X):
-        """None, or the weights as float64 (a dask array for a dask X):
-        1-D, one per row, finite, non-negative, with at least
-        ``n_components`` positive.  Messages as scikit-learn's
+        """``(weights, n_positive)``: None, or the weights as float64 (a dask
+        array for a dask X): 1-D, one per row, finite, non-negative, not all
+        zero; and how many are positive.  Messages as scikit-learn's
         ``sample_weight`` checks in other estimators."""
         if sample_weight is None:
-            return None
+            return None, X.shape[0]
         n_samples = X.shape[0]
         if isinstance(X, DaskSource) and is_dask_array(sample_weight):
             w = sample_weight
@@ -525,12 +551,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise ValueError("Negative values in data passed to sample_weight")
         if positive == 0:
             raise ValueError("Sample weights must contain at least one non-zero number.")
-        if positive < self.n_components:
-            raise ValueError(
-                f"Expected at least n_components = {self.n_components} rows with a positive "
-                f"sample_weight, but got {positive}."
-            )
-        return w
+        return w, int(positive)
 
     def _check_initial_parameters(self, n_features):
         """Validated copies of the ``*_init`` arrays (the parameters stay untouched)."""
