@@ -24,6 +24,8 @@ __all__ = [
     "ReseedWarning",
     "__version__",
     "load",
+    "plot_bound",
+    "plot_mixture",
     "select",
     "warmup",
 ]
@@ -38,6 +40,10 @@ def __getattr__(name):
         from ._select import select
 
         return select
+    if name in ("plot_bound", "plot_mixture"):
+        from . import plotting
+
+        return getattr(plotting, name)
     raise AttributeError(f"module 'fastem' has no attribute {name!r}")
 
 

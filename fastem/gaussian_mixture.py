@@ -453,6 +453,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         best_converged = False
         reseeds = []  # (where, components, nk, rows) of every run
         for init in range(n_init):
+            self._init_index = init  # read by the command line's progress lines
             self._print_verbose_msg_init_beg(init)
             events = []
             if do_init:

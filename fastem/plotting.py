@@ -1,0 +1,157 @@
+"""Plots of a fitted mixture (the optional extra ``fastem[plot]``: matplotlib).
+
+* ``plot_bound(model)``: the lower bound at every EM iteration
+  (``model.lower_bounds_``) -- the curve EM promises never goes down.
+* ``plot_mixture(model, X)``: 2-D data coloured by component, with each
+  component's mean and its 1- and 2-standard-deviation ellipses, on two
+  features or on any linear projection.
+
+Both draw on a given matplotlib ``Axes`` (or a new figure's) and return it.
+"""
+
+import numpy as np
+
+#: At most this many rows are drawn by plot_mixture (a uniform subsample).
+MAX_POINTS = 20_000
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError(
+            "fastem's plots need matplotlib: pip install \"fastem[plot]\""
+        ) from None
+    return plt
+
+
+def _axes(ax):
+    if ax is not None:
+        return ax
+    plt = _pyplot()
+    _, ax = plt.subplots(figsize=(6, 4))
+    return ax
+
+
+def plot_bound(model, ax=None):
+    """Draw ``model.lower_bounds_`` (mean log-likelihood per sample) against
+    the iteration, with the converged value marked.
+
+    Parameters
+    ----------
+    model : fitted GaussianMixture
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model)
+    bounds = np.asarray(model.lower_bounds_, dtype=np.float64)
+    ax = _axes(ax)
+    iterations = np.arange(1, bounds.size + 1)
+    ax.plot(iterations, bounds, marker="o", markersize=3, linewidth=1.5)
+    if bounds.size:
+        ax.axhline(bounds[-1], color="0.6", linewidth=0.8, linestyle="--")
+    state = "converged" if model.converged_ else "not converged"
+    ax.set_title(f"EM lower bound: {model.n_components} {model.covariance_type} "
+                 f"components, {state} after {model.n_iter_} iterations")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("lower bound (mean log-likelihood)")
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def _full_covariances(model):
+    K, d = model.means_.shape
+    cov = np.asarray(model.covariances_, dtype=np.float64)
+    if model.covariance_type == "full":
+        return cov
+    if model.covariance_type == "tied":
+        return np.broadcast_to(cov, (K, d, d))
+    if model.covariance_type == "diag":
+        return np.stack([np.diag(c) for c in cov])
+    return np.stack([np.eye(d) * c for c in cov])
+
+
+def _projection(features, n_features):
+    if features is None:
+        features = (0, 1) if n_features >= 2 else (0,)
+    P = np.asarray(features)
+    if P.ndim == 1:
+        if P.size != 2 or n_features < 2:
+            raise ValueError("plot_mixture needs two features (or a (n_features, 2) "
+                             f"projection); the model has {n_features} feature(s)")
+        index = P.astype(int)
+        P = np.zeros((n_features, 2))
+        P[index[0], 0] = 1.0
+        P[index[1], 1] = 1.0
+        labels = [f"feature {index[0]}", f"feature {index[1]}"]
+    else:
+        if P.shape != (n_features, 2):
+            raise ValueError(f"projection must have shape ({n_features}, 2), got {P.shape}")
+        labels = ["projection 1", "projection 2"]
+    return np.asarray(P, dtype=np.float64), labels
+
+
+def plot_mixture(model, X, features=None, ax=None, random_state=0):
+    """Draw the rows of X, coloured by their most likely component, and each
+    component's mean with its 1- and 2-sigma ellipses.
+
+    Parameters
+    ----------
+    model : fitted GaussianMixture
+    X : array-like of shape (n_samples, n_features)
+        In memory (at most ``MAX_POINTS`` rows, uniformly chosen, are drawn).
+    features : pair of int, or array of shape (n_features, 2), optional
+        The two features to plot (default: the first two), or a linear
+        projection: rows are drawn at ``X @ P``, ellipses from ``P^T S P``.
+    ax : matplotlib Axes, optional
+    random_state : int, default=0
+        Picks the rows drawn when X has more than ``MAX_POINTS``.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    from matplotlib.patches import Ellipse
+
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model)
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != model.n_features_in_:
+        raise ValueError(f"X must have shape (n_samples, {model.n_features_in_}), "
+                         f"got {X.shape}")
+    if X.shape[0] > MAX_POINTS:
+        rows = np.random.default_rng(random_state).choice(X.shape[0], MAX_POINTS,
+                                                          replace=False)
+        X = X[np.sort(rows)]
+    P, axis_labels = _projection(features, model.n_features_in_)
+    ax = _axes(ax)
+    labels = model.predict(X)
+    Y = np.asarray(X, dtype=np.float64) @ P
+    colours = [f"C{k % 10}" for k in range(model.n_components)]
+    ax.scatter(Y[:, 0], Y[:, 1], s=4, c=[colours[k] for k in labels], alpha=0.5,
+               linewidths=0)
+    means = np.asarray(model.means_, dtype=np.float64) @ P
+    for k, cov in enumerate(_full_covariances(model)):
+        projected = P.T @ cov @ P
+        values, vectors = np.linalg.eigh(projected)
+        values = np.maximum(values, 0.0)
+        angle = np.degrees(np.arctan2(vectors[1, 1], vectors[0, 1]))
+        for scale in (1.0, 2.0):
+            ax.add_patch(Ellipse(means[k], 2 * scale * np.sqrt(values[1]),
+                                 2 * scale * np.sqrt(values[0]), angle=angle, fill=False,
+                                 edgecolor=colours[k], linewidth=1.5 / scale))
+        ax.plot(*means[k], marker="x", color="black", markersize=6)
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    ax.set_title(f"{model.n_components} {model.covariance_type} components")
+    ax.autoscale_view()
+    return ax
+
+
+__all__ = ["plot_bound", "plot_mixture"]

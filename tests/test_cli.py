@@ -1,0 +1,152 @@
+"""The command line: fastem fit / predict / score, progress, plots, errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastem
+from conftest import make_blobs
+from fastem import cli
+
+X = make_blobs(n_samples=3000, n_features=3, n_components=3, seed=14)
+
+
+def run(argv, capsys):
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def data(tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    return path
+
+
+def test_fit_with_progress_model_and_plots(tmp_path, data, capsys):
+    pytest.importorskip("matplotlib")
+    model_path, bound_png, mix_png = (tmp_path / n for n in ("m.npz", "b.png", "mix.png"))
+    code, out, err = run(["fit", str(data), "-k", "3", "--covariance-type", "diag",
+                          "--out", str(model_path), "--plot", str(bound_png),
+                          "--plot-mixture", str(mix_png)], capsys)
+    assert code == 0
+    assert "converged after" in out and f"model written to {model_path}" in out
+    lines = [line for line in err.splitlines() if line.startswith("iteration")]
+    assert lines and all("bound" in line and "rows/s" in line and "ETA" in line
+                         for line in lines)
+    assert bound_png.stat().st_size > 1000 and mix_png.stat().st_size > 1000
+    assert bound_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = fastem.load(model_path)
+    direct = fastem.GaussianMixture(3, covariance_type="diag", random_state=0).fit(X)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        np.testing.assert_array_equal(getattr(saved, name), getattr(direct, name))
+    assert saved.lower_bounds_ == direct.lower_bounds_
+    assert len(lines) == direct.n_iter_
+
+
+def test_predict_and_score(tmp_path, data, capsys):
+    model_path = tmp_path / "m.npz"
+    assert run(["fit", str(data), "-k", "3", "-q", "--out", str(model_path)], capsys)[0] == 0
+    model = fastem.load(model_path)
+    labels_path = tmp_path / "labels.npy"
+    code, out, _ = run(["predict", str(model_path), str(data), "--out", str(labels_path)],
+                       capsys)
+    assert code == 0 and "labels of 3,000 rows" in out
+    np.testing.assert_array_equal(np.load(labels_path), model.predict(X))
+    code, out, _ = run(["predict", str(model_path), str(data), "--proba"], capsys)
+    np.testing.assert_allclose(np.loadtxt(out.splitlines()), model.predict_proba(X),
+                               atol=1e-6)
+    code, out, _ = run(["score", str(model_path), str(data)], capsys)
+    values = dict(line.rsplit(" ", 1) for line in out.splitlines())
+    assert int(values["rows"]) == 3000
+    np.testing.assert_allclose(float(values["mean log-likelihood"]), model.score(X), rtol=1e-9)
+    np.testing.assert_allclose(float(values["bic"]), model.bic(X), rtol=1e-9)
+    np.testing.assert_allclose(float(values["aic"]), model.aic(X), rtol=1e-9)
+
+
+def test_text_hdf5_and_zarr_files(tmp_path, capsys):
+    csv = tmp_path / "x.csv"
+    np.savetxt(csv, X, delimiter=",", header="a,b,c", comments="")
+    np.testing.assert_array_equal(cli.read_data(str(csv)), np.loadtxt(csv, delimiter=",",
+                                                                      skiprows=1))
+    txt = tmp_path / "x.txt"
+    np.savetxt(txt, X)
+    np.testing.assert_array_equal(cli.read_data(str(txt)), X)
+    h5py = pytest.importorskip("h5py")
+    h5 = tmp_path / "x.h5"
+    with h5py.File(h5, "w") as f:
+        f["group/rows"] = X
+    np.testing.assert_array_equal(cli.read_data(str(h5))[:], X)
+    np.testing.assert_array_equal(cli.read_data(f"{h5}:group/rows")[:], X)
+    code, out, _ = run(["fit", str(h5), "-k", "3", "-q"], capsys)
+    assert code == 0 and "converged" in out
+    zarr = pytest.importorskip("zarr")
+    z = tmp_path / "x.zarr"
+    zarr.save_array(str(z), X)
+    np.testing.assert_array_equal(cli.read_data(str(z))[:], X)
+
+
+def test_sample_weight_file(tmp_path, data, capsys):
+    w = np.random.default_rng(0).integers(0, 3, X.shape[0]).astype(float)
+    np.save(tmp_path / "w.npy", w)
+    code, _, _ = run(["fit", str(data), "-k", "3", "-q", "--sample-weight",
+                      str(tmp_path / "w.npy"), "--out", str(tmp_path / "m.npz")], capsys)
+    assert code == 0
+    direct = fastem.GaussianMixture(3, random_state=0).fit(X, sample_weight=w)
+    np.testing.assert_array_equal(fastem.load(tmp_path / "m.npz").means_, direct.means_)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "{tmp}/missing.npy", "-k", "3"], "no such file: "),
+        (["fit", "{tmp}/x.dat", "-k", "3"], "unknown file type"),
+        (["fit", "{tmp}/nan.npy", "-k", "3"], "Input X contains NaN."),
+        (["fit", "{tmp}/x.npy", "-k", "0"], "The 'n_components' parameter"),
+        (["predict", "{tmp}/x.npy", "{tmp}/x.npy"], "not a readable fastem model file"),
+        (["fit", "{tmp}/x.npy", "-k", "3", "--sample-weight", "{tmp}/neg.npy"],
+         "Negative values in data passed to sample_weight"),
+    ],
+)
+def test_errors_are_one_line_and_exit_1(tmp_path, capsys, argv, message):
+    np.save(tmp_path / "x.npy", X)
+    (tmp_path / "x.dat").write_text("1 2 3")
+    bad = X.copy()
+    bad[5, 1] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    np.save(tmp_path / "neg.npy", -np.ones(X.shape[0]))
+    code, out, err = run([a.format(tmp=tmp_path) for a in argv], capsys)
+    assert code == 1
+    error_lines = [line for line in err.splitlines() if line.startswith("fastem: error:")]
+    assert len(error_lines) == 1 and message in error_lines[0]
+    assert "Traceback" not in err
+
+
+def test_bad_arguments_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["fit"])
+    assert info.value.code == 2
+
+
+def test_ctrl_c_exits_130(data, capsys, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "fit_command", interrupted)
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    for action in parser._subparsers._group_actions[0].choices.values():
+        if action.get_default("func") is not None and action.prog.endswith("fit"):
+            action.set_defaults(func=interrupted)
+    code, _, err = run(["fit", str(data), "-k", "3"], capsys)
+    assert code == 130 and "interrupted" in err
+
+
+def test_the_console_script_runs(tmp_path, data):
+    result = subprocess.run([sys.executable, "-m", "fastem.cli", "score", str(data), str(data)],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.startswith("fastem: error:") and "Traceback" not in result.stderr

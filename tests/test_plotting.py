@@ -1,0 +1,70 @@
+"""fastem.plot_bound and fastem.plot_mixture (matplotlib, the 'plot' extra)."""
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+import fastem  # noqa: E402
+from conftest import COVARIANCE_TYPES, make_blobs  # noqa: E402
+
+X = make_blobs(n_samples=600, n_features=3, n_components=3, seed=15)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_plot_bound_draws_every_iteration(tmp_path):
+    model = fastem.GaussianMixture(3, random_state=0, tol=1e-8).fit(X)
+    ax = fastem.plot_bound(model)
+    x, y = ax.lines[0].get_data()
+    np.testing.assert_array_equal(x, np.arange(1, model.n_iter_ + 1))
+    np.testing.assert_array_equal(y, model.lower_bounds_)
+    assert np.all(np.diff(y) >= 0)  # the curve EM promises
+    path = tmp_path / "bound.png"
+    ax.figure.savefig(path)
+    assert path.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_plot_mixture_draws_points_means_and_ellipses(tmp_path, covariance_type):
+    model = fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    ax = fastem.plot_mixture(model, X, features=(0, 2))
+    offsets = ax.collections[0].get_offsets()
+    np.testing.assert_allclose(offsets, X[:, [0, 2]])
+    assert len(ax.patches) == 2 * 3  # 1- and 2-sigma ellipses per component
+    first = ax.patches[0]
+    cov = model.covariances_
+    full = {"full": lambda: cov[0], "tied": lambda: cov, "diag": lambda: np.diag(cov[0]),
+            "spherical": lambda: np.eye(3) * cov[0]}[covariance_type]()
+    sub = full[np.ix_([0, 2], [0, 2])]
+    np.testing.assert_allclose(sorted([first.width, first.height]),
+                               2 * np.sqrt(np.linalg.eigvalsh(sub)), rtol=1e-6)
+    np.testing.assert_allclose(first.center, model.means_[0, [0, 2]])
+    path = tmp_path / "mixture.png"
+    ax.figure.savefig(path)
+    assert path.stat().st_size > 1000
+
+
+def test_plot_mixture_on_a_projection_and_on_given_axes():
+    model = fastem.GaussianMixture(3, random_state=0).fit(X)
+    P = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 2)))[0]
+    _, ax = plt.subplots()
+    assert fastem.plot_mixture(model, X, features=P, ax=ax) is ax
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), X @ P)
+
+
+def test_plot_errors():
+    model = fastem.GaussianMixture(2, random_state=0).fit(X[:, :1])
+    with pytest.raises(ValueError, match="needs two features"):
+        fastem.plot_mixture(model, X[:, :1])
+    with pytest.raises(ValueError, match="X must have shape"):
+        fastem.plot_mixture(model, X)
+    with pytest.raises(Exception, match="not fitted"):
+        fastem.plot_bound(fastem.GaussianMixture())
