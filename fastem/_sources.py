@@ -123,13 +123,24 @@ class RowSource:
 
     def take(self, indices):
         """The rows at ``indices`` (any order, repeats allowed) as a float
-        array of ``self.dtype``, reading only what it needs."""
+        array of ``self.dtype``, reading only what it needs.  The last large
+        result is remembered: asked for the same rows again (``select``'s
+        candidates share a ``random_state`` and so their initialisation's
+        subsample), the source returns that same array without a read; it
+        must not be modified."""
         indices = np.asarray(indices, dtype=np.intp)
+        memo = getattr(self, "_take_memo", None)
+        if memo is not None and memo[0].shape == indices.shape and np.array_equal(memo[0],
+                                                                                  indices):
+            return memo[1]
         if indices.size and np.all(indices[1:] > indices[:-1]):
-            return self._take_sorted(indices)  # a subsample: no reordering copy
-        order = np.unique(indices)
-        rows = self._take_sorted(order)
-        return rows[np.searchsorted(order, indices)]
+            rows = self._take_sorted(indices)  # a subsample: no reordering copy
+        else:
+            order = np.unique(indices)
+            rows = self._take_sorted(order)[np.searchsorted(order, indices)]
+        if indices.size > _TAKE_DIRECTLY:
+            self._take_memo = (indices.copy(), rows)
+        return rows
 
     def _take_sorted(self, order):
         out = np.empty((order.size, self.n_features), dtype=self.dtype)
