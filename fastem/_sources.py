@@ -123,7 +123,7 @@ class RowSource:
 
     def take(self, indices):
         """The rows at ``indices`` (any order, repeats allowed) as a float
-        array of ``self.dtype``, reading only what it needs.  The last large
+        array of ``self.dtype``, reading only what it needs.  The last
         result is remembered: asked for the same rows again (``select``'s
         candidates share a ``random_state`` and so their initialisation's
         subsample), the source returns that same array without a read; it
@@ -138,8 +138,7 @@ class RowSource:
         else:
             order = np.unique(indices)
             rows = self._take_sorted(order)[np.searchsorted(order, indices)]
-        if indices.size > _TAKE_DIRECTLY:
-            self._take_memo = (indices.copy(), rows)
+        self._take_memo = (indices.copy(), rows)
         return rows
 
     def _take_sorted(self, order):
