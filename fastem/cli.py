@@ -4,6 +4,7 @@
     fastem fit DATA -k K [--covariance-type T] [--out model.npz] [--plot bound.png]
     fastem predict MODEL DATA [--out labels.npy] [--proba]
     fastem score MODEL DATA
+    fastem select DATA [-k 1 2 3 ...] [--covariance-types ...] [--out best.npz]
     fastem bench                     speed against scikit-learn
     fastem accuracy                  score_samples against a 50-digit reference
 
@@ -296,6 +297,31 @@ def fit_command(args):
     return 0
 
 
+def select_command(args):
+    import fastem
+
+    X = read_data(args.data)
+    best, table = fastem.select(
+        X, n_components=args.n_components, covariance_types=args.covariance_types,
+        criterion=args.criterion, random_state=args.random_state, max_iter=args.max_iter,
+        tol=args.tol, reg_covar=args.reg_covar, as_frame=False,
+    )
+    print(f"{'k':>4} {'covariance':>10} {'bic':>16} {'aic':>16} {'log-lik/row':>12} "
+          f"{'iter':>5} {'seconds':>8}")
+    for r in table:
+        if r["error"]:
+            print(f"{r['n_components']:>4} {r['covariance_type']:>10}  failed: {r['error']}")
+            continue
+        print(f"{r['n_components']:>4} {r['covariance_type']:>10} {r['bic']:16.6f} "
+              f"{r['aic']:16.6f} {r['log_likelihood']:12.6f} {r['n_iter']:5d} "
+              f"{r['fit_time']:8.3f}")
+    print(f"best by {args.criterion}: {best.n_components} {best.covariance_type} components")
+    if args.out:
+        best.save(args.out)
+        print(f"model written to {args.out}")
+    return 0
+
+
 def predict_command(args):
     import fastem
 
@@ -353,6 +379,20 @@ def build_parser():
                                           "features) to this image file")
     f.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     f.set_defaults(func=fit_command)
+
+    se = sub.add_parser("select", help="fit a grid of models and keep the best by BIC or AIC")
+    se.add_argument("data")
+    se.add_argument("-k", "--n-components", type=int, nargs="+", default=list(range(1, 11)))
+    se.add_argument("--covariance-types", nargs="+",
+                    default=["full", "tied", "diag", "spherical"],
+                    choices=["full", "tied", "diag", "spherical"])
+    se.add_argument("--criterion", default="bic", choices=["bic", "aic"])
+    se.add_argument("--max-iter", type=int, default=100)
+    se.add_argument("--tol", type=float, default=1e-3)
+    se.add_argument("--reg-covar", type=float, default=1e-6)
+    se.add_argument("--random-state", type=int, default=0)
+    se.add_argument("--out", help="write the best model here")
+    se.set_defaults(func=select_command)
 
     pr = sub.add_parser("predict", help="label the rows of a data file with a saved model")
     pr.add_argument("model")

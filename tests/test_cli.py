@@ -150,3 +150,15 @@ def test_the_console_script_runs(tmp_path, data):
                             capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.startswith("fastem: error:") and "Traceback" not in result.stderr
+
+
+def test_select_command(tmp_path, data, capsys):
+    code, out, _ = run(["select", str(data), "-k", "2", "3", "4", "--covariance-types", "full",
+                        "diag", "--out", str(tmp_path / "best.npz")], capsys)
+    assert code == 0
+    best, table = fastem.select(X, n_components=[2, 3, 4], covariance_types=["full", "diag"],
+                                as_frame=False)
+    assert f"best by bic: {best.n_components} {best.covariance_type} components" in out
+    assert len([line for line in out.splitlines() if line.split()[:1] in (["2"], ["3"],
+                                                                           ["4"])]) == 6
+    np.testing.assert_array_equal(fastem.load(tmp_path / "best.npz").means_, best.means_)
