@@ -1,4 +1,4 @@
-"""The ``fastem`` command line.
+"""The fastem command line.
 
     fastem demo                      fit built-in data with fastem and scikit-learn
     fastem fit DATA -k K [--covariance-type T] [--out model.npz] [--plot bound.png]
@@ -10,8 +10,8 @@
 
 DATA is a .npy file (memory-mapped, never loaded whole), a .csv or .txt file
 (comma- or whitespace-separated; a header line is skipped), an HDF5 file
-(``file.h5`` with one dataset, or ``file.h5:dataset``; needs h5py) or a zarr
-array (``dir.zarr``; needs zarr).  Errors are one line on stderr and exit
+(file.h5 with one dataset, or file.h5:dataset; needs h5py) or a zarr array
+(dir.zarr; needs zarr).  Errors are one line on stderr and exit
 status 1 (2 for bad arguments, 130 for Ctrl-C).
 """
 
