@@ -439,6 +439,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         # As in scikit-learn, float64 initial parameters make a float64 model
         # even for float32 data (NumPy's promotion decides every array).
         dtype = G.compute_dtype(X.dtype, *(a.dtype for a in inits if a is not None))
+        if isinstance(sw, np.ndarray):
+            # Once in the passes' dtype, so that no pass converts them again.
+            sw = G.kernel_array(sw, dtype)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1

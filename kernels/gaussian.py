@@ -357,8 +357,9 @@ def _sum_lpn(lpn, nb, sample_weight, start):
             a += abs(lpn[b])
     else:
         for b in range(nb):
-            w = np.float64(sample_weight[start + b])
-            v = lpn[b] * w if w != 0.0 else 0.0
+            v = lpn[b] * np.float64(sample_weight[start + b])
+            if v != v:  # -inf * 0: a row of weight 0 adds nothing
+                v = 0.0
             s += v
             a += abs(v)
     return s, a
@@ -370,10 +371,17 @@ def _weigh_block(resp, nb, sample_weight, start):
     holds): the statistics then sum w_i r_ik."""
     if sample_weight.shape[0] > 0:
         zero = typed_zero(resp[0, 0])
+        w = sample_weight[start:start + nb]
         for k in range(resp.shape[0]):
+            row = resp[k]
             for b in range(nb):
-                w = sample_weight[start + b]
-                resp[k, b] = resp[k, b] * w if w != zero else zero
+                row[b] *= w[b]
+        # A row of weight 0 with NaN responsibilities (every log-density
+        # -inf: all NaN) is left NaN * 0 = NaN: zero such rows explicitly.
+        for b in range(nb):
+            if resp[0, b] != resp[0, b] and w[b] == zero:  # NaN first: never, normally
+                for k in range(resp.shape[0]):
+                    resp[k, b] = zero
 
 
 @helper
