@@ -224,7 +224,6 @@ class _Progress:
 def fit_with_progress(model, X, sample_weight=None, stream=None):
     """``model.fit(X, sample_weight)`` printing a progress line per EM
     iteration (the fit itself is the estimator's, pass for pass)."""
-    from . import _gaussian as G
     from ._threads import single_threaded_blas
 
     model._validate_params()
@@ -232,17 +231,8 @@ def fit_with_progress(model, X, sample_weight=None, stream=None):
         Xv = model._validate_X(X, reset=True)
         sw, positive = model._check_sample_weight(sample_weight, Xv)
         progress = _Progress(model, Xv.shape[0], stream)
-        steps = model._em_steps(Xv, sw, positive)
-        try:
-            params = next(steps)
-            while True:
-                started = time.perf_counter()
-                stats = G.gaussian_pass(Xv, params, model.covariance_type, want_stats=True,
-                                        sample_weight=sw)
-                progress.update(stats.sum_lpn / stats.n_samples, time.perf_counter() - started)
-                params = steps.send(stats)
-        except StopIteration:
-            pass
+        model._run_em(Xv, sw, positive, on_pass=lambda stats, seconds: progress.update(
+            stats.sum_lpn / stats.n_samples, seconds))
     return model
 
 

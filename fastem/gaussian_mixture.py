@@ -405,14 +405,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return lazy_output(X, self._current_parameters(), self.covariance_type, "label")
         return self._predict_labels(X)
 
-    def _run_em(self, X, sw, positive):
-        """``_em_steps`` with each pass it asks for made at once."""
+    def _run_em(self, X, sw, positive, on_pass=None):
+        """``_em_steps`` with each pass it asks for made at once;
+        ``on_pass(stats, seconds)``, if given, hears of each."""
         steps = self._em_steps(X, sw, positive)
         try:
             params = next(steps)
             while True:
-                params = steps.send(G.gaussian_pass(X, params, self.covariance_type,
-                                                    want_stats=True, sample_weight=sw))
+                started = time()
+                stats = G.gaussian_pass(X, params, self.covariance_type, want_stats=True,
+                                        sample_weight=sw)
+                if on_pass is not None:
+                    on_pass(stats, time() - started)
+                params = steps.send(stats)
         except StopIteration:
             pass
 
