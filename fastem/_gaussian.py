@@ -247,8 +247,8 @@ def total_weight(n_samples, sample_weight):
 
 class _Plan(NamedTuple):
     """One kernel pass, ready to be fed chunks: ``run(chunk, sw, outs)``
-    adds a chunk into ``accs``; ``finish(n_samples, sample_weight)`` turns
-    them into ``Stats``."""
+    adds a chunk into ``accs``; ``finish(total)`` turns them into ``Stats``
+    (``total``: the number of rows, or the weights' sum)."""
 
     dtype: np.dtype
     run: object
@@ -257,12 +257,12 @@ class _Plan(NamedTuple):
     covariance_type: str
     n_components: int
 
-    def finish(self, n_samples, sample_weight):
+    def finish(self, total):
         totals = reduce_partitions(self.accs)
         if self.covariance_type == "tied":
             totals.append(np.empty((self.n_components, 0)))
         (sum_lpn, sum_abs), nk, sum_x, second = totals
-        return Stats(total_weight(n_samples, sample_weight), float(sum_lpn), float(sum_abs), nk,
+        return Stats(total, float(sum_lpn), float(sum_abs), nk,
                      np.asarray(self.shift, np.float64), sum_x, second)
 
 
@@ -339,7 +339,7 @@ def gaussian_pass(X, params, covariance_type, *, want_stats, out_lpn=None, out_r
         if (out_resp is not None or out_label is not None) and not np.isfinite(
                 plan.accs[0][:, 0].sum()):
             _repair_far_rows(chunk, params, covariance_type, outs[1], outs[2])
-    return plan.finish(X.shape[0], sample_weight)
+    return plan.finish(total_weight(X.shape[0], sample_weight))
 
 
 def gaussian_passes(X, requests, sample_weight=None, want_stats=True, seconds=None):
@@ -366,7 +366,8 @@ def gaussian_passes(X, requests, sample_weight=None, want_stats=True, seconds=No
                 started = time.perf_counter()
                 plan.run(chunk, sw, _empty_outputs(plan.n_components, dtype))
                 seconds[i] += time.perf_counter() - started
-    return [plan.finish(X.shape[0], sample_weight) for plan in plans]
+    total = total_weight(X.shape[0], sample_weight)  # once for every plan
+    return [plan.finish(total) for plan in plans]
 
 
 def _repair_far_rows(chunk, params, covariance_type, out_resp, out_label):
