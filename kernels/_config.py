@@ -6,13 +6,15 @@ semantics for NaN and infinities.  Numba's all-flags fastmath (``True``) would a
 ``ninf``, under which the log-sum-exp of a row holding ``-inf`` (a
 zero-weight component) silently turns into NaN.
 
-Numba's on-disk cache is keyed on each kernel's own source file: it does not
-notice a change to the constants here or to the helpers in ``_blocks.py``.
-After editing either file, delete the ``__pycache__`` folders under
-``kernels/`` (a fresh install has none).
+Compiled kernels are cached on disk (``cache=True``) in a folder keyed by a
+digest of every file of this package (``_cache.py``), never in the install
+directory: an edit to a helper or a constant here reaches every kernel that
+uses it.
 """
 
 from numba import njit
+
+from . import _cache  # noqa: F401  -- before any kernel is decorated
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 
