@@ -12,7 +12,7 @@ import argparse
 import time
 import warnings
 
-from fastem.cli import make_demo_data
+from fastem.tools.cli import make_demo_data
 
 
 def peak_mb():

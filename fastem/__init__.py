@@ -1,25 +1,39 @@
-"""fastem: Numba-accelerated EM for Gaussian mixtures.
+"""fastem: a Numba-accelerated expectation-maximisation engine.
 
-``fastem.GaussianMixture`` is a drop-in replacement for
-``sklearn.mixture.GaussianMixture`` whose EM iterations run as fused,
-multi-threaded passes over the data.
+``fastem.GaussianMixture`` and ``fastem.BayesianGaussianMixture`` are
+drop-in replacements for scikit-learn's, whose EM iterations run as fused,
+multi-threaded passes over the data, on one engine (``fastem.engine``) that
+every model family (``fastem.families``) plugs into.
 
-``GaussianMixture`` is loaded on first access: importing scikit-learn takes
-longer than everything else fastem imports, and ``fastem.warmup``, the
-kernels and the command line do not need it.
+The models are loaded on first access: importing scikit-learn takes longer
+than everything else fastem imports, and ``fastem.warmup``, the kernels and
+the command line do not need it.
 """
 
-from ._bound import BoundDecreaseError, BoundDecreaseWarning
-from ._persistence import ModelFileError, load
-from ._reseed import ReseedWarning
-from ._warmup import warmup
+from .engine.bound import BoundDecreaseError, BoundDecreaseWarning
+from .engine.persistence import ModelFileError, load
+from .engine.reseed import ReseedWarning
 
 __version__ = "0.1.0"
 
+#: fastem's models, by name: the registry ``load`` reads a file's model from.
+MODELS = ("GaussianMixture", "BayesianGaussianMixture")
+
+_LAZY = {
+    "GaussianMixture": ("gaussian_mixture", "GaussianMixture"),
+    "BayesianGaussianMixture": ("bayesian_mixture", "BayesianGaussianMixture"),
+    "select": ("engine.select", "select"),
+    "warmup": ("engine.warmup", "warmup"),
+    "plot_bound": ("tools.plotting", "plot_bound"),
+    "plot_mixture": ("tools.plotting", "plot_mixture"),
+}
+
 __all__ = [
+    "BayesianGaussianMixture",
     "BoundDecreaseError",
     "BoundDecreaseWarning",
     "GaussianMixture",
+    "MODELS",
     "ModelFileError",
     "ReseedWarning",
     "__version__",
@@ -32,18 +46,11 @@ __all__ = [
 
 
 def __getattr__(name):
-    if name == "GaussianMixture":
-        from .gaussian_mixture import GaussianMixture
+    if name in _LAZY:
+        from importlib import import_module
 
-        return GaussianMixture
-    if name == "select":
-        from ._select import select
-
-        return select
-    if name in ("plot_bound", "plot_mixture"):
-        from . import plotting
-
-        return getattr(plotting, name)
+        module, attribute = _LAZY[name]
+        return getattr(import_module(f".{module}", __name__), attribute)
     raise AttributeError(f"module 'fastem' has no attribute {name!r}")
 
 

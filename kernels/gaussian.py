@@ -6,20 +6,11 @@ row's log-likelihood), and, as asked, the responsibilities, the most likely
 component and the M-step sufficient statistics -- without ever holding an
 ``n_samples x n_components`` temporary.
 
-Layout.  Rows are cut into blocks of ``BLOCK`` rows.  A block is first copied
-transposed (``XT[feature, row]``) so that every inner loop runs over rows,
-contiguously, and vectorises.  The rows are taken in segments of
-``segment_rows`` (a multiple of ``BLOCK``); the blocks of a segment are
-grouped into ``P`` contiguous partitions, ``prange`` runs over the
-partitions, and partition ``p`` of every segment adds its blocks, in order,
-into the same float64 accumulators ``acc[p]`` (one task per partition walks
-all the segments: its buffers are allocated once per call, and there is no
-barrier between segments).  The caller owns the
-accumulators: it zeroes them once, may feed the rows to several calls a
-segment at a time (copies of a strided or read-only input), and adds the
-partitions in order at the end.  ``P`` and the segments depend only on the
-problem size, never on the number of threads or on how the rows arrived, so
-results are bitwise identical for 1 or 64 threads and for views or copies.
+Layout.  Rows are cut into blocks of ``BLOCK`` rows and partitions of blocks
+as ``_blocks.py`` describes.  A block is first copied transposed
+(``XT[feature, row]``) so that every inner loop runs over rows,
+contiguously, and vectorises; ``_posterior.py`` turns its log-densities
+into responsibilities, the row's log-likelihood and the entropy term.
 
 Precision.  Everything inside a block -- log-densities, the exp of the
 log-sum-exp, responsibilities, differences, products and the block's partial
@@ -29,39 +20,35 @@ error of a statistic does not grow with the number of rows (about 1e-6
 relative for float32 data, rounding level for float64).  Per-row
 log-likelihoods and their sum are float64.
 
-Conventions shared by the three families (full, tied, diag; spherical is diag
+Conventions shared by the three kernels (full, tied, diag; spherical is diag
 with one precision repeated over features):
 
 ``log_norm[k]``
     ``log(weight_k) + log|det U_k| - n_features/2 * log(2 pi)``, float64, so
     that ``log N(x | mu_k, Sigma_k) + log weight_k = log_norm[k] - |y|^2 / 2``
-    with ``y = (x - mu_k) @ U_k``.
+    with ``y = (x - mu_k) @ U_k``.  (A variational model's expected
+    log-density has the same form with other per-component constants.)
 ``resp_in``
     ``(0, K)`` to compute responsibilities from the parameters (the E-step),
     or ``(n_samples, K)`` float64 responsibilities to accumulate statistics
     for (the initialisation).
-``sample_weight``
-    ``(0,)`` for unit weights, or ``(n_samples,)`` of the data's dtype: row
-    i's log-likelihood and responsibilities count ``w_i`` times in ``ll`` and
-    the statistics (a row of weight 0 adds exactly nothing); the per-row
-    outputs are not weighted.
-``out_lpn, out_resp, out_label``
-    Per-row outputs: log-likelihood, responsibilities, argmax of the weighted
-    log-density.  Pass an empty array to skip one.
+``sample_weight``, ``out_lpn, out_resp, out_label``
+    As ``_posterior.py`` describes.
 ``segment_rows, ll, nk_p, ...``
     The segment length and the per-partition accumulators (see Layout):
-    ``ll[p]`` receives ``sum_i lpn_i`` and ``sum_i |lpn_i|``; statistic
+    ``ll[p]`` receives ``sum_i lpn_i``, ``sum_i |lpn_i|`` and
+    ``sum_i sum_k r_ik log r_ik`` (``_posterior.py``); statistic
     accumulators with no rows mean "no statistics".  Statistics are float64:
     ``nk[k] = sum_i r_ik``, ``sum_x[k] = sum_i r_ik (x_i - shift_k)`` and the
-    family's second moment around the same shift.
+    covariance type's second moment around the same shift.
 """
 
 import numpy as np
-from numba import prange, types
-from numba.extending import overload
+from numba import prange
 
-from ._blocks import sq_dist_block
-from ._config import BLOCK, JIT_OPTIONS, XT_PAD, helper, kernel
+from ._blocks import add_weight, block_starts, load_block, sq_dist_block, typed_zero
+from ._config import BLOCK, XT_PAD, helper, kernel
+from ._posterior import posterior_block, weigh_block
 
 #: From this many features on, the full-covariance transform is a BLAS product.
 GEMM_MIN_FEATURES = 8
@@ -75,340 +62,6 @@ GEMM_SCATTER_MIN_FEATURES = 32
 #: into.  Thin bands skip more of the zero triangle; the extra BLAS calls cost
 #: less than that saves (4 rather than 8: 2-5% faster at 32 and 64 features).
 GEMM_BAND = 4
-
-#: Below these, exp(t) < eps / 2: the term vanishes when added to 1.
-EXP_CUTOFF = -38.0
-EXP_CUTOFF32 = -18.0
-
-_LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that n * _LN2_HI is exact
-_LN2_LO = 1.90821492927058770002e-10
-_SQRT2 = 1.4142135623730951
-_MANTISSA_BITS = (1 << 52) - 1
-_EXPONENT_OF_ONE = 1023 << 52
-_LN2_HI32 = np.float32(0.693359375)  # 8 significant bits: n * _LN2_HI32 is exact
-_LN2_LO32 = np.float32(-2.12194440e-4)
-
-
-def exp_split(t):
-    """exp(t) = p * 2**n for cutoff <= t <= 0 (see ``exp_cutoff``): returns
-    ``(p, bits)``, p in t's precision and ``bits`` the integer whose bits,
-    read as t's float type, are 2**n (see ``int_view``)."""
-    n = np.rint(t / np.log(2.0))
-    return np.exp(t - n * np.log(2.0)), n
-
-
-def exp_cutoff(t):
-    """The most negative argument ``exp_split`` takes for t's type."""
-    return EXP_CUTOFF
-
-
-def int_view(a):
-    """A float array's memory as the signed integers of the same width."""
-    return a
-
-
-@overload(exp_split, inline="always", jit_options=JIT_OPTIONS)
-def _exp_split_impl(t):
-    """t = n ln2 + r with |r| <= ln2 / 2; e^r by its Taylor polynomial (degree
-    13 for float64, 7 for float32: truncation < 0.1 ulp) and 2**n as the
-    float whose exponent field is n.  Plain arithmetic, so a loop of these
-    vectorises (a table lookup of 2**n would be a gather, which is slow),
-    where libm's exp is a scalar call per element; within about one ulp of
-    libm's."""
-    if t == types.float32:
-        def exp32(t):
-            n = np.rint(t * np.float32(_LOG2E))
-            r = (t - n * _LN2_HI32) - n * _LN2_LO32
-            p = np.float32(1.0 / 5040.0)
-            p = p * r + np.float32(1.0 / 720.0)
-            p = p * r + np.float32(1.0 / 120.0)
-            p = p * r + np.float32(1.0 / 24.0)
-            p = p * r + np.float32(1.0 / 6.0)
-            p = p * r + np.float32(0.5)
-            p = p * r + np.float32(1.0)
-            p = p * r + np.float32(1.0)
-            return p, (np.int32(n) + np.int32(127)) << np.int32(23)
-
-        return exp32
-
-    def exp64(t):
-        n = np.rint(t * _LOG2E)
-        r = (t - n * _LN2_HI) - n * _LN2_LO
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        p = p * r + 1.0
-        return p, (np.int64(n) + 1023) << 52
-
-    return exp64
-
-
-@overload(int_view, inline="always", jit_options=JIT_OPTIONS)
-def _int_view_impl(a):
-    if a.dtype == types.float32:
-        return lambda a: a.view(np.int32)
-    return lambda a: a.view(np.int64)
-
-
-@overload(exp_cutoff, inline="always", jit_options=JIT_OPTIONS)
-def _exp_cutoff_impl(t):
-    if t == types.float32:
-        return lambda t: np.float32(EXP_CUTOFF32)
-    return lambda t: EXP_CUTOFF
-
-
-def typed_zero(x):
-    """0 of x's type (so an accumulator keeps the data's precision)."""
-    return 0.0
-
-
-@overload(typed_zero, inline="always", jit_options=JIT_OPTIONS)
-def _typed_zero_impl(x):
-    if x == types.float32:
-        return lambda x: np.float32(0.0)
-    return lambda x: 0.0
-
-
-# --------------------------------------------------------------------------
-# Block helpers shared by the three families.
-
-
-@helper
-def _load_block(X, start, nb, XT):
-    """XT[j, b] = X[start + b, j]: a transposed copy of one block of rows
-    (of data, or of given responsibilities).
-
-    Rows are read in memory order, so the hardware prefetcher streams them
-    from memory; the writes go down a column of ``XT``, whose rows are
-    padded (``XT_PAD``) so that the column does not fall into a few L1
-    cache sets."""
-    d = X.shape[1]
-    if d >= 8:
-        for b in range(nb):
-            for j in range(d):
-                XT[j, b] = X[start + b, j]
-        return
-    # A few features: eight rows at a time, each feature's eight values
-    # written as one vector.
-    b8 = nb - nb % 8
-    for b0 in range(0, b8, 8):
-        for j in range(d):
-            for b in range(b0, b0 + 8):
-                XT[j, b] = X[start + b, j]
-    for b in range(b8, nb):
-        for j in range(d):
-            XT[j, b] = X[start + b, j]
-
-
-@helper
-def _log_block(x, nb, work):
-    """x[b] = log(x[b]) in place for the first nb of a float64 array of
-    positive normal numbers, within 2 ulp of libm's log; ``work`` is float64
-    scratch of the same length.
-
-    x = 2^e m with m in [sqrt(1/2), sqrt(2)), from the bits of x; then
-    log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, by its odd series
-    to s^23 (truncation < 1e-17).  Integer and float loops without calls, so
-    both vectorise, where libm's log is a call per element."""
-    bits = x.view(np.int64)
-    for b in range(nb):
-        i = bits[b]
-        work[b] = np.float64((i >> 52) - 1023)
-        bits[b] = (i & _MANTISSA_BITS) | _EXPONENT_OF_ONE  # m in [1, 2)
-    for b in range(nb):
-        m = x[b]
-        e = work[b]
-        big = m > _SQRT2
-        m = m * 0.5 if big else m
-        e = e + 1.0 if big else e
-        f = m - 1.0
-        s = f / (2.0 + f)
-        z = s * s
-        p = 1.0 / 23.0
-        p = p * z + 1.0 / 21.0
-        p = p * z + 1.0 / 19.0
-        p = p * z + 1.0 / 17.0
-        p = p * z + 1.0 / 15.0
-        p = p * z + 1.0 / 13.0
-        p = p * z + 1.0 / 11.0
-        p = p * z + 1.0 / 9.0
-        p = p * z + 1.0 / 7.0
-        p = p * z + 1.0 / 5.0
-        p = p * z + 1.0 / 3.0
-        x[b] = e * _LN2_HI + (e * _LN2_LO + (2.0 * s + 2.0 * s * (z * p)))
-
-
-@helper
-def _normalize_block(logp, nb, lpn, work, scratch):
-    """Log-sum-exp over components, then responsibilities in place.
-
-    ``logp[k, b]`` holds weighted log-densities on entry and responsibilities
-    on exit, in the data's precision; ``lpn[b]`` (float64) receives each row's
-    log-likelihood.  ``work`` is float64 scratch of ``BLOCK``, ``scratch`` is
-    ``(3, BLOCK)`` of logp's dtype.  A row
-    whose components are all ``-inf`` gets ``lpn = -inf`` and NaN
-    responsibilities (as scikit-learn; ``fastem._gaussian`` replaces them).
-    """
-    n_comp = logp.shape[0]
-    m = scratch[0]
-    total = scratch[1]
-    pow2 = scratch[2]
-    pow2_bits = int_view(pow2)
-    cutoff = exp_cutoff(logp[0, 0])
-    zero = cutoff - cutoff  # 0 in logp's precision: no mixed-type arithmetic below
-    for b in range(nb):
-        m[b] = -np.inf
-    for k in range(n_comp):
-        for b in range(nb):
-            if logp[k, b] > m[b]:
-                m[b] = logp[k, b]
-    # One exp per entry: keep exp(logp - max), then divide by the row's sum.
-    # Below the cutoff the exp (< eps / 2) cannot change a sum that is at
-    # least 1, so it is taken as 0.  The argument is clamped first, which
-    # keeps it in exp_split's range (2**n stays a normal number).  2**n
-    # goes through memory (pow2_bits and pow2 are one buffer) to become a
-    # float: two vector sweeps per component.
-    for b in range(nb):
-        total[b] = 0.0
-    for k in range(n_comp):
-        row = logp[k]
-        for b in range(nb):
-            t = row[b] - m[b]
-            p, bits = exp_split(max(t, cutoff))
-            row[b] = p if t > cutoff else zero
-            pow2_bits[b] = bits
-        for b in range(nb):
-            e = row[b] * pow2[b]
-            row[b] = e
-            total[b] += e
-    # total is in [1, K] unless the row is all -inf (then garbage, replaced).
-    for b in range(nb):
-        lpn[b] = np.float64(total[b]) if m[b] != -np.inf else 1.0
-    _log_block(lpn, nb, work)
-    for b in range(nb):
-        if m[b] == -np.inf:
-            lpn[b] = -np.inf
-            total[b] = np.nan
-        else:
-            lpn[b] += np.float64(m[b])
-            total[b] = 1.0 / total[b]
-    for k in range(n_comp):
-        for b in range(nb):
-            logp[k, b] *= total[b]
-
-
-@helper
-def _write_labels(logp, nb, start, out_label, best):
-    """out_label[row] = argmax_k of the weighted log-density (first on ties),
-    or -1 where every one is -inf or NaN.
-
-    Components outside, rows inside, with the best value so far in ``best``
-    (scratch of logp's dtype): every step is a vector compare and select."""
-    n_comp = logp.shape[0]
-    if out_label.shape[0] > 0:
-        labels = out_label[start:start + nb]
-        for b in range(nb):
-            best[b] = logp[0, b]
-            labels[b] = 0
-        for k in range(1, n_comp):
-            for b in range(nb):
-                v = logp[k, b]
-                better = v > best[b]
-                best[b] = v if better else best[b]
-                labels[b] = k if better else labels[b]
-        # -1: no component has a finite log-density (a row so far from every
-        # component that its distances overflow); the caller decides.
-        for b in range(nb):
-            labels[b] = labels[b] if best[b] > -np.inf else -1
-
-
-@helper
-def _write_normalized(resp, nb, start, lpn, out_lpn, out_resp):
-    if out_lpn.shape[0] > 0:
-        for b in range(nb):
-            out_lpn[start + b] = lpn[b]
-    if out_resp.shape[0] > 0:
-        n_comp = resp.shape[0]
-        for b in range(nb):
-            for k in range(n_comp):
-                out_resp[start + b, k] = resp[k, b]
-
-
-@helper
-def _sum_lpn(lpn, nb, sample_weight, start):
-    """sum_b w_b lpn_b and sum_b w_b |lpn_b| (w = 1 without weights; a row
-    of weight 0 adds exactly nothing, even with lpn = -inf)."""
-    s = 0.0
-    a = 0.0
-    if sample_weight.shape[0] == 0:
-        for b in range(nb):
-            s += lpn[b]
-            a += abs(lpn[b])
-    else:
-        for b in range(nb):
-            v = lpn[b] * np.float64(sample_weight[start + b])
-            if v != v:  # -inf * 0: a row of weight 0 adds nothing
-                v = 0.0
-            s += v
-            a += abs(v)
-    return s, a
-
-
-@helper
-def _weigh_block(resp, nb, sample_weight, start):
-    """resp[k, b] *= w[start + b], in place (0 where w is 0, whatever resp
-    holds): the statistics then sum w_i r_ik."""
-    if sample_weight.shape[0] > 0:
-        zero = typed_zero(resp[0, 0])
-        w = sample_weight[start:start + nb]
-        for k in range(resp.shape[0]):
-            row = resp[k]
-            for b in range(nb):
-                row[b] *= w[b]
-        # A row of weight 0 with NaN responsibilities (every log-density
-        # -inf: all NaN) is left NaN * 0 = NaN: zero such rows explicitly.
-        for b in range(nb):
-            if resp[0, b] != resp[0, b] and w[b] == zero:  # NaN first: never, normally
-                for k in range(resp.shape[0]):
-                    resp[k, b] = zero
-
-
-@helper
-def _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, ll,
-                     sample_weight):
-    """From weighted log-densities to everything per row: labels, the
-    log-likelihood (summed into ``ll``, times the sample weights),
-    responsibilities (left in ``logp``, times the sample weights)."""
-    _write_labels(logp, nb, start, out_label, scratch[0])
-    _normalize_block(logp, nb, lpn[0], lpn[1], scratch)
-    _write_normalized(logp, nb, start, lpn[0], out_lpn, out_resp)
-    s, a = _sum_lpn(lpn[0], nb, sample_weight, start)
-    ll[0] += s
-    ll[1] += a
-    _weigh_block(logp, nb, sample_weight, start)
-
-
-@helper
-def _add_weight(resp, k, nb, nk):
-    """nk[k] += the block's sum of responsibilities of component k; False when
-    that sum is 0 (the component has nothing else to add from this block)."""
-    r_sum = 0.0
-    for b in range(nb):
-        r_sum += resp[k, b]
-    nk[k] += r_sum
-    return r_sum != 0.0
-
 
 # --------------------------------------------------------------------------
 # Full covariance: one upper-triangular U_k per component.
@@ -617,7 +270,7 @@ def _scatter_block_full(XT, nb, shift, resp, diffT, wd, edges, band_out, nk, sum
         _zero_tail(diffT, nb)
         _zero_tail(wd, nb)
     for k in range(n_comp):
-        if not _add_weight(resp, k, nb, nk):
+        if not add_weight(resp, k, nb, nk):
             continue
         for i in range(d):
             mu = shift[k, i]
@@ -643,8 +296,8 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
     X (n, d), means (K, d), prec_chol (K, d, d) upper-triangular: all of one
     float dtype.  With ``resp_in`` given, ``means`` is only the shift around
     which statistics are taken and ``prec_chol``/``log_norm`` are not read.
-    Adds into the per-partition accumulators (see ``partitions``):
-    ``ll (P, 2)``, and unless they have no rows, ``nk_p (P, K)``,
+    Adds into the per-partition accumulators (see ``_blocks.py``):
+    ``ll (P, 3)``, and unless they have no rows, ``nk_p (P, K)``,
     ``sx_p (P, K, d)``, ``sxx_p (P, K, d, d)`` (upper triangles).
     """
     n, d = X.shape
@@ -664,28 +317,25 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
         y4 = np.empty((4, BLOCK), X.dtype)
         YT = np.empty((d if use_gemm else 0, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
-        lpn = np.empty((2, BLOCK))
-        scratch = np.empty((3, BLOCK), X.dtype)
-        for seg in range(0, n, segment_rows):
-            seg_blocks = (min(segment_rows, n - seg) + BLOCK - 1) // BLOCK
-            for blk in range(p * seg_blocks // P, (p + 1) * seg_blocks // P):
-                start = seg + blk * BLOCK
-                nb = min(BLOCK, n - start)
-                _load_block(X, start, nb, XT)
-                if given:
-                    _load_block(resp_in, start, nb, logp)
-                    _weigh_block(logp, nb, sample_weight, start)
+        lpn = np.empty((3, BLOCK))
+        scratch = np.empty((5, BLOCK), X.dtype)
+        for start in block_starts(p, P, n, segment_rows):
+            nb = min(BLOCK, n - start)
+            load_block(X, start, nb, XT)
+            if given:
+                load_block(resp_in, start, nb, logp)
+                weigh_block(logp, nb, sample_weight, start)
+            else:
+                if use_gemm:
+                    _logprob_block_full_gemm(XT, nb, means, packed, edges, log_norm, diffT,
+                                             YT, logp)
                 else:
-                    if use_gemm:
-                        _logprob_block_full_gemm(XT, nb, means, packed, edges, log_norm, diffT,
-                                                 YT, logp)
-                    else:
-                        _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y4, logp)
-                    _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
-                                     out_label, ll[p], sample_weight)
-                if want_stats:
-                    _scatter_block_full(XT, nb, means, logp, diffT, wd, edges, band_out,
-                                        nk_p[p], sx_p[p], sxx_p[p])
+                    _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y4, logp)
+                posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
+                                out_label, ll[p], sample_weight)
+            if want_stats:
+                _scatter_block_full(XT, nb, means, logp, diffT, wd, edges, band_out,
+                                    nk_p[p], sx_p[p], sxx_p[p])
 
 
 # --------------------------------------------------------------------------
@@ -736,7 +386,7 @@ def _first_moment_block(ZT, nb, resp, nk, sum_x):
     d = ZT.shape[0]
     zero = typed_zero(ZT[0, 0])
     for k in range(n_comp):
-        if not _add_weight(resp, k, nb, nk):
+        if not add_weight(resp, k, nb, nk):
             continue
         for i in range(d):
             s = zero
@@ -752,7 +402,7 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, sample_weight, out_lpn, o
 
     X (n, d), center (d,), prec_chol (d, d) upper-triangular,
     means_t = (means - center) @ prec_chol (K, d): all of one float dtype.
-    Adds into ``ll (P, 2)`` and, unless they have no rows, ``nk_p (P, K)``
+    Adds into ``ll (P, 3)`` and, unless they have no rows, ``nk_p (P, K)``
     and ``sx_p (P, K, d)`` with ``sum_x[k] = sum_i r_ik (x_i - center)``.
     The tied M-step needs no per-iteration second moment: the total scatter
     of X is computed once.
@@ -769,20 +419,17 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, sample_weight, out_lpn, o
         ZT = np.empty((d, BLOCK), X.dtype)
         YT = np.empty((d, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
-        lpn = np.empty((2, BLOCK))
-        scratch = np.empty((3, BLOCK), X.dtype)
-        for seg in range(0, n, segment_rows):
-            seg_blocks = (min(segment_rows, n - seg) + BLOCK - 1) // BLOCK
-            for blk in range(p * seg_blocks // P, (p + 1) * seg_blocks // P):
-                start = seg + blk * BLOCK
-                nb = min(BLOCK, n - start)
-                _load_block(X, start, nb, XT)
-                _logprob_block_tied(XT, nb, center, prec_chol, packed, edges, means_t, log_norm,
-                                    ZT, YT, logp)
-                _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label,
-                                 ll[p], sample_weight)
-                if want_stats:
-                    _first_moment_block(ZT, nb, logp, nk_p[p], sx_p[p])
+        lpn = np.empty((3, BLOCK))
+        scratch = np.empty((5, BLOCK), X.dtype)
+        for start in block_starts(p, P, n, segment_rows):
+            nb = min(BLOCK, n - start)
+            load_block(X, start, nb, XT)
+            _logprob_block_tied(XT, nb, center, prec_chol, packed, edges, means_t, log_norm,
+                                ZT, YT, logp)
+            posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label,
+                            ll[p], sample_weight)
+            if want_stats:
+                _first_moment_block(ZT, nb, logp, nk_p[p], sx_p[p])
 
 
 # --------------------------------------------------------------------------
@@ -828,7 +475,7 @@ def _scatter_block_diag(XT, nb, shift, resp, nk, sum_x, sum_sq):
     d4 = d - d % 4
     zero = typed_zero(XT[0, 0])
     for k in range(n_comp):
-        if not _add_weight(resp, k, nb, nk):
+        if not add_weight(resp, k, nb, nk):
             continue
         # Four features per sweep: each responsibility loaded feeds four.
         for j in range(0, d4, 4):
@@ -904,7 +551,7 @@ def _scatter_block_spherical(XT, nb, shift, resp, dist, nk, sum_x, sum_sq):
     n_comp, d = shift.shape
     zero = typed_zero(XT[0, 0])
     for k in range(n_comp):
-        if not _add_weight(resp, k, nb, nk):
+        if not add_weight(resp, k, nb, nk):
             continue
         s2 = zero
         for b in range(nb):
@@ -927,7 +574,7 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
 
     X (n, d), means (K, d), prec_chol (K, d) = 1 / standard deviations: all of
     one float dtype.  With ``resp_in`` given, ``means`` is only the shift.
-    Adds into ``ll (P, 2)`` and, unless they have no rows, ``nk_p (P, K)``,
+    Adds into ``ll (P, 3)`` and, unless they have no rows, ``nk_p (P, K)``,
     ``sx_p (P, K, d)`` and ``sq_p (P, K, d)`` with
     ``sum_sq[k, j] = sum_i r_ik (x_ij - shift_kj)^2``.  With ``spherical``
     (and no ``resp_in``), ``prec_chol[k]`` is one value repeated and only
@@ -943,27 +590,24 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
         XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
         dist = np.empty((n_comp if sph else 0, BLOCK), X.dtype)
-        lpn = np.empty((2, BLOCK))
-        scratch = np.empty((3, BLOCK), X.dtype)
-        for seg in range(0, n, segment_rows):
-            seg_blocks = (min(segment_rows, n - seg) + BLOCK - 1) // BLOCK
-            for blk in range(p * seg_blocks // P, (p + 1) * seg_blocks // P):
-                start = seg + blk * BLOCK
-                nb = min(BLOCK, n - start)
-                _load_block(X, start, nb, XT)
-                if given:
-                    _load_block(resp_in, start, nb, logp)
-                    _weigh_block(logp, nb, sample_weight, start)
+        lpn = np.empty((3, BLOCK))
+        scratch = np.empty((5, BLOCK), X.dtype)
+        for start in block_starts(p, P, n, segment_rows):
+            nb = min(BLOCK, n - start)
+            load_block(X, start, nb, XT)
+            if given:
+                load_block(resp_in, start, nb, logp)
+                weigh_block(logp, nb, sample_weight, start)
+            else:
+                if sph:
+                    _logprob_block_spherical(XT, nb, means, prec_chol, log_norm, dist, logp)
                 else:
-                    if sph:
-                        _logprob_block_spherical(XT, nb, means, prec_chol, log_norm, dist, logp)
-                    else:
-                        _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp)
-                    _posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
-                                     out_label, ll[p], sample_weight)
-                if want_stats:
-                    if sph:
-                        _scatter_block_spherical(XT, nb, means, logp, dist, nk_p[p], sx_p[p],
-                                                 sq_p[p])
-                    else:
-                        _scatter_block_diag(XT, nb, means, logp, nk_p[p], sx_p[p], sq_p[p])
+                    _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp)
+                posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
+                                out_label, ll[p], sample_weight)
+            if want_stats:
+                if sph:
+                    _scatter_block_spherical(XT, nb, means, logp, dist, nk_p[p], sx_p[p],
+                                             sq_p[p])
+                else:
+                    _scatter_block_diag(XT, nb, means, logp, nk_p[p], sx_p[p], sq_p[p])

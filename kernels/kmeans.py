@@ -15,7 +15,7 @@ distances.
 import numpy as np
 from numba import prange
 
-from ._blocks import sq_dist_block
+from ._blocks import block_starts, sq_dist_block
 from ._config import BLOCK, MAX_PARTS, PARTS_BUDGET, XT_PAD, helper, kernel
 
 
@@ -143,8 +143,7 @@ def lloyd_pass(X, start, mean, centers, labels, upper, lower, moved, half_gap, w
         second = np.empty(BLOCK)
         lab = np.empty(BLOCK, np.int64)
         need = np.empty(BLOCK, np.int64)
-        for blk in range(p * n_blocks // P, (p + 1) * n_blocks // P):
-            lo = blk * BLOCK
+        for lo in block_starts(p, P, n, n_blocks * BLOCK):
             nb = min(BLOCK, n - lo)
             first = start + lo
             n_need = 0

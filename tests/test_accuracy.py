@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("mpmath")
 
-from fastem import accuracy  # noqa: E402
+from fastem.tools import accuracy  # noqa: E402
 from conftest import COVARIANCE_TYPES, random_params  # noqa: E402
 
 

@@ -31,16 +31,16 @@ def test_fit_predict_equals_fit_then_predict(X, covariance_type):
 def test_fit_reads_the_data_once_per_iteration(X, covariance_type, monkeypatch):
     """fit needs no labels, so it skips fit_predict's final labelling pass;
     both give the same model."""
-    from fastem import _gaussian
+    from fastem.engine import passes as engine_passes
 
     passes = []
-    real_pass = _gaussian.gaussian_pass
+    real_pass = engine_passes.run_pass
 
     def counting_pass(*args, **kwargs):
         passes.append(kwargs.get("want_stats"))
         return real_pass(*args, **kwargs)
 
-    monkeypatch.setattr(_gaussian, "gaussian_pass", counting_pass)
+    monkeypatch.setattr(engine_passes, "run_pass", counting_pass)
     kwargs = dict(n_components=3, covariance_type=covariance_type, max_iter=4, tol=0.0,
                   random_state=0)
     with warnings.catch_warnings():
@@ -102,7 +102,7 @@ def test_read_only_memmap_input_is_bitwise_like_in_memory(X, tmp_path):
 def test_chunked_input_equals_single_chunk(monkeypatch):
     """Chunk boundaries are part of the summation order; results must not care
     beyond rounding."""
-    from fastem import _data
+    from fastem.data import chunks as _data
 
     X = make_blobs(n_samples=5000, n_features=2, n_components=2, seed=3)
     a = fastem.GaussianMixture(2, random_state=0).fit(X)

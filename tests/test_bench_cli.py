@@ -4,8 +4,8 @@ import re
 
 import numpy as np
 
-from fastem import bench
-from fastem.cli import main
+from fastem.tools import bench
+from fastem.tools.cli import main
 
 
 def test_bench_prints_a_table_with_geometric_mean(monkeypatch):

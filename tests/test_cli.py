@@ -8,7 +8,7 @@ import pytest
 
 import fastem
 from conftest import make_blobs
-from fastem import cli
+from fastem.tools import cli
 
 X = make_blobs(n_samples=3000, n_features=3, n_components=3, seed=14)
 
@@ -146,7 +146,7 @@ def test_ctrl_c_exits_130(data, capsys, monkeypatch):
 
 
 def test_the_console_script_runs(tmp_path, data):
-    result = subprocess.run([sys.executable, "-m", "fastem.cli", "score", str(data), str(data)],
+    result = subprocess.run([sys.executable, "-m", "fastem.tools.cli", "score", str(data), str(data)],
                             capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.startswith("fastem: error:") and "Traceback" not in result.stderr

@@ -171,14 +171,14 @@ def test_reseed_is_the_same_out_of_core(tmp_path):
 
 
 def test_worst_rows_are_the_lowest_log_likelihoods():
-    from fastem import _gaussian as G
-    from fastem._reseed import worst_rows
+    from fastem.families import gaussian as G
+    from fastem.engine.reseed import worst_rows
 
     X = _two_blobs()
     model = fastem.GaussianMixture(2, random_state=0).fit(X)
     params = G.Params(model.weights_, model.means_, model.covariances_,
                       model.precisions_cholesky_)
-    index, rows = worst_rows(X, params, "full", 5)
+    index, rows = worst_rows(X, G.GaussianFamily(2, "full", 1e-6), params, 5)
     expected = np.argsort(model.score_samples(X), kind="stable")[:5]
     np.testing.assert_array_equal(index, expected)
     np.testing.assert_array_equal(rows, X[expected])
@@ -228,7 +228,7 @@ def test_rows_beyond_overflow_get_the_limit_posterior_not_nan(covariance_type, d
 
 
 def test_far_rows_posterior_ties_share_by_weight():
-    from fastem import _gaussian as G
+    from fastem.families import gaussian as G
 
     params = G.Params(np.array([0.25, 0.75]), np.zeros((2, 1)), np.ones(2), np.ones(2))
     resp = G.far_rows_posterior(np.array([[1e300]]), params, "spherical")  # equal distances
@@ -236,7 +236,7 @@ def test_far_rows_posterior_ties_share_by_weight():
 
 
 def test_far_rows_in_a_later_chunk_of_a_copied_input(monkeypatch):
-    from fastem import _data
+    from fastem.data import chunks as _data
 
     rng = np.random.default_rng(8)
     X = rng.normal(size=(3000, 2)) + np.repeat([[0.0, 0.0], [9.0, 1.0]], 1500, axis=0)

@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_info
 
 import fastem
 from conftest import make_blobs
-from fastem import _gaussian
+from fastem.engine import passes
 
 X = make_blobs(n_samples=600, n_features=3, n_components=3, seed=21)
 
@@ -26,7 +26,7 @@ def _state(model):
 
 def _interrupt_on_pass(monkeypatch, n, error=KeyboardInterrupt):
     """Make the n-th data pass (counting from 1) raise ``error``."""
-    real = _gaussian.gaussian_pass
+    real = passes.run_pass
     calls = []
 
     def failing(*args, **kwargs):
@@ -35,7 +35,7 @@ def _interrupt_on_pass(monkeypatch, n, error=KeyboardInterrupt):
             raise error("interrupted mid-fit")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_gaussian, "gaussian_pass", failing)
+    monkeypatch.setattr(passes, "run_pass", failing)
     return calls
 
 

@@ -6,8 +6,21 @@ import pytest
 import naive
 from conftest import COVARIANCE_TYPES, random_params
 from fastem import kernels
-from fastem._data import chunk_rows
-from fastem._gaussian import pass_accumulators, reduce_partitions
+from fastem.data.chunks import chunk_rows
+from fastem.engine.passes import accumulators, reduce_partitions
+
+
+def pass_accumulators(n, d, K, dtype, second, want_stats):
+    """Zeroed per-partition accumulators ``[ll (P, 3), nk, sum_x[, second]]``
+    for one pass (``second``: "full", "diag" or None), as the engine makes
+    them."""
+    class Shapes:
+        pass
+    plan = Shapes()
+    plan.n_components, plan.n_features, plan.dtype, plan.want_stats = K, d, dtype, want_stats
+    extra = {"full": [(K, d, d)], "diag": [(K, d)], None: []}[second]
+    plan.stat_shapes = [(K, d)] + extra
+    return accumulators(plan, n)
 
 SIZES = [1, 7, 255, 256, 257, 3000, 70_001]
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-4, atol=1e-4)}
@@ -51,7 +64,7 @@ def call_kernel(X, covariance_type, args, outs, resp_in, segment_rows, accs, pie
 
 
 def run_kernel(X, params, covariance_type, resp_in=None, outputs=True, want_stats=True,
-               segment_rows=None, pieces=1, sample_weight=None):
+               segment_rows=None, pieces=1, sample_weight=None, with_entropy=False):
     """The kernel's results as ``(sum_lpn, sum_abs_lpn, nk, sum_x[, second][,
     center])`` and its per-row outputs."""
     weights, means, chol = params
@@ -80,10 +93,12 @@ def run_kernel(X, params, covariance_type, resp_in=None, outputs=True, want_stat
         args = (means, np.ascontiguousarray(prec), lnorm)
     call_kernel(X, covariance_type, args, outs, resp_in, segment_rows, accs, pieces,
                 sample_weight)
-    (sum_lpn, sum_abs), *stats = reduce_partitions(accs)
+    (sum_lpn, sum_abs, sum_rlogr), *stats = reduce_partitions(accs)
     res = (sum_lpn, sum_abs, *stats)
     if covariance_type == "tied":
         res = res + (center,)
+    if with_entropy:
+        return res, out_lpn, out_resp, out_label, sum_rlogr
     return res, out_lpn, out_resp, out_label
 
 
@@ -259,7 +274,7 @@ def test_row_with_every_component_at_minus_infinity():
 def test_negligible_components_get_exact_zeros():
     """Terms below exp(EXP_CUTOFF) < 2**-54 of the largest are exactly 0: they
     cannot change the row's sum, and exp is never evaluated deep in underflow."""
-    from fastem.kernels.gaussian import EXP_CUTOFF
+    from fastem.kernels._posterior import EXP_CUTOFF
 
     params = random_params("diag", 3, 2)
     X = np.array([[0.0, 0.0], [40.0, -40.0], [2.0, 1.0]])
@@ -277,7 +292,7 @@ def test_negligible_components_get_exact_zeros():
 def test_vectorisable_exp_is_within_a_few_ulp_of_libm(dtype):
     from numba import njit
 
-    from fastem.kernels.gaussian import exp_cutoff, exp_split, int_view
+    from fastem.kernels._posterior import exp_cutoff, exp_split, int_view
 
     @njit
     def apply(t):
@@ -307,7 +322,7 @@ def test_vectorisable_exp_is_within_a_few_ulp_of_libm(dtype):
 
 
 def test_vectorisable_log_is_within_two_ulp_of_libm():
-    from fastem.kernels.gaussian import _log_block
+    from fastem.kernels._posterior import log_block as _log_block
 
     rng = np.random.default_rng(7)
     sqrt2 = np.sqrt(2.0)
@@ -381,6 +396,6 @@ def test_a_zero_weight_row_at_minus_infinity_adds_nothing():
     accs = pass_accumulators(300, 2, K, X.dtype, "diag", True)
     kernels.diag_pass(X, means, chol, lnorm, np.empty((0, K)), w, np.empty(0), np.empty((0, K)),
                       np.empty(0, np.int64), False, 512, *accs)
-    (sum_lpn, sum_abs), nk, sum_x, sum_sq = reduce_partitions(accs)
-    assert sum_lpn == 0.0 and sum_abs == 0.0
+    (sum_lpn, sum_abs, sum_rlogr), nk, sum_x, sum_sq = reduce_partitions(accs)
+    assert sum_lpn == 0.0 and sum_abs == 0.0 and sum_rlogr == 0.0
     assert np.all(nk == 0) and np.all(sum_x == 0) and np.all(sum_sq == 0)

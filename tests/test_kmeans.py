@@ -10,7 +10,8 @@ from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 
 from conftest import make_blobs
-from fastem import _kmeans, kernels
+from fastem import kernels
+from fastem.engine import kmeans as _kmeans
 
 
 def centred(X, mean):

@@ -5,7 +5,7 @@ import pytest
 
 import naive
 from conftest import COVARIANCE_TYPES, make_blobs
-from fastem import _gaussian as G
+from fastem.families import gaussian as G
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -149,16 +149,16 @@ def test_a_source_that_changes_between_passes_is_caught(X):
 
 
 def test_init_max_samples_subsamples_the_initialisation(tmp_path, X, monkeypatch):
-    from fastem import gaussian_mixture
+    from fastem.engine import init
 
     seen = []
-    real = gaussian_mixture.kmeans_labels
+    real = init.kmeans_labels
 
     def spy(rows, *args, **kwargs):
         seen.append(rows.shape[0])
         return real(rows, *args, **kwargs)
 
-    monkeypatch.setattr(gaussian_mixture, "kmeans_labels", spy)
+    monkeypatch.setattr(init, "kmeans_labels", spy)
     mm = _npy(tmp_path, X)
     model = fastem.GaussianMixture(3, init_max_samples=500, random_state=0).fit(mm)
     in_memory = fastem.GaussianMixture(3, init_max_samples=500, random_state=0).fit(X)
@@ -178,7 +178,7 @@ def test_init_max_samples_below_n_components_still_gives_a_row_per_cluster(X):
 
 
 def test_subsample_indices_are_uniform_and_distinct():
-    from fastem._sources import subsample_indices
+    from fastem.data.sources import subsample_indices
 
     rng = np.random.RandomState(0)
     idx = subsample_indices(5_000_000, 100_000, rng)

@@ -14,7 +14,7 @@ from sklearn.exceptions import NotFittedError
 
 import fastem
 from conftest import COVARIANCE_TYPES, DTYPES, make_blobs
-from fastem import _persistence
+from fastem.engine import persistence as _persistence
 
 X = make_blobs(n_samples=300, n_features=3, n_components=3, seed=2)
 

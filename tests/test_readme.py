@@ -56,7 +56,7 @@ def test_snippet_runs(line, language, body, tmp_path, monkeypatch, capsys):
         return
     if "pip install" in body:
         pytest.skip("installs packages: what CI runs")
-    from fastem import cli
+    from fastem.tools import cli
 
     for command in body.splitlines():
         args = shlex.split(command, comments=True)

@@ -10,7 +10,7 @@ from sklearn.cluster import KMeans
 
 import fastem
 from conftest import COVARIANCE_TYPES, DTYPES, make_blobs
-from fastem import _kmeans
+from fastem.engine import kmeans as _kmeans
 
 ATTRS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
 

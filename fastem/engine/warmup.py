@@ -4,9 +4,8 @@ import time
 
 import numpy as np
 
-from . import _gaussian as G
-from . import _kmeans, kernels
-from ._gaussian import COVARIANCE_TYPES
+from ..families.gaussian import COVARIANCE_TYPES, GaussianFamily, Params, resp_stats, tied_scatter
+from . import kmeans, passes
 
 
 def warmup(dtypes=("float64", "float32"), covariance_types=COVARIANCE_TYPES):
@@ -17,25 +16,27 @@ def warmup(dtypes=("float64", "float32"), covariance_types=COVARIANCE_TYPES):
     calls cost nothing.  Returns the seconds spent per ``(covariance_type,
     dtype)``.
     """
+    from .. import kernels
+
     timings = {}
     X64 = np.random.default_rng(0).standard_normal((8, 2))
     for dtype in dtypes:
         X = X64.astype(dtype)
         start = time.perf_counter()
-        labels = _kmeans.kmeans_labels(X, 2, np.random.RandomState(0))
+        labels = kmeans.kmeans_labels(X, 2, np.random.RandomState(0))
         kernels.assigned_sq_distances(X, 0, X[0].copy(), X[:2].copy(), labels, np.empty(8, dtype))
         timings[("kmeans", np.dtype(dtype).name)] = time.perf_counter() - start
         for cov in covariance_types:
             start = time.perf_counter()
-            params = _toy_params(cov, dtype)
-            G.gaussian_pass(X, params, cov, want_stats=True,
+            family = GaussianFamily(2, cov, 1e-6)
+            passes.run_pass(X, family, _toy_params(cov, dtype), want_stats=True,
                             out_lpn=np.empty(8, dtype), out_resp=np.empty((8, 2), dtype),
                             out_label=np.empty(8, np.intp))
             if cov != "tied":
                 second = "full" if cov == "full" else "diag"
-                G.resp_stats(X, lambda a, b: np.full((b - a, 2), 0.5), np.zeros((2, 2)), second)
+                resp_stats(X, lambda a, b: np.full((b - a, 2), 0.5), np.zeros((2, 2)), second)
             else:
-                G.tied_scatter(X)
+                tied_scatter(X)
             timings[(cov, np.dtype(dtype).name)] = time.perf_counter() - start
     return timings
 
@@ -49,4 +50,4 @@ def _toy_params(covariance_type, dtype):
         "diag": np.ones((2, 2)),
         "spherical": np.ones(2),
     }[covariance_type]
-    return G.Params(*(np.asarray(a, dtype=dtype) for a in (weights, means, chol, chol)))
+    return Params(*(np.asarray(a, dtype=dtype) for a in (weights, means, chol, chol)))

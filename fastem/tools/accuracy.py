@@ -139,7 +139,7 @@ def measure(case, dtype, covariance_type, n_eval=200, seed=0):
     fit is ill-defined."""
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-    from .gaussian_mixture import GaussianMixture
+    from ..gaussian_mixture import GaussianMixture
 
     rng = np.random.default_rng(seed)
     X_fit, X_eval, n_components = CASES[case](rng)

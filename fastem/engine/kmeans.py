@@ -26,8 +26,8 @@ import warnings
 
 import numpy as np
 
-from . import kernels
-from ._data import iter_chunks, kernel_array
+from .. import kernels
+from ..data.chunks import iter_chunks, kernel_array
 
 
 def _native(dtype):

@@ -7,7 +7,7 @@ else (read-only, non-native byte order, strided, Fortran-ordered, another
 dtype) is copied chunk by chunk into one reusable buffer, so the extra memory
 is one chunk, whatever the number of rows.
 
-Chunk boundaries depend only on ``n_features`` and the dtype.  The Gaussian
+Chunk boundaries depend only on ``n_features`` and the dtype.  The mixture
 kernels take their rows in segments of exactly that length and sum them into
 accumulators the caller keeps across calls, so a kernel-ready array goes
 through in one call and a copied one a chunk per call, with the same bits.
@@ -15,7 +15,7 @@ through in one call and a copied one a chunk per call, with the same bits.
 
 import numpy as np
 
-from .kernels import BLOCK, MAX_PARTS, PARTS_BUDGET
+from ..kernels import BLOCK, MAX_PARTS, PARTS_BUDGET
 
 #: Target size of one chunk of rows, in bytes.
 CHUNK_BYTES = 8 * 2**20
@@ -28,7 +28,7 @@ def chunk_rows(n_features, dtype):
 
 
 def n_partitions(n_samples, n_features, dtype, stat_elems):
-    """Partitions per segment of a pass (see ``fastem.kernels.gaussian``):
+    """Partitions per segment of a pass (see ``fastem.kernels._blocks``):
     at most ``MAX_PARTS``, at most one per block of a segment, and few enough
     that all partial sums (``stat_elems`` float64 each) fit ``PARTS_BUDGET``.
     A function of the problem's size only, never of the thread count."""

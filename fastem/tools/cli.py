@@ -224,7 +224,7 @@ class _Progress:
 def fit_with_progress(model, X, sample_weight=None, stream=None):
     """``model.fit(X, sample_weight)`` printing a progress line per EM
     iteration (the fit itself is the estimator's, pass for pass)."""
-    from ._threads import single_threaded_blas
+    from ..engine.threads import single_threaded_blas
 
     model._validate_params()
     with single_threaded_blas():

@@ -22,7 +22,7 @@ the same segments as an in-memory array, so the same bits come out.
 
 import numpy as np
 
-from ._data import chunk_rows
+from .chunks import chunk_rows
 
 #: Up to this many rows, ``take`` reads them one by one; beyond, one pass.
 _TAKE_DIRECTLY = 4096

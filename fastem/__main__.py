@@ -1,0 +1,7 @@
+"""``python -m fastem``: the command line."""
+
+import sys
+
+from .tools.cli import main
+
+sys.exit(main())

@@ -1,0 +1,162 @@
+"""The EM driver: one loop for every family.
+
+``em_steps`` is a generator: it yields the parameters of each E-step it
+needs and is sent back that pass's ``Stats``; ``run_em`` serves it one pass
+at a time (``fit``), ``fastem.select`` serves several fits with one read of
+the data per round.  Between passes it runs the family's M-step, re-seeds
+when asked, records the bound and checks the seed's chain
+(``fastem.engine.bound``), and decides convergence as scikit-learn does:
+``n_init`` runs, the change of the bound below ``tol``, the run with the
+highest bound kept, a ``ConvergenceWarning`` when that run did not converge.
+"""
+
+import warnings
+from time import time
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from ..data.chunks import kernel_array
+from . import passes
+from .bound import BoundChecker
+from .init import initial_responsibilities
+from .reseed import Reseeder, ReseedWarning, reseed_message
+
+
+def run_em(est, family, X, sw, positive, on_pass=None):
+    """``em_steps`` with each pass it asks for made at once;
+    ``on_pass(stats, seconds)``, if given, hears of each."""
+    steps = em_steps(est, family, X, sw, positive)
+    try:
+        params = next(steps)
+        while True:
+            started = time()
+            stats = passes.run_pass(X, family, params, want_stats=True, sample_weight=sw)
+            if on_pass is not None:
+                on_pass(stats, time() - started)
+            params = steps.send(stats)
+    except StopIteration:
+        pass
+
+
+def _check_sizes(n_samples, n_components, positive):
+    if n_samples < n_components:
+        raise ValueError(
+            "Expected n_samples >= n_components "
+            f"but got n_components = {n_components}, "
+            f"n_samples = {n_samples}"
+        )
+    if positive < n_components:
+        raise ValueError(
+            f"Expected at least n_components = {n_components} rows with a positive "
+            f"sample_weight, but got {positive}."
+        )
+
+
+def em_steps(est, family, X, sw, positive, cache=None):
+    """The fit of the estimator ``est`` (its EM parameters: ``n_init``,
+    ``max_iter``, ``tol``, ``warm_start``, ``random_state``, ``init_params``,
+    ``init_max_samples``, ``reseed``, ``bound_check``, ``verbose``) by its
+    ``family``, on validated ``X`` and sample weights (``positive`` of them
+    > 0), as a generator (see the module docstring); ``cache`` shares the
+    family's data-wide quantities between fits.  The fitted attributes are
+    set when it finishes."""
+    n_samples, n_features = X.shape
+    _check_sizes(n_samples, family.n_components, positive)
+    family.setup(n_features, X.dtype)
+    dtype = family.dtype
+    if isinstance(sw, np.ndarray):
+        # Once in the passes' dtype, so that no pass converts them again.
+        sw = kernel_array(sw, dtype)
+
+    do_init = not (est.warm_start and hasattr(est, "converged_"))
+    n_init = est.n_init if do_init else 1
+    random_state = check_random_state(est.random_state)
+    family.prepare(X, sw, cache)
+    reseeder = Reseeder(family, X, sw) if est.reseed else None
+
+    max_lower_bound = -np.inf
+    best = None
+    best_converged = False
+    reseeds = []  # (where, components, nk, rows) of every run
+    for init in range(n_init):
+        est._init_index = init  # read by the command line's progress lines
+        est._print_verbose_msg_init_beg(init)
+        events = []
+        if do_init:
+            estimate = None
+            if family.needs_responsibilities():
+                source = initial_responsibilities(X, sw, est.init_params, family.n_components,
+                                                  random_state, est.init_max_samples)
+                estimate, nk = family.initial_estimate(X, source)
+                if reseeder is not None:
+                    estimate = reseeder(estimate, nk, "initialisation", events)
+            params = family.initial_params(estimate)
+        else:
+            params = family.from_estimator(est)
+        lower_bound = -np.inf if do_init else est.lower_bound_
+        lower_bounds = []
+        checker = BoundChecker(est.bound_check, family.exact_em, dtype, n_features)
+        converged = False
+        for n_iter in range(1, est.max_iter + 1):
+            prev_lower_bound = lower_bound
+            stats = yield params
+            checker.e_step(n_iter, stats)
+            seen = len(events)
+            estimate, slack = family.m_step(stats)
+            if reseeder is not None:
+                estimate = reseeder(estimate, stats.nk, n_iter, events)
+            reseeded = len(events) > seen
+            new_params = family.finish(estimate)
+            lower_bound = family.bound(stats, new_params)
+            if family.exact_em:
+                # Weights that sum to 1 + delta (weights_init is accepted
+                # within 1e-6 of 1) lift the E-step's log-likelihood by
+                # log(1 + delta), which an M-step to weights summing to 1
+                # gives back.
+                lifted = max(0.0, family.log_mass(params) - family.log_mass(new_params))
+                joint, scale = family.expected_log_joint(stats, new_params)
+                m_step_bound = (joint - stats.sum_rlogr) / stats.n_samples
+                checker.m_step(n_iter, stats, m_step_bound, slack / stats.n_samples + lifted,
+                               scale / stats.n_samples, check=not reseeded)
+            else:
+                checker.variational(n_iter, stats, lower_bound, slack, check=not reseeded)
+            params = new_params
+            lower_bounds.append(lower_bound)
+            change = lower_bound - prev_lower_bound
+            est._print_verbose_msg_iter_end(n_iter, change, lower_bound, n_samples)
+            if abs(change) < est.tol and not reseeded:
+                converged = True
+                break
+        reseeds.extend(events)
+        if est.max_iter == 0:
+            # Initialisation only: keep the last one, with no bound (as scikit-learn).
+            best = (params, 0, [], checker)
+            continue
+        est._print_verbose_msg_init_end(lower_bound, converged)
+        if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
+            max_lower_bound = lower_bound
+            best = (params, n_iter, lower_bounds, checker)
+            best_converged = converged
+
+    if reseeds:
+        warnings.warn(reseed_message(reseeds), ReseedWarning, stacklevel=4)
+    if not best_converged and est.max_iter > 0:
+        warnings.warn(
+            "Best performing initialization did not converge. "
+            "Try different init parameters, or increase max_iter, "
+            "tol, or check for degenerate data.",
+            ConvergenceWarning,
+        )
+
+    params, n_iter, lower_bounds, checker = best
+    for name, value in family.fitted_attributes(params).items():
+        setattr(est, name, value)
+    est.n_iter_ = n_iter
+    est.lower_bounds_ = lower_bounds
+    est.lower_bound_ = max_lower_bound
+    est.converged_ = best_converged
+    if family.exact_em:
+        est.m_step_bounds_ = np.asarray(checker.m_step_bounds, dtype=np.float64)
+        est.kl_divergences_ = np.asarray(checker.kl_divergences, dtype=np.float64)

@@ -1,0 +1,324 @@
+"""The estimator every fastem model is: scikit-learn's mixture API on the engine.
+
+``MixtureEstimator`` holds everything a mixture estimator does that is not
+its family's: ``fit`` and ``fit_predict`` (all-or-nothing), validation of X
+and of sample weights for every kind of data, the inference methods, saving,
+and scikit-learn's verbose lines.  A model is a subclass that stores its
+constructor parameters and says which family it is (``_family()``).
+"""
+
+import math
+from numbers import Integral
+from time import time
+
+import numpy as np
+from sklearn import config_context, get_config
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..data import validation
+from ..data.dask import DaskSource, is_dask_array, lazy_output
+from . import passes
+from .em import em_steps, run_em
+from .threads import single_threaded_blas
+
+#: The constraints of the engine's own keyword-only parameters.
+ENGINE_CONSTRAINTS = {
+    "bound_check": [StrOptions({"warn", "raise", "ignore"})],
+    "init_max_samples": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    "reseed": ["boolean"],
+}
+
+
+class MixtureEstimator:
+    """Base class of fastem's mixtures (mix in left of ``BaseEstimator``)."""
+
+    def _family(self):
+        """The model family, made from the constructor parameters."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ fit
+
+    def _fit_checked(self, X, labels, sample_weight=None):
+        if not get_config()["skip_parameter_validation"]:
+            self._validate_params()
+        # A fit either completes or leaves the estimator as it found it:
+        # an exception (a KeyboardInterrupt, an error raised by a chunk
+        # source, an ill-defined covariance) puts back every fitted
+        # attribute, so no half-updated model survives.  The BLAS thread
+        # limit is a context manager and is restored on the way out too.
+        saved = self._fitted_attributes()
+        try:
+            with config_context(skip_parameter_validation=True), single_threaded_blas():
+                return self._fit_predict(X, labels, sample_weight)
+        except BaseException:
+            self._restore_fitted_attributes(saved)
+            raise
+
+    def _fitted_attributes(self):
+        """The fitted state: public attributes ending in an underscore
+        (scikit-learn's convention, ``n_features_in_`` included)."""
+        return {name: value for name, value in vars(self).items()
+                if name.endswith("_") and not name.startswith("_")}
+
+    def _restore_fitted_attributes(self, saved):
+        for name in list(self._fitted_attributes()):
+            if name not in saved:
+                delattr(self, name)
+        for name, value in saved.items():
+            setattr(self, name, value)
+
+    def _fit_predict(self, X, labels=True, sample_weight=None):
+        X = self._validate_X(X, reset=True)
+        sw, positive = validation.check_sample_weight(sample_weight, X)
+        family = self._family()
+        run_em(self, family, X, sw, positive)
+        if not labels:
+            # fit_predict's final E-step only labels the rows: fit has no
+            # use for the labels, so it skips that pass over the data.
+            return None
+        # A final E-step, so that fit_predict(X) always equals fit(X).predict(X).
+        if isinstance(X, DaskSource):
+            return lazy_output(X, family, self._current_parameters(), "label",
+                               type(self).__name__)
+        return self._predict_labels(X)
+
+    def _em_steps(self, X, sw, positive, cache=None):
+        """The fit as a generator of E-step requests (``fastem.engine.em``)."""
+        return em_steps(self, self._family(), X, sw, positive, cache)
+
+    def _run_em(self, X, sw, positive, on_pass=None):
+        run_em(self, self._family(), X, sw, positive, on_pass)
+
+    def _check_sample_weight(self, sample_weight, X):
+        return validation.check_sample_weight(sample_weight, X)
+
+    # ------------------------------------------------------------ inference
+
+    def _current_parameters(self):
+        return self._family().from_estimator(self)
+
+    def _validate_X(self, X, reset, lazy=False):
+        model_dtype = None if reset else self._family().param_dtype(self._current_parameters())
+        return validation.validate_X(self, X, reset, lazy, model_dtype)
+
+    def _validated(self, X, lazy=False):
+        check_is_fitted(self)
+        return self._validate_X(X, reset=False, lazy=lazy)
+
+    def _lazy(self, X, output):
+        """For a dask array, the per-row output as a lazy dask array; else None."""
+        if not is_dask_array(X):
+            return None
+        source = self._validated(X, lazy=True)
+        return lazy_output(source, self._family(), self._current_parameters(), output,
+                           type(self).__name__, self._output_dtype(source.dtype))
+
+    def _output_dtype(self, data_dtype):
+        return self._family().output_dtype(self._current_parameters(), data_dtype)
+
+    def _pass(self, X, **outputs):
+        """A pass for per-row outputs, written in the estimator's output dtype
+        (which a family's kernels may compute in a narrower one)."""
+        family = self._family()
+        params = self._current_parameters()
+        kernel_dtype = family.plan(params, X.dtype, False).dtype
+        staged = {}
+        for name, out in outputs.items():
+            if out is not None and out.dtype != kernel_dtype and name != "out_label":
+                staged[name] = out
+                outputs[name] = np.empty(out.shape, kernel_dtype)
+        with single_threaded_blas():
+            stats = passes.run_pass(X, family, params, want_stats=False, **outputs)
+        for name, out in staged.items():
+            out[...] = outputs[name]
+        return stats
+
+    def _predict_labels(self, X):
+        labels = np.empty(X.shape[0], dtype=np.intp)
+        self._pass(X, out_label=labels)
+        return labels
+
+    def score_samples(self, X):
+        """Log-likelihood of each sample under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            A lazy dask array when ``X`` is one.
+        """
+        lazy = self._lazy(X, "lpn")
+        if lazy is not None:
+            return lazy
+        X = self._validated(X)
+        out = np.empty(X.shape[0], dtype=self._output_dtype(X.dtype))
+        self._pass(X, out_lpn=out)
+        return out
+
+    def score(self, X, y=None):
+        """Per-sample average log-likelihood of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        return self._score_and_rows(X)[0]
+
+    def _score_and_rows(self, X):
+        X = self._validated(X)
+        return float(self._pass(X).sum_lpn / X.shape[0]), X.shape[0]
+
+    def predict(self, X):
+        """Most probable component of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            A lazy dask array when ``X`` is one.
+        """
+        lazy = self._lazy(X, "label")
+        if lazy is not None:
+            return lazy
+        return self._predict_labels(self._validated(X))
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            A lazy dask array when ``X`` is one.
+        """
+        lazy = self._lazy(X, "resp")
+        if lazy is not None:
+            return lazy
+        X = self._validated(X)
+        out = np.empty((X.shape[0], self.n_components), dtype=self._output_dtype(X.dtype))
+        self._pass(X, out_resp=out)
+        return out
+
+    def sample(self, n_samples=1):
+        """Generate random samples from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                "Invalid value for 'n_samples': %d . The sampling requires at "
+                "least one sample." % (self.n_components)
+            )
+        rng = check_random_state(self.random_state)
+        return self._family().sample(self._current_parameters(), n_samples, rng)
+
+    # ---------------------------------------------------------- persistence
+
+    def save(self, file):
+        """Write the fitted model to ``file`` (a path or a binary file), in
+        fastem's versioned ``.npz`` format: no pickle, checked on
+        :func:`fastem.load`.  (Pickling the estimator works as well.)
+
+        Parameters
+        ----------
+        file : str, path-like or binary file object
+        """
+        from .persistence import save_model
+
+        save_model(self, file)
+
+    # -------------------------------------------------------------- verbose
+
+    def _print_verbose_msg_init_beg(self, n_init):
+        if self.verbose == 1:
+            print("Initialization %d" % n_init)
+        elif self.verbose >= 2:
+            print("Initialization %d" % n_init)
+            self._init_prev_time = time()
+            self._iter_prev_time = self._init_prev_time
+
+    def _print_verbose_msg_iter_end(self, n_iter, diff_ll, lower_bound=None, n_samples=None):
+        if n_iter % self.verbose_interval == 0:
+            if self.verbose == 1:
+                print("  Iteration %d" % n_iter)
+            elif self.verbose >= 2:
+                # scikit-learn's line, then the bound and the rows per second
+                # of the iterations since the last line.
+                cur_time = time()
+                lapse = cur_time - self._iter_prev_time
+                line = "  Iteration %d\t time lapse %.5fs\t ll change %.5f" % (
+                    n_iter, lapse, diff_ll)
+                if lower_bound is not None:
+                    rate = n_samples * self.verbose_interval / lapse if lapse > 0 else np.inf
+                    line += "\t lower bound %.5f\t %.3g rows/s" % (lower_bound, rate)
+                print(line)
+                self._iter_prev_time = cur_time
+
+    def _print_verbose_msg_init_end(self, lb, init_has_converged):
+        converged_msg = "converged" if init_has_converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {converged_msg}.")
+        elif self.verbose >= 2:
+            t = time() - self._init_prev_time
+            print(f"Initialization {converged_msg}. time lapse {t:.5f}s\t lower bound {lb:.5f}.")
+
+
+class CriteriaMixin:
+    """``bic`` and ``aic`` for models with a likelihood and a parameter count."""
+
+    def _n_parameters(self):
+        """Number of free parameters in the model."""
+        return self._family().n_parameters(self._current_parameters())
+
+    def bic(self, X):
+        """Bayesian information criterion on X (lower is better).
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+
+        Returns
+        -------
+        bic : float
+        """
+        score, n = self._score_and_rows(X)
+        return -2 * score * n + self._n_parameters() * math.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion on X (lower is better).
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+
+        Returns
+        -------
+        aic : float
+        """
+        score, n = self._score_and_rows(X)
+        return -2 * score * n + 2 * self._n_parameters()

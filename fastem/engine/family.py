@@ -1,0 +1,155 @@
+"""The one interface between the EM engine and a model family.
+
+The engine (the EM driver in ``em.py``, the passes, the data sources, dask,
+``select``, persistence, ``reseed``, the command line) knows no model.  It
+asks a *family* object, made by the estimator from its constructor
+parameters (``estimator._family()``), for everything model-specific:
+
+====================================  =========================================
+set-up, once per fit                  ``setup(n_features, data_dtype)``: check
+                                      the user's initial parameters and priors,
+                                      choose the model's dtype (``dtype``);
+                                      ``prepare(X, sample_weight, cache)``:
+                                      what the fit needs from all the data,
+                                      once (a scatter, priors)
+initialisation                        ``needs_responsibilities()``,
+                                      ``initial_estimate(X, source)``,
+                                      ``initial_params(estimate)``
+a pass over the data                  ``plan(params, data_dtype, want_stats)``:
+                                      the kernel, its per-component constants
+                                      and its statistics (``passes.Plan``)
+the M-step                            ``m_step(stats)`` -> ``(estimate, slack)``;
+                                      ``finish(estimate)`` -> parameters (the
+                                      factorisations; may raise the
+                                      "ill-defined" error)
+the bound                             ``bound(stats, params)`` (what
+                                      ``lower_bounds_`` records) and, for exact
+                                      EM, ``expected_log_joint(stats, params)``
+                                      = E_q[log p(X, Z | params)]
+re-seeding                            ``degenerate(estimate, nk)``,
+                                      ``healthy(estimate, good)``,
+                                      ``replace(estimate, bad, rows, nk)``
+the fitted model                      ``from_estimator(est)``,
+                                      ``fitted_attributes(params)``,
+                                      ``n_parameters(params)``,
+                                      ``check_loaded(est, name, error)``,
+                                      ``output_dtype(params, data_dtype)``
+====================================  =========================================
+
+``params`` are the family's own (a NamedTuple of arrays: what a pass needs);
+an *estimate* is the M-step's result before its factorisations (what
+re-seeding edits).  ``stats`` are ``passes.Stats``: the generic sums (rows,
+log-likelihood, entropy, ``nk``) and the family's ``moments``.
+
+``exact_em``: True when the E-step sets q to the exact posterior, so the
+bound is the log-likelihood and the engine checks the seed's whole chain
+(the M-step never lowers L(q, theta); the next E-step's KL is never
+negative); False for a variational bound (checked never to decrease).
+"""
+
+
+class Family:
+    """Base class of the model families (see the module docstring)."""
+
+    exact_em = True
+
+    #: The fitted attributes that are arrays (saved as arrays), and those
+    #: that are plain numbers, beyond the engine's own.
+    array_attributes = ()
+    scalar_attributes = ()
+
+    def __init__(self, n_components):
+        self.n_components = n_components
+        self.dtype = None  # the model's dtype, set by setup
+        self.data_dtype = None
+
+    # ------------------------------------------------------------ set-up
+
+    def setup(self, n_features, data_dtype):
+        raise NotImplementedError
+
+    def prepare(self, X, sample_weight, cache=None):
+        """Data-wide quantities, computed once per fit; ``cache`` (a dict)
+        shares them between the fits of ``fastem.select``."""
+
+    # ---------------------------------------------------- initialisation
+
+    def needs_responsibilities(self):
+        """Whether the initialisation needs initial responsibilities (False
+        when the user gave every initial parameter)."""
+        return True
+
+    def initial_estimate(self, X, source):
+        """``(estimate, nk)`` from the initial responsibilities ``source``
+        (``init.InitialResponsibilities``)."""
+        raise NotImplementedError
+
+    def initial_params(self, estimate):
+        """The parameters of the first E-step (``estimate`` None when no
+        responsibilities were needed)."""
+        return self.finish(estimate)
+
+    # ----------------------------------------------------- passes, M-step
+
+    def plan(self, params, data_dtype, want_stats):
+        raise NotImplementedError
+
+    def m_step(self, stats):
+        raise NotImplementedError
+
+    def finish(self, estimate):
+        raise NotImplementedError
+
+    def log_mass(self, params):
+        """log of the total mixing weight of ``params`` (0 when it sums to
+        1): the first bound is lifted by it, the next M-step gives it back."""
+        return 0.0
+
+    # ------------------------------------------------------------- bound
+
+    def bound(self, stats, params):
+        """The bound recorded in ``lower_bounds_`` for an iteration: its
+        E-step's ``stats``, its M-step's ``params``."""
+        raise NotImplementedError
+
+    def expected_log_joint(self, stats, params):
+        """``(value, scale)``: E_q[log p(X, Z | params)] summed over rows, q the
+        responsibilities ``stats`` were taken under (exact EM only), and the
+        sum of the absolute values of its terms (its rounding scale)."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------- re-seed
+
+    def degenerate(self, estimate, nk):
+        raise NotImplementedError
+
+    def healthy(self, estimate, good):
+        raise NotImplementedError
+
+    def replace(self, estimate, bad, rows, nk):
+        raise NotImplementedError
+
+    # ------------------------------------------------------- fitted model
+
+    def from_estimator(self, est):
+        raise NotImplementedError
+
+    def fitted_attributes(self, params):
+        raise NotImplementedError
+
+    def output_dtype(self, params, data_dtype):
+        """The dtype of per-row outputs (scores, responsibilities) for data
+        of ``data_dtype``."""
+        raise NotImplementedError
+
+    def param_dtype(self, params):
+        """The dtype of the fitted parameters."""
+        raise NotImplementedError
+
+    def n_parameters(self, params):
+        raise NotImplementedError
+
+    def check_loaded(self, est, name, error):
+        """Raise ``error(message)`` unless a loaded estimator's fitted
+        attributes make a valid model."""
+        raise NotImplementedError

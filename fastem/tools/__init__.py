@@ -1,0 +1,3 @@
+"""What sits on top of the models: the command line (``cli``), the benchmark
+against scikit-learn (``bench``), the accuracy report (``accuracy``) and the
+plots (``plotting``)."""
