@@ -1,21 +1,13 @@
 """Posterior blocks shared by every family's kernel: log-sum-exp, responsibilities,
-labels, per-row outputs, weighting, and the entropy term of the bound.
+labels, per-row outputs and weighting.
 
 A family's kernel writes each block's weighted log-densities
 ``logp[k, b] = log weight_k + log p(x_b | component k)`` (in the data's
 dtype) and calls ``posterior_block``, which turns them, in place, into the
-responsibilities and adds the block's sums into the partition's ``ll``:
-
-``ll[0]``, ``ll[1]``
-    ``sum_i w_i lpn_i`` and ``sum_i w_i |lpn_i|`` (``lpn``: the row's
-    log-likelihood, float64);
-``ll[2]``
-    ``sum_i w_i sum_k r_ik log r_ik``, the negated entropy of the
-    responsibilities (the bound's ``H(q)`` term): with ``t_k`` the row's
-    log-densities less their maximum and ``T = sum_k exp(t_k)``,
-    ``sum_k r_k log r_k = sum_k r_k t_k - log T``, both small numbers (no
-    cancellation of large log-densities), from values the log-sum-exp
-    computes anyway.
+responsibilities and adds the block's ``sum_i w_i lpn_i`` and ``sum_i w_i
+|lpn_i|`` into the partition's ``ll`` (``lpn``: the row's log-likelihood,
+float64).  Nothing else of the posterior is summed here: the bound's other
+terms are closed forms of the statistics (``fastem.engine.bound``).
 
 ``sample_weight``
     ``(0,)`` for unit weights, or ``(n_samples,)`` of the data's dtype: row
@@ -164,24 +156,22 @@ def log_block(x, nb, work):
 
 
 @helper
-def normalize_block(logp, nb, lpn, work, rlogr, scratch):
+def normalize_block(logp, nb, lpn, work, scratch):
     """Log-sum-exp over components, then responsibilities in place.
 
     ``logp[k, b]`` holds weighted log-densities on entry and responsibilities
     on exit, in the data's precision; ``lpn[b]`` (float64) receives each row's
-    log-likelihood and ``rlogr[b]`` (float64) its ``sum_k r_k log r_k``.
-    ``work`` is float64 scratch of ``BLOCK``, ``scratch`` is ``(5, BLOCK)``
-    of logp's dtype.  A row whose components are all ``-inf`` gets
-    ``lpn = -inf``, NaN responsibilities (as scikit-learn; the family's
-    Python side replaces them) and ``rlogr = 0``.
+    log-likelihood.  ``work`` is float64 scratch of ``BLOCK``, ``scratch`` is
+    ``(3, BLOCK)`` of logp's dtype.  A row
+    whose components are all ``-inf`` gets ``lpn = -inf`` and NaN
+    responsibilities (as scikit-learn; the family's Python side replaces
+    them).
     """
     n_comp = logp.shape[0]
     m = scratch[0]
     total = scratch[1]
     pow2 = scratch[2]
     pow2_bits = int_view(pow2)
-    clamped = scratch[3]
-    rt = scratch[4]
     cutoff = exp_cutoff(logp[0, 0])
     zero = cutoff - cutoff  # 0 in logp's precision: no mixed-type arithmetic below
     for b in range(nb):
@@ -195,37 +185,29 @@ def normalize_block(logp, nb, lpn, work, rlogr, scratch):
     # least 1, so it is taken as 0.  The argument is clamped first, which
     # keeps it in exp_split's range (2**n stays a normal number).  2**n
     # goes through memory (pow2_bits and pow2 are one buffer) to become a
-    # float: two vector sweeps per component.  rt sums exp(t) * t for the
-    # entropy (a term below the cutoff is 0 * cutoff: exactly 0).
+    # float: two vector sweeps per component.
     for b in range(nb):
         total[b] = 0.0
-        rt[b] = 0.0
     for k in range(n_comp):
         row = logp[k]
         for b in range(nb):
             t = row[b] - m[b]
-            tc = max(t, cutoff)
-            p, bits = exp_split(tc)
+            p, bits = exp_split(max(t, cutoff))
             row[b] = p if t > cutoff else zero
             pow2_bits[b] = bits
-            clamped[b] = tc
         for b in range(nb):
             e = row[b] * pow2[b]
             row[b] = e
             total[b] += e
-            rt[b] += e * clamped[b]
     # total is in [1, K] unless the row is all -inf (then garbage, replaced).
     for b in range(nb):
         lpn[b] = np.float64(total[b]) if m[b] != -np.inf else 1.0
     log_block(lpn, nb, work)
     for b in range(nb):
         if m[b] == -np.inf:
-            rlogr[b] = 0.0
             lpn[b] = -np.inf
             total[b] = np.nan
         else:
-            # sum_k r_k t_k - log T, with lpn[b] = log T here.
-            rlogr[b] = np.float64(rt[b]) / np.float64(total[b]) - lpn[b]
             lpn[b] += np.float64(m[b])
             total[b] = 1.0 / total[b]
     for k in range(n_comp):
@@ -271,28 +253,23 @@ def _write_normalized(resp, nb, start, lpn, out_lpn, out_resp):
 
 
 @helper
-def _sum_rows(lpn, rlogr, nb, sample_weight, start):
-    """sum_b w_b lpn_b, sum_b w_b |lpn_b| and sum_b w_b rlogr_b (w = 1
-    without weights; a row of weight 0 adds exactly nothing, even with
-    lpn = -inf)."""
+def _sum_lpn(lpn, nb, sample_weight, start):
+    """sum_b w_b lpn_b and sum_b w_b |lpn_b| (w = 1 without weights; a row
+    of weight 0 adds exactly nothing, even with lpn = -inf)."""
     s = 0.0
     a = 0.0
-    h = 0.0
     if sample_weight.shape[0] == 0:
         for b in range(nb):
             s += lpn[b]
             a += abs(lpn[b])
-            h += rlogr[b]
     else:
         for b in range(nb):
-            w = np.float64(sample_weight[start + b])
-            v = lpn[b] * w
+            v = lpn[b] * np.float64(sample_weight[start + b])
             if v != v:  # -inf * 0: a row of weight 0 adds nothing
                 v = 0.0
             s += v
             a += abs(v)
-            h += rlogr[b] * w
-    return s, a, h
+    return s, a
 
 
 @helper
@@ -318,15 +295,14 @@ def weigh_block(resp, nb, sample_weight, start):
 def posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, ll,
                     sample_weight):
     """From weighted log-densities to everything per row: labels, the
-    log-likelihood and the entropy term (summed into ``ll``, times the sample
-    weights), responsibilities (left in ``logp``, times the sample weights).
-    ``lpn`` is float64 scratch ``(3, BLOCK)``, ``scratch`` ``(5, BLOCK)`` of
+    log-likelihood (summed into ``ll``, times the sample weights),
+    responsibilities (left in ``logp``, times the sample weights).
+    ``lpn`` is float64 scratch ``(2, BLOCK)``, ``scratch`` ``(3, BLOCK)`` of
     the data's dtype."""
     _write_labels(logp, nb, start, out_label, scratch[0])
-    normalize_block(logp, nb, lpn[0], lpn[1], lpn[2], scratch)
+    normalize_block(logp, nb, lpn[0], lpn[1], scratch)
     _write_normalized(logp, nb, start, lpn[0], out_lpn, out_resp)
-    s, a, h = _sum_rows(lpn[0], lpn[2], nb, sample_weight, start)
+    s, a = _sum_lpn(lpn[0], nb, sample_weight, start)
     ll[0] += s
     ll[1] += a
-    ll[2] += h
     weigh_block(logp, nb, sample_weight, start)

@@ -10,7 +10,7 @@ Layout.  Rows are cut into blocks of ``BLOCK`` rows and partitions of blocks
 as ``_blocks.py`` describes.  A block is first copied transposed
 (``XT[feature, row]``) so that every inner loop runs over rows,
 contiguously, and vectorises; ``_posterior.py`` turns its log-densities
-into responsibilities, the row's log-likelihood and the entropy term.
+into responsibilities and the row's log-likelihood.
 
 Precision.  Everything inside a block -- log-densities, the exp of the
 log-sum-exp, responsibilities, differences, products and the block's partial
@@ -36,8 +36,7 @@ with one precision repeated over features):
     As ``_posterior.py`` describes.
 ``segment_rows, ll, nk_p, ...``
     The segment length and the per-partition accumulators (see Layout):
-    ``ll[p]`` receives ``sum_i lpn_i``, ``sum_i |lpn_i|`` and
-    ``sum_i sum_k r_ik log r_ik`` (``_posterior.py``); statistic
+    ``ll[p]`` receives ``sum_i lpn_i`` and ``sum_i |lpn_i|``; statistic
     accumulators with no rows mean "no statistics".  Statistics are float64:
     ``nk[k] = sum_i r_ik``, ``sum_x[k] = sum_i r_ik (x_i - shift_k)`` and the
     covariance type's second moment around the same shift.
@@ -297,7 +296,7 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
     float dtype.  With ``resp_in`` given, ``means`` is only the shift around
     which statistics are taken and ``prec_chol``/``log_norm`` are not read.
     Adds into the per-partition accumulators (see ``_blocks.py``):
-    ``ll (P, 3)``, and unless they have no rows, ``nk_p (P, K)``,
+    ``ll (P, 2)``, and unless they have no rows, ``nk_p (P, K)``,
     ``sx_p (P, K, d)``, ``sxx_p (P, K, d, d)`` (upper triangles).
     """
     n, d = X.shape
@@ -317,8 +316,8 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
         y4 = np.empty((4, BLOCK), X.dtype)
         YT = np.empty((d if use_gemm else 0, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
-        lpn = np.empty((3, BLOCK))
-        scratch = np.empty((5, BLOCK), X.dtype)
+        lpn = np.empty((2, BLOCK))
+        scratch = np.empty((3, BLOCK), X.dtype)
         for start in block_starts(p, P, n, segment_rows):
             nb = min(BLOCK, n - start)
             load_block(X, start, nb, XT)
@@ -402,7 +401,7 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, sample_weight, out_lpn, o
 
     X (n, d), center (d,), prec_chol (d, d) upper-triangular,
     means_t = (means - center) @ prec_chol (K, d): all of one float dtype.
-    Adds into ``ll (P, 3)`` and, unless they have no rows, ``nk_p (P, K)``
+    Adds into ``ll (P, 2)`` and, unless they have no rows, ``nk_p (P, K)``
     and ``sx_p (P, K, d)`` with ``sum_x[k] = sum_i r_ik (x_i - center)``.
     The tied M-step needs no per-iteration second moment: the total scatter
     of X is computed once.
@@ -419,8 +418,8 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, sample_weight, out_lpn, o
         ZT = np.empty((d, BLOCK), X.dtype)
         YT = np.empty((d, BLOCK), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
-        lpn = np.empty((3, BLOCK))
-        scratch = np.empty((5, BLOCK), X.dtype)
+        lpn = np.empty((2, BLOCK))
+        scratch = np.empty((3, BLOCK), X.dtype)
         for start in block_starts(p, P, n, segment_rows):
             nb = min(BLOCK, n - start)
             load_block(X, start, nb, XT)
@@ -574,7 +573,7 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
 
     X (n, d), means (K, d), prec_chol (K, d) = 1 / standard deviations: all of
     one float dtype.  With ``resp_in`` given, ``means`` is only the shift.
-    Adds into ``ll (P, 3)`` and, unless they have no rows, ``nk_p (P, K)``,
+    Adds into ``ll (P, 2)`` and, unless they have no rows, ``nk_p (P, K)``,
     ``sx_p (P, K, d)`` and ``sq_p (P, K, d)`` with
     ``sum_sq[k, j] = sum_i r_ik (x_ij - shift_kj)^2``.  With ``spherical``
     (and no ``resp_in``), ``prec_chol[k]`` is one value repeated and only
@@ -590,8 +589,8 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
         XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
         logp = np.empty((n_comp, BLOCK), X.dtype)
         dist = np.empty((n_comp if sph else 0, BLOCK), X.dtype)
-        lpn = np.empty((3, BLOCK))
-        scratch = np.empty((5, BLOCK), X.dtype)
+        lpn = np.empty((2, BLOCK))
+        scratch = np.empty((3, BLOCK), X.dtype)
         for start in block_starts(p, P, n, segment_rows):
             nb = min(BLOCK, n - start)
             load_block(X, start, nb, XT)

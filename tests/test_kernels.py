@@ -11,15 +11,14 @@ from fastem.engine.passes import accumulators, reduce_partitions
 
 
 def pass_accumulators(n, d, K, dtype, second, want_stats):
-    """Zeroed per-partition accumulators ``[ll (P, 3), nk, sum_x[, second]]``
+    """Zeroed per-partition accumulators ``[ll (P, 2), nk, sum_x[, second]]``
     for one pass (``second``: "full", "diag" or None), as the engine makes
     them."""
     class Shapes:
         pass
     plan = Shapes()
     plan.n_components, plan.n_features, plan.dtype, plan.want_stats = K, d, dtype, want_stats
-    extra = {"full": [(K, d, d)], "diag": [(K, d)], None: []}[second]
-    plan.stat_shapes = [(K, d)] + extra
+    plan.stat_shapes = [(K, d)] + {"full": [(K, d, d)], "diag": [(K, d)], None: []}[second]
     return accumulators(plan, n)
 
 SIZES = [1, 7, 255, 256, 257, 3000, 70_001]
@@ -64,7 +63,7 @@ def call_kernel(X, covariance_type, args, outs, resp_in, segment_rows, accs, pie
 
 
 def run_kernel(X, params, covariance_type, resp_in=None, outputs=True, want_stats=True,
-               segment_rows=None, pieces=1, sample_weight=None, with_entropy=False):
+               segment_rows=None, pieces=1, sample_weight=None):
     """The kernel's results as ``(sum_lpn, sum_abs_lpn, nk, sum_x[, second][,
     center])`` and its per-row outputs."""
     weights, means, chol = params
@@ -93,12 +92,10 @@ def run_kernel(X, params, covariance_type, resp_in=None, outputs=True, want_stat
         args = (means, np.ascontiguousarray(prec), lnorm)
     call_kernel(X, covariance_type, args, outs, resp_in, segment_rows, accs, pieces,
                 sample_weight)
-    (sum_lpn, sum_abs, sum_rlogr), *stats = reduce_partitions(accs)
+    (sum_lpn, sum_abs), *stats = reduce_partitions(accs)
     res = (sum_lpn, sum_abs, *stats)
     if covariance_type == "tied":
         res = res + (center,)
-    if with_entropy:
-        return res, out_lpn, out_resp, out_label, sum_rlogr
     return res, out_lpn, out_resp, out_label
 
 
@@ -396,6 +393,6 @@ def test_a_zero_weight_row_at_minus_infinity_adds_nothing():
     accs = pass_accumulators(300, 2, K, X.dtype, "diag", True)
     kernels.diag_pass(X, means, chol, lnorm, np.empty((0, K)), w, np.empty(0), np.empty((0, K)),
                       np.empty(0, np.int64), False, 512, *accs)
-    (sum_lpn, sum_abs, sum_rlogr), nk, sum_x, sum_sq = reduce_partitions(accs)
-    assert sum_lpn == 0.0 and sum_abs == 0.0 and sum_rlogr == 0.0
+    (sum_lpn, sum_abs), nk, sum_x, sum_sq = reduce_partitions(accs)
+    assert sum_lpn == 0.0 and sum_abs == 0.0
     assert np.all(nk == 0) and np.all(sum_x == 0) and np.all(sum_sq == 0)

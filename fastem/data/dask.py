@@ -49,7 +49,7 @@ def _unpack(vector, shapes):
 
 def _total_shapes(plan):
     """The shapes of a plan's reduced accumulators (see ``engine.passes``)."""
-    return [(3,), (plan.n_components,)] + [tuple(s) for s in plan.stat_shapes]
+    return [(2,), (plan.n_components,)] + [tuple(s) for s in plan.stat_shapes]
 
 
 def _block_pass(block, task, sample_weight=None):

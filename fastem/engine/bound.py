@@ -9,9 +9,17 @@ parameters,
                       <= L(q_t, theta_{t+1}) + KL(q_t || p(Z | X, theta_{t+1}))
                        = log p(X | theta_{t+1}).       (the next E-step)
 
-L(q_t, theta) = E_{q_t}[log p(X, Z | theta)] + H(q_t) is a closed form of the
-pass's statistics (the family's ``expected_log_joint``) plus the entropy the
-kernel sums on the way, so both inequalities are checked, each on its own:
+L(q_t, theta) = E_{q_t}[log p(X, Z | theta)] + H(q_t).  The first term is a
+closed form of the pass's statistics (the family's ``expected_log_joint``);
+the entropy of the posterior q_t is log p(X | theta_t) - E_{q_t}[log p(X, Z
+| theta_t)] (L(q_t, theta_t) is the log-likelihood), so
+
+    L(q_t, theta_{t+1}) = log p(X | theta_t) + E_{q_t}[log p(X, Z | theta_{t+1})]
+                                             - E_{q_t}[log p(X, Z | theta_t)]
+
+costs the kernels nothing (and holds for any latent structure: a hidden
+Markov model's q is not a product over rows).  Both inequalities are
+checked, each on its own:
 
 * the M-step must not lower L(q_t, .) -- beyond the slack its family
   declares (``reg_covar`` moves the M-step off the maximiser by an exact,
@@ -141,14 +149,14 @@ class BoundChecker:
         if before - m_step_bound > allowed:
             self._fail(m_step_message(n_iter, before, m_step_bound, allowed, self.dtype))
 
-    def variational(self, n_iter, stats, bound, slack, check=True):
+    def variational(self, n_iter, stats, bound, slack, scale=0.0, check=True):
         """A variational bound (a total over the rows) after the M-step of
-        iteration ``n_iter``, against the previous iteration's."""
+        iteration ``n_iter``, against the previous iteration's; ``scale``:
+        the size of its terms per unit weight (its rounding scale)."""
         previous, self._previous = self._previous, bound
         if previous is None or not check or self.policy == "ignore":
             return
         allowed = slack + stats.n_samples * rounding_tolerance(
-            self.dtype, self.n_features,
-            (stats.sum_abs_lpn + abs(stats.sum_rlogr)) / stats.n_samples)
+            self.dtype, self.n_features, max(stats.sum_abs_lpn / stats.n_samples, scale))
         if previous - bound > allowed:
             self._fail(variational_message(n_iter, previous, bound, allowed, self.dtype))

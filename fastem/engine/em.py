@@ -116,10 +116,16 @@ def em_steps(est, family, X, sw, positive, cache=None):
                 # log(1 + delta), which an M-step to weights summing to 1
                 # gives back.
                 lifted = max(0.0, family.log_mass(params) - family.log_mass(new_params))
-                joint, scale = family.expected_log_joint(stats, new_params)
-                m_step_bound = (joint - stats.sum_rlogr) / stats.n_samples
+                # L(q, theta) = E_q[log p(X, Z | theta)] + H(q), and the
+                # E-step's q is the posterior under its own parameters:
+                # H(q) = log p(X | params) - E_q[log p(X, Z | params)].  So
+                # L(q, new_params) is the log-likelihood plus the change of
+                # the expected log joint, two closed forms of the statistics.
+                joint_new, scale_new = family.expected_log_joint(stats, new_params)
+                joint_old, scale_old = family.expected_log_joint(stats, params)
+                m_step_bound = (stats.sum_lpn + joint_new - joint_old) / stats.n_samples
                 checker.m_step(n_iter, stats, m_step_bound, slack / stats.n_samples + lifted,
-                               scale / stats.n_samples, check=not reseeded)
+                               (scale_new + scale_old) / stats.n_samples, check=not reseeded)
             else:
                 checker.variational(n_iter, stats, lower_bound, slack, check=not reseeded)
             params = new_params

@@ -7,9 +7,8 @@ array's blocks on a cluster), keep the per-partition accumulators, add the
 partitions in order and return ``Stats``.  Nothing here knows a family.
 
 Accumulators.  Every plan's kernel adds into ``[ll, nk, *family]``:
-``ll (P, 3)`` receives the sums of ``w_i lpn_i``, ``w_i |lpn_i|`` and
-``w_i sum_k r_ik log r_ik``; ``nk (P, K)`` the responsibilities; the
-family's own statistics follow.  ``P`` depends on the problem size only
+``ll (P, 2)`` receives the sums of ``w_i lpn_i`` and ``w_i |lpn_i|``;
+``nk (P, K)`` the responsibilities; the family's own statistics follow.  ``P`` depends on the problem size only
 (``n_partitions``), so the same bits come out for any thread count and
 however the rows arrive.
 """
@@ -29,7 +28,6 @@ class Stats(NamedTuple):
     n_samples: float  # the number of rows, or the sum of their sample weights
     sum_lpn: float  # sum_i w_i log p(x_i)
     sum_abs_lpn: float  # sum_i w_i |log p(x_i)| (the bound check's rounding scale)
-    sum_rlogr: float  # sum_i w_i sum_k r_ik log r_ik = -H(q), q the E-step's posterior
     nk: np.ndarray  # (K,) sum_i w_i r_ik
     moments: object  # the family's own sufficient statistics (Plan.moments)
 
@@ -74,7 +72,7 @@ def accumulators(plan, n_samples):
     stat_elems = sum(int(np.prod(s)) for s in shapes)
     P = n_partitions(n_samples, plan.n_features, plan.dtype, stat_elems)
     Ps = P if plan.want_stats else 0
-    return [np.zeros((P, 3))] + [np.zeros((Ps,) + s) for s in shapes]
+    return [np.zeros((P, 2))] + [np.zeros((Ps,) + s) for s in shapes]
 
 
 def reduce_partitions(accs):
@@ -86,9 +84,8 @@ def reduce_partitions(accs):
 def finish(plan, totals, n_samples):
     """``Stats`` from reduced accumulators (``n_samples``: the number of
     rows, or the weights' sum)."""
-    (sum_lpn, sum_abs, sum_rlogr), nk = totals[0], totals[1]
-    return Stats(n_samples, float(sum_lpn), float(sum_abs), float(sum_rlogr), nk,
-                 plan.moments(totals[2:]))
+    (sum_lpn, sum_abs), nk = totals[0], totals[1]
+    return Stats(n_samples, float(sum_lpn), float(sum_abs), nk, plan.moments(totals[2:]))
 
 
 def weight_chunk(sample_weight, start, stop, dtype):
