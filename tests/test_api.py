@@ -168,3 +168,17 @@ def test_import_does_not_load_scikit_learn_until_needed():
     assert "GaussianMixture" in dir(fastem)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         fastem.nope
+
+
+def test_score_is_the_mean_of_score_samples_in_the_models_dtype(X):
+    """scikit-learn's definition: a float32 model's score is the float32 mean
+    of its per-row scores (its own rounding); a float64 model's, their
+    float64 mean to the last bits."""
+    for dtype in (np.float32, np.float64):
+        model = fastem.GaussianMixture(3, random_state=0).fit(X.astype(dtype))
+        samples = model.score_samples(X.astype(dtype))
+        assert samples.dtype == dtype
+        if dtype == np.float32:
+            assert model.score(X.astype(dtype)) == float(samples.mean())
+        else:
+            assert model.score(X) == pytest.approx(float(samples.mean()), rel=1e-14)

@@ -152,6 +152,31 @@ def test_the_console_script_runs(tmp_path, data):
     assert result.stderr.startswith("fastem: error:") and "Traceback" not in result.stderr
 
 
+def test_fit_select_and_score_the_bayesian_model(tmp_path, data, capsys):
+    model_path = tmp_path / "b.npz"
+    code, out, err = run(["fit", str(data), "-k", "5", "--model", "bayesian",
+                          "--weight-concentration-prior-type", "dirichlet_distribution",
+                          "--out", str(model_path)], capsys)
+    assert code == 0 and "Bayesian full components" in err
+    saved = fastem.load(model_path)
+    direct = fastem.BayesianGaussianMixture(
+        n_components=5, weight_concentration_prior_type="dirichlet_distribution",
+        random_state=0).fit(X)
+    assert type(saved) is fastem.BayesianGaussianMixture
+    assert saved.lower_bounds_ == direct.lower_bounds_
+    lines = [line for line in err.splitlines() if line.startswith("iteration")]
+    assert len(lines) == direct.n_iter_
+    assert f"{direct.lower_bounds_[-1]: .8f}" in lines[-1]  # the variational bound
+    code, out, _ = run(["score", str(model_path), str(data)], capsys)
+    assert code == 0 and "mean log-likelihood" in out and "bic" not in out
+    code, out, _ = run(["select", str(data), "-k", "1", "2", "3", "--covariance-types", "full",
+                        "--model", "bayesian"], capsys)
+    best, _ = fastem.select(X, n_components=[1, 2, 3], covariance_types=["full"],
+                            model="BayesianGaussianMixture")
+    assert code == 0 and "lower bound" in out
+    assert f"best by lower_bound: {best.n_components} full components" in out
+
+
 def test_select_command(tmp_path, data, capsys):
     code, out, _ = run(["select", str(data), "-k", "2", "3", "4", "--covariance-types", "full",
                         "diag", "--out", str(tmp_path / "best.npz")], capsys)

@@ -146,3 +146,20 @@ def test_bad_dask_weights_are_rejected(client, X):
         fastem.GaussianMixture(3).fit(dX, sample_weight=da.from_array(w, chunks=1000))
     with pytest.raises(ValueError, match="Negative values in data passed to sample_weight"):
         fastem.GaussianMixture(3).fit(dX, sample_weight=-da.ones(X.shape[0], chunks=1000))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_bayesian_mixture_on_a_dask_array(client, X, covariance_type):
+    """The variational model's passes run on the workers too, weighted or not."""
+    dX = da.from_array(X, chunks=(700, 3))
+    w = np.random.default_rng(3).integers(0, 3, X.shape[0]).astype(float)
+    kw = dict(n_components=4, covariance_type=covariance_type, random_state=0)
+    for sample_weight, dask_weight in ((None, None), (w, da.from_array(w, chunks=900))):
+        a = fastem.BayesianGaussianMixture(**kw).fit(X, sample_weight=sample_weight)
+        b = fastem.BayesianGaussianMixture(**kw).fit(dX, sample_weight=dask_weight)
+        assert a.n_iter_ == b.n_iter_
+        assert abs(a.lower_bound_ - b.lower_bound_) < 1e-9 * abs(a.lower_bound_)
+        np.testing.assert_allclose(b.means_, a.means_, rtol=1e-9, atol=1e-12)
+    proba = b.predict_proba(dX)
+    assert isinstance(proba, da.Array)
+    np.testing.assert_allclose(proba.compute(), a.predict_proba(X), rtol=1e-9, atol=1e-12)

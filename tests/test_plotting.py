@@ -32,6 +32,29 @@ def test_plot_bound_draws_every_iteration(tmp_path):
     assert path.stat().st_size > 1000
 
 
+def test_plot_bound_draws_the_chain_as_a_staircase():
+    model = fastem.GaussianMixture(3, random_state=0, tol=0.0, max_iter=8,
+                                   init_params="random").fit(X)
+    ax = fastem.plot_bound(model)
+    labels = [line.get_label() for line in ax.lines]
+    m_step = ax.lines[labels.index("M-step gain: L(q, theta) raised")]
+    kl = ax.lines[labels.index("E-step: KL divergence closed")]
+    x, y = m_step.get_data()  # risers: (t + 1/3, lb_t) to (t + 1/3, m_t), NaN-separated
+    np.testing.assert_allclose(x[0::3], np.arange(1, 9) + 1 / 3)
+    np.testing.assert_array_equal(y[0::3], model.lower_bounds_)
+    np.testing.assert_array_equal(y[1::3], model.m_step_bounds_)
+    x, y = kl.get_data()
+    np.testing.assert_allclose((y[1::3] - y[0::3])[:-1], model.kl_divergences_, rtol=1e-12)
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+
+
+def test_plot_bound_of_a_variational_model():
+    model = fastem.BayesianGaussianMixture(n_components=4, random_state=0).fit(X)
+    ax = fastem.plot_bound(model)
+    np.testing.assert_array_equal(ax.lines[0].get_data()[1], model.lower_bounds_)
+    assert "variational" in ax.get_title() and "ELBO" in ax.get_ylabel()
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_plot_mixture_draws_points_means_and_ellipses(tmp_path, covariance_type):
     model = fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)

@@ -24,17 +24,23 @@ from .init import initial_responsibilities
 from .reseed import Reseeder, ReseedWarning, reseed_message
 
 
-def run_em(est, family, X, sw, positive, on_pass=None):
+def run_em(est, family, X, sw, positive, on_iteration=None):
     """``em_steps`` with each pass it asks for made at once;
-    ``on_pass(stats, seconds)``, if given, hears of each."""
-    steps = em_steps(est, family, X, sw, positive)
+    ``on_iteration(lower_bound, seconds)``, if given, hears of each
+    iteration's bound and how long its pass took."""
+    pass_seconds = [0.0]
+
+    def report(lower_bound):
+        on_iteration(lower_bound, pass_seconds[0])
+
+    steps = em_steps(est, family, X, sw, positive,
+                     on_iteration=report if on_iteration is not None else None)
     try:
         params = next(steps)
         while True:
             started = time()
             stats = passes.run_pass(X, family, params, want_stats=True, sample_weight=sw)
-            if on_pass is not None:
-                on_pass(stats, time() - started)
+            pass_seconds[0] = time() - started
             params = steps.send(stats)
     except StopIteration:
         pass
@@ -54,14 +60,15 @@ def _check_sizes(n_samples, n_components, positive):
         )
 
 
-def em_steps(est, family, X, sw, positive, cache=None):
+def em_steps(est, family, X, sw, positive, cache=None, on_iteration=None):
     """The fit of the estimator ``est`` (its EM parameters: ``n_init``,
     ``max_iter``, ``tol``, ``warm_start``, ``random_state``, ``init_params``,
     ``init_max_samples``, ``reseed``, ``bound_check``, ``verbose``) by its
     ``family``, on validated ``X`` and sample weights (``positive`` of them
     > 0), as a generator (see the module docstring); ``cache`` shares the
-    family's data-wide quantities between fits.  The fitted attributes are
-    set when it finishes."""
+    family's data-wide quantities between fits; ``on_iteration(lower_bound)``
+    hears of each iteration's bound.  The fitted attributes are set when it
+    finishes."""
     n_samples, n_features = X.shape
     _check_sizes(n_samples, family.n_components, positive)
     family.setup(n_features, X.dtype)
@@ -97,7 +104,7 @@ def em_steps(est, family, X, sw, positive, cache=None):
             params = family.from_estimator(est)
         lower_bound = -np.inf if do_init else est.lower_bound_
         lower_bounds = []
-        checker = BoundChecker(est.bound_check, family.exact_em, dtype, n_features)
+        checker = BoundChecker(est.bound_check, family.exact_em, family.kernel_dtype, n_features)
         converged = False
         for n_iter in range(1, est.max_iter + 1):
             prev_lower_bound = lower_bound
@@ -109,7 +116,7 @@ def em_steps(est, family, X, sw, positive, cache=None):
                 estimate = reseeder(estimate, stats.nk, n_iter, events)
             reseeded = len(events) > seen
             new_params = family.finish(estimate)
-            lower_bound = family.bound(stats, new_params)
+            lower_bound, bound_scale = family.bound(stats, params, new_params)
             if family.exact_em:
                 # Weights that sum to 1 + delta (weights_init is accepted
                 # within 1e-6 of 1) lift the E-step's log-likelihood by
@@ -127,9 +134,12 @@ def em_steps(est, family, X, sw, positive, cache=None):
                 checker.m_step(n_iter, stats, m_step_bound, slack / stats.n_samples + lifted,
                                (scale_new + scale_old) / stats.n_samples, check=not reseeded)
             else:
-                checker.variational(n_iter, stats, lower_bound, slack, check=not reseeded)
+                checker.variational(n_iter, stats, lower_bound, slack, bound_scale,
+                                    check=not reseeded)
             params = new_params
             lower_bounds.append(lower_bound)
+            if on_iteration is not None:
+                on_iteration(lower_bound)
             change = lower_bound - prev_lower_bound
             est._print_verbose_msg_iter_end(n_iter, change, lower_bound, n_samples)
             if abs(change) < est.tol and not reseeded:

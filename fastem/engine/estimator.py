@@ -21,6 +21,7 @@ from ..data import validation
 from ..data.dask import DaskSource, is_dask_array, lazy_output
 from . import passes
 from .em import em_steps, run_em
+from .init import InitialResponsibilities, initial_responsibilities
 from .threads import single_threaded_blas
 
 #: The constraints of the engine's own keyword-only parameters.
@@ -84,12 +85,56 @@ class MixtureEstimator:
                                type(self).__name__)
         return self._predict_labels(X)
 
+    def _check_parameters(self, X):
+        """scikit-learn's ``BaseMixture._check_parameters``: check the
+        parameters against validated X, and set what a model derives from it
+        (a Bayesian model's priors)."""
+        family = self._family()
+        family.setup(X.shape[1], X.dtype)
+        family.prepare(X, None)
+        for name, value in family.prior_attributes().items():
+            setattr(self, name, value)
+        self._checked_family = family
+
+    def _initialize_parameters(self, X, random_state):
+        """scikit-learn's ``BaseMixture._initialize_parameters``: the first
+        parameters from the initial responsibilities of validated X, set as
+        the fitted attributes (after ``_check_parameters``)."""
+        family = getattr(self, "_checked_family", None)
+        if family is None:
+            self._check_parameters(X)
+            family = self._checked_family
+        estimate = None
+        if family.needs_responsibilities():
+            source = initial_responsibilities(X, None, self.init_params, family.n_components,
+                                              random_state, self.init_max_samples)
+            estimate, _ = family.initial_estimate(X, source)
+        for name, value in family.fitted_attributes(family.initial_params(estimate)).items():
+            setattr(self, name, value)
+
+    def _initialize(self, X, resp):
+        """scikit-learn's ``_initialize``: the first parameters from a given
+        responsibility matrix (one column per component) of validated X."""
+        family = self._family()
+        family.n_components = resp.shape[1]
+        family.setup(X.shape[1], X.dtype)
+        family.prepare(X, None)
+        resp = np.asarray(resp, dtype=np.float64)
+        every_row = bool(np.allclose(resp.sum(axis=1), 1.0))
+        source = InitialResponsibilities(X, lambda start, stop: resp[start:stop], None,
+                                         X.shape[0], every_row)
+        estimate = None
+        if family.needs_responsibilities():
+            estimate, _ = family.initial_estimate(X, source)
+        for name, value in family.fitted_attributes(family.initial_params(estimate)).items():
+            setattr(self, name, value)
+
     def _em_steps(self, X, sw, positive, cache=None):
         """The fit as a generator of E-step requests (``fastem.engine.em``)."""
         return em_steps(self, self._family(), X, sw, positive, cache)
 
-    def _run_em(self, X, sw, positive, on_pass=None):
-        run_em(self, self._family(), X, sw, positive, on_pass)
+    def _run_em(self, X, sw, positive, on_iteration=None):
+        run_em(self, self._family(), X, sw, positive, on_iteration)
 
     def _check_sample_weight(self, sample_weight, X):
         return validation.check_sample_weight(sample_weight, X)
@@ -98,6 +143,18 @@ class MixtureEstimator:
 
     def _current_parameters(self):
         return self._family().from_estimator(self)
+
+    def _get_parameters(self):
+        """scikit-learn's ``BaseMixture._get_parameters``: the fitted
+        parameters as a tuple, in scikit-learn's order."""
+        return self._family().to_sklearn(self._current_parameters())
+
+    def _set_parameters(self, params):
+        """scikit-learn's ``BaseMixture._set_parameters``: set the fitted
+        attributes from such a tuple (and those derived from it)."""
+        family = self._family()
+        for name, value in family.fitted_attributes(family.from_sklearn(params)).items():
+            setattr(self, name, value)
 
     def _validate_X(self, X, reset, lazy=False):
         model_dtype = None if reset else self._family().param_dtype(self._current_parameters())
@@ -113,27 +170,16 @@ class MixtureEstimator:
             return None
         source = self._validated(X, lazy=True)
         return lazy_output(source, self._family(), self._current_parameters(), output,
-                           type(self).__name__, self._output_dtype(source.dtype))
+                           type(self).__name__)
 
     def _output_dtype(self, data_dtype):
         return self._family().output_dtype(self._current_parameters(), data_dtype)
 
     def _pass(self, X, **outputs):
-        """A pass for per-row outputs, written in the estimator's output dtype
-        (which a family's kernels may compute in a narrower one)."""
-        family = self._family()
-        params = self._current_parameters()
-        kernel_dtype = family.plan(params, X.dtype, False).dtype
-        staged = {}
-        for name, out in outputs.items():
-            if out is not None and out.dtype != kernel_dtype and name != "out_label":
-                staged[name] = out
-                outputs[name] = np.empty(out.shape, kernel_dtype)
+        """A pass for per-row outputs (arrays of ``_output_dtype``)."""
         with single_threaded_blas():
-            stats = passes.run_pass(X, family, params, want_stats=False, **outputs)
-        for name, out in staged.items():
-            out[...] = outputs[name]
-        return stats
+            return passes.run_pass(X, self._family(), self._current_parameters(),
+                                   want_stats=False, **outputs)
 
     def _predict_labels(self, X):
         labels = np.empty(X.shape[0], dtype=np.intp)
@@ -155,7 +201,9 @@ class MixtureEstimator:
         lazy = self._lazy(X, "lpn")
         if lazy is not None:
             return lazy
-        X = self._validated(X)
+        return self._score_samples(self._validated(X))
+
+    def _score_samples(self, X):
         out = np.empty(X.shape[0], dtype=self._output_dtype(X.dtype))
         self._pass(X, out_lpn=out)
         return out
@@ -175,7 +223,14 @@ class MixtureEstimator:
         return self._score_and_rows(X)[0]
 
     def _score_and_rows(self, X):
+        """The mean log-likelihood and the number of rows: the float64 sum of
+        a pass, divided -- the same bits for every source of the rows.  For
+        a float32 model on an in-memory array, scikit-learn's definition
+        instead, the float32 mean of ``score_samples`` (its own rounding:
+        ``score(X) == score_samples(X).mean()``)."""
         X = self._validated(X)
+        if isinstance(X, np.ndarray) and self._output_dtype(X.dtype) == np.float32:
+            return float(np.mean(self._score_samples(X))), X.shape[0]
         return float(self._pass(X).sum_lpn / X.shape[0]), X.shape[0]
 
     def predict(self, X):

@@ -22,9 +22,10 @@ the M-step                            ``m_step(stats)`` -> ``(estimate, slack)``
                                       ``finish(estimate)`` -> parameters (the
                                       factorisations; may raise the
                                       "ill-defined" error)
-the bound                             ``bound(stats, params)`` (what
-                                      ``lower_bounds_`` records) and, for exact
-                                      EM, ``expected_log_joint(stats, params)``
+the bound                             ``bound(stats, e_step_params, params)``
+                                      (what ``lower_bounds_`` records) and,
+                                      for exact EM,
+                                      ``expected_log_joint(stats, params)``
                                       = E_q[log p(X, Z | params)]
 re-seeding                            ``degenerate(estimate, nk)``,
                                       ``healthy(estimate, good)``,
@@ -62,6 +63,7 @@ class Family:
         self.n_components = n_components
         self.dtype = None  # the model's dtype, set by setup
         self.data_dtype = None
+        self.kernel_dtype = None  # the dtype the fit's passes compute in
 
     # ------------------------------------------------------------ set-up
 
@@ -107,9 +109,11 @@ class Family:
 
     # ------------------------------------------------------------- bound
 
-    def bound(self, stats, params):
-        """The bound recorded in ``lower_bounds_`` for an iteration: its
-        E-step's ``stats``, its M-step's ``params``."""
+    def bound(self, stats, e_step_params, params):
+        """``(bound, scale)``: the bound recorded in ``lower_bounds_`` for an
+        iteration -- its E-step's ``stats`` under ``e_step_params``, its
+        M-step's ``params`` -- and the size of its terms per unit weight
+        (its rounding scale)."""
         raise NotImplementedError
 
     def expected_log_joint(self, stats, params):
@@ -124,6 +128,8 @@ class Family:
         raise NotImplementedError
 
     def healthy(self, estimate, good):
+        """``(family, params)``: a model of the ``good`` components alone,
+        to find the rows they explain worst."""
         raise NotImplementedError
 
     def replace(self, estimate, bad, rows, nk):
@@ -136,6 +142,19 @@ class Family:
 
     def fitted_attributes(self, params):
         raise NotImplementedError
+
+    def to_sklearn(self, params):
+        """``params`` as scikit-learn's ``_get_parameters`` tuple."""
+        return tuple(params)
+
+    def from_sklearn(self, values):
+        """The family's parameters from scikit-learn's tuple."""
+        raise NotImplementedError
+
+    def prior_attributes(self):
+        """Fitted attributes set up before the first iteration (a Bayesian
+        model's priors): name -> value."""
+        return {}
 
     def output_dtype(self, params, data_dtype):
         """The dtype of per-row outputs (scores, responsibilities) for data

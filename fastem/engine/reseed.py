@@ -90,8 +90,8 @@ class Reseeder:
         good = np.setdiff1d(np.arange(family.n_components), bad)
         if good.size == 0 or not np.sum(nk[good]) > 0.0:
             return estimate  # nothing healthy to re-seed from: fail as usual
-        healthy = family.healthy(estimate, good)
-        rows_at, rows = worst_rows(self.X, family, healthy, len(bad), self.sample_weight)
+        healthy_family, healthy = family.healthy(estimate, good)
+        rows_at, rows = worst_rows(self.X, healthy_family, healthy, len(bad), self.sample_weight)
         if rows.shape[0] < len(bad):
             return estimate
         events.append((where, bad.tolist(), nk[bad].tolist(), rows_at.tolist()))

@@ -365,21 +365,40 @@ def resp_stats(X, resp_chunk, shift, second_moment, sample_weight=None):
     return stats_under(X, plan, resp_chunk, sample_weight)
 
 
-def tied_scatter(X, sample_weight=None):
-    """Scatter of all rows around their mean (both weighted by
-    ``sample_weight``): two passes, once per fit."""
+def data_scatter(X, sample_weight=None, second="full"):
+    """The rows' (weighted) total, mean and scatter around the mean --
+    ``(d, d)`` for ``second="full"``, its diagonal ``(d,)`` for "diag" --
+    in two passes (on a dask array, on the cluster)."""
     n_features = X.shape[1]
     dtype = compute_dtype(X.dtype)
     first = row_stats(X, given_plan(np.zeros((1, n_features)), "diag", dtype), sample_weight)
     total = first.n_samples
     center = first.moments.sum_x[0] / total
-    second = row_stats(X, given_plan(center[None, :], "full", dtype), sample_weight)
-    scatter = _symmetrize(second.moments.second)[0]
+    moments = row_stats(X, given_plan(center[None, :], second, dtype), sample_weight).moments
+    scatter = _symmetrize(moments.second)[0] if second == "full" else moments.second[0].copy()
     # The rounded mean leaves sum(x - center) slightly off zero: move the
     # centre onto the exact mean of the rows and correct the scatter for it.
-    residual = second.moments.sum_x[0]
-    scatter -= np.outer(residual, residual) / total
-    return TiedScatter(total, second.moments.shift[0] + residual / total, scatter)
+    residual = moments.sum_x[0]
+    if second == "full":
+        scatter -= np.outer(residual, residual) / total
+    else:
+        scatter -= residual * residual / total
+    return TiedScatter(total, moments.shift[0] + residual / total, scatter)
+
+
+def cached_scatter(X, sample_weight, second, cache):
+    """``data_scatter``, computed once for all the fits sharing ``cache``."""
+    cache = {} if cache is None else cache
+    key = ("scatter", second)
+    if key not in cache:
+        cache[key] = data_scatter(X, sample_weight, second)
+    return cache[key]
+
+
+def tied_scatter(X, sample_weight=None):
+    """Scatter of all rows around their mean (both weighted by
+    ``sample_weight``): two passes, once per fit."""
+    return data_scatter(X, sample_weight, "full")
 
 
 def _symmetrize(upper):
@@ -403,6 +422,20 @@ def m_step(stats, covariance_type, reg_covar, dtype, tied=None, weights_by="sum"
     ``every_row``: whether every row's responsibilities sum to 1 (tied only:
     see there).
     """
+    nk, means, covariances, loss = gaussian_estimates(stats, covariance_type, reg_covar, dtype,
+                                                      tied, every_row)
+    if weights_by == "n_samples":
+        weights = nk / stats.n_samples
+    else:
+        weights = nk / nk.sum()
+    return weights, means, covariances, loss
+
+
+def gaussian_estimates(stats, covariance_type, reg_covar, dtype, tied=None, every_row=True):
+    """``(nk, means, covariances, loss)``: scikit-learn's
+    ``_estimate_gaussian_parameters`` (``nk`` with its ``10 * eps`` guard of
+    ``dtype``, covariances with ``reg_covar``) from centred statistics, and
+    the regularisation loss (see ``m_step``)."""
     eps = np.finfo(dtype).eps
     mo = stats.moments
     r = stats.nk
@@ -457,11 +490,7 @@ def m_step(stats, covariance_type, reg_covar, dtype, tied=None, weights_by="sum"
             n_features = var.shape[1]
             loss = n_features * _reg_loss_eigen(sph[:, None], r, reg_covar)
             covariances = sph + reg_covar
-    if weights_by == "n_samples":
-        weights = nk / stats.n_samples
-    else:
-        weights = nk / nk.sum()
-    return weights, means, covariances, loss
+    return nk, means, covariances, loss
 
 
 def _reg_loss_eigen(eigvals, r, reg_covar):
@@ -492,18 +521,20 @@ def _reg_loss_matrices(emp, r, reg_covar):
 # The bound's closed form (the seed's chain).
 
 
-def expected_log_joint(stats, params, covariance_type, tied=None):
-    """E_q[log p(X, Z | params)] = sum_i sum_k w_i r_ik (log weight_k + log
-    N(x_i | mean_k, cov_k)) from the statistics of a pass taken under q,
-    in float64: with S_k(mu) = sum_i w_i r_ik (x_i - mu)(x_i - mu)^T moved
-    from the statistics' shift to ``params``' means,
+def expected_log_density(stats, means, prec_chol, lnorm, covariance_type, tied=None):
+    """sum_i sum_k w_i r_ik (lnorm_k - |U_k^T (x_i - mean_k)|^2 / 2) from the
+    statistics of a pass taken under r, in float64: with S_k(mu) = sum_i
+    w_i r_ik (x_i - mu)(x_i - mu)^T moved from the statistics' shift to
+    ``means``,
 
-        sum_k nk_k (log weight_k + log|det U_k| - d/2 log 2 pi)
-            - 1/2 sum_k tr(P_k S_k(mean_k)).
+        sum_k nk_k lnorm_k - 1/2 sum_k tr(P_k S_k(mean_k)),   P_k = U_k U_k^T.
 
-    A tied pass has no per-component second moment: every row's
-    responsibilities sum to 1 in EM, so sum_k S_k is the scatter of all rows
-    (``tied``, computed once per fit) less the first-moment terms.
+    With ``lnorm`` = log weight + log|det U| - d/2 log 2 pi that is E_q[log
+    p(X, Z | theta)]; a variational model's constants give its expected
+    log-densities.  A tied pass has no per-component second moment: every
+    row's responsibilities sum to 1 after an E-step, so sum_k S_k is the
+    scatter of all rows (``tied``, computed once per fit) less the
+    first-moment terms.
 
     Returns ``(value, scale)``: ``scale`` is the sum of the absolute values
     of the terms added (the size rounding errors are relative to; large
@@ -512,16 +543,12 @@ def expected_log_joint(stats, params, covariance_type, tied=None):
     mo = stats.moments
     nk = stats.nk
     n_components, n_features = mo.sum_x.shape
-    weights = np.asarray(params.weights, dtype=np.float64)
-    means = np.asarray(params.means, dtype=np.float64)
-    chol = np.asarray(params.precisions_cholesky, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_weights = np.where(nk > 0, nk * np.log(weights), 0.0)
-    log_det = np.broadcast_to(log_det_cholesky(chol, covariance_type, n_features),
-                              (n_components,))
-    log_norm_k = log_det - 0.5 * n_features * np.log(2.0 * np.pi)
-    constant = log_weights.sum() + nk @ log_norm_k
-    constant_scale = np.abs(log_weights).sum() + nk @ np.abs(log_norm_k)
+    means = np.asarray(means, dtype=np.float64)
+    chol = np.asarray(prec_chol, dtype=np.float64)
+    lnorm = np.broadcast_to(np.asarray(lnorm, dtype=np.float64), (n_components,))
+    with np.errstate(invalid="ignore"):
+        # A component with no responsibility adds nothing, even at weight 0.
+        constant_terms = np.where(nk > 0, nk * lnorm, 0.0)
     delta = means - mo.shift
     if covariance_type == "full":
         sx_delta = mo.sum_x[:, :, None] * delta[:, None, :]
@@ -541,8 +568,17 @@ def expected_log_joint(stats, params, covariance_type, tied=None):
         scatter = mo.second - 2.0 * delta * mo.sum_x + nk[:, None] * delta**2
         precisions = np.broadcast_to(np.reshape(chol**2, (n_components, -1)), scatter.shape)
         terms = precisions * scatter
-    quad = np.sum(terms)
-    return float(constant - 0.5 * quad), float(constant_scale + 0.5 * np.sum(np.abs(terms)))
+    value = constant_terms.sum() - 0.5 * np.sum(terms)
+    scale = np.abs(constant_terms).sum() + 0.5 * np.sum(np.abs(terms))
+    return float(value), float(scale)
+
+
+def expected_log_joint(stats, params, covariance_type, tied=None):
+    """``(E_q[log p(X, Z | params)], scale)`` summed over rows, q the
+    responsibilities the pass's statistics were taken under (see
+    ``expected_log_density``)."""
+    return expected_log_density(stats, params.means, params.precisions_cholesky,
+                                log_norm(params, covariance_type), covariance_type, tied)
 
 
 # --------------------------------------------------------------------------
@@ -773,16 +809,13 @@ class GaussianFamily(Family):
         self.inits = (weights, means, precisions)
         self.data_dtype = np.dtype(data_dtype)
         self.dtype = compute_dtype(data_dtype, *(a.dtype for a in self.inits if a is not None))
+        self.kernel_dtype = self.dtype
 
     def prepare(self, X, sample_weight, cache=None):
         """The scatter of all rows (tied only), computed once per fit -- or
         once for all the fits sharing ``cache`` (``fastem.select``)."""
-        if self.covariance_type != "tied":
-            return
-        cache = {} if cache is None else cache
-        if "tied_scatter" not in cache:
-            cache["tied_scatter"] = tied_scatter(X, sample_weight)
-        self.tied = cache["tied_scatter"]
+        if self.covariance_type == "tied":
+            self.tied = cached_scatter(X, sample_weight, "full", cache)
 
     # ---------------------------------------------------- initialisation
 
@@ -877,9 +910,10 @@ class GaussianFamily(Family):
 
     # ------------------------------------------------------------- bound
 
-    def bound(self, stats, params):
+    def bound(self, stats, e_step_params, params):
         # The E-step's mean log-likelihood, in the model's dtype (scikit-learn's).
-        return self.dtype.type(stats.sum_lpn / stats.n_samples)
+        return (self.dtype.type(stats.sum_lpn / stats.n_samples),
+                stats.sum_abs_lpn / stats.n_samples)
 
     def expected_log_joint(self, stats, params):
         return expected_log_joint(stats, params, self.covariance_type, self.tied)
@@ -890,10 +924,12 @@ class GaussianFamily(Family):
         return degenerate_components(nk, estimate[2], self.covariance_type)
 
     def healthy(self, estimate, good):
+        """``(family, params)``: the mixture of the ``good`` components alone."""
         weights, means, covariances = estimate
         healthy_cov = covariances if self.covariance_type == "tied" else covariances[good]
-        return Params(weights[good] / np.sum(weights[good]), means[good], healthy_cov,
-                      precision_cholesky(healthy_cov, self.covariance_type, self.dtype))
+        family = GaussianFamily(len(good), self.covariance_type, self.reg_covar)
+        return family, Params(weights[good] / np.sum(weights[good]), means[good], healthy_cov,
+                              precision_cholesky(healthy_cov, self.covariance_type, self.dtype))
 
     def replace(self, estimate, bad, rows, nk):
         """Each ``bad`` component moves to one of ``rows`` with the healthy
@@ -913,6 +949,9 @@ class GaussianFamily(Family):
 
     def from_estimator(self, est):
         return Params(est.weights_, est.means_, est.covariances_, est.precisions_cholesky_)
+
+    def from_sklearn(self, values):
+        return Params(*values)
 
     def fitted_attributes(self, params):
         return {

@@ -1,10 +1,12 @@
 """The fastem command line.
 
     fastem demo                      fit built-in data with fastem and scikit-learn
-    fastem fit DATA -k K [--covariance-type T] [--out model.npz] [--plot bound.png]
+    fastem fit DATA -k K [--model gaussian|bayesian] [--covariance-type T]
+                     [--out model.npz] [--plot bound.png]
     fastem predict MODEL DATA [--out labels.npy] [--proba]
     fastem score MODEL DATA
-    fastem select DATA [-k 1 2 3 ...] [--covariance-types ...] [--out best.npz]
+    fastem select DATA [-k 1 2 3 ...] [--model ...] [--covariance-types ...]
+                     [--out best.npz]
     fastem bench                     speed against scikit-learn
     fastem accuracy                  score_samples against a 50-digit reference
 
@@ -231,9 +233,20 @@ def fit_with_progress(model, X, sample_weight=None, stream=None):
         Xv = model._validate_X(X, reset=True)
         sw, positive = model._check_sample_weight(sample_weight, Xv)
         progress = _Progress(model, Xv.shape[0], stream)
-        model._run_em(Xv, sw, positive, on_pass=lambda stats, seconds: progress.update(
-            stats.sum_lpn / stats.n_samples, seconds))
+        model._run_em(Xv, sw, positive, on_iteration=progress.update)
     return model
+
+
+#: --model: the estimator each name fits.
+MODELS = {"gaussian": "GaussianMixture", "bayesian": "BayesianGaussianMixture"}
+
+
+def _model_options(args):
+    """The --model's own options (the Bayesian model's weight prior)."""
+    if args.model != "bayesian":
+        return {}
+    return dict(weight_concentration_prior_type=args.weight_concentration_prior_type,
+                weight_concentration_prior=args.weight_concentration_prior)
 
 
 def fit_command(args):
@@ -241,12 +254,14 @@ def fit_command(args):
 
     X = read_data(args.data)
     sample_weight = None if args.sample_weight is None else read_data(args.sample_weight)
-    model = fastem.GaussianMixture(
-        args.n_components, covariance_type=args.covariance_type, tol=args.tol,
+    model = getattr(fastem, MODELS[args.model])(
+        n_components=args.n_components, covariance_type=args.covariance_type, tol=args.tol,
         reg_covar=args.reg_covar, max_iter=args.max_iter, n_init=args.n_init,
         init_params=args.init_params, random_state=args.random_state, reseed=args.reseed,
+        **_model_options(args),
     )
-    print(f"fitting {args.n_components} {args.covariance_type} components to "
+    kind = "Bayesian " if args.model == "bayesian" else ""
+    print(f"fitting {args.n_components} {kind}{args.covariance_type} components to "
           f"{X.shape[0]:,} x {X.shape[1]} ({np.dtype(X.dtype).name}) from {args.data}",
           file=sys.stderr)
     started = time.perf_counter()
@@ -294,8 +309,33 @@ def select_command(args):
     best, table = fastem.select(
         X, n_components=args.n_components, covariance_types=args.covariance_types,
         criterion=args.criterion, random_state=args.random_state, max_iter=args.max_iter,
-        tol=args.tol, reg_covar=args.reg_covar, as_frame=False,
+        tol=args.tol, reg_covar=args.reg_covar, as_frame=False, model=MODELS[args.model],
+        **_model_options(args),
     )
+    if args.model == "bayesian":
+        _print_bound_table(table)
+    else:
+        _print_criteria_table(table)
+    criterion = args.criterion or ("bic" if args.model == "gaussian" else "lower_bound")
+    print(f"best by {criterion}: {best.n_components} {best.covariance_type} components")
+    if args.out:
+        best.save(args.out)
+        print(f"model written to {args.out}")
+    return 0
+
+
+def _print_bound_table(table):
+    print(f"{'k':>4} {'covariance':>10} {'lower bound':>18} {'log-lik/row':>12} "
+          f"{'iter':>5} {'seconds':>8}")
+    for r in table:
+        if r["error"]:
+            print(f"{r['n_components']:>4} {r['covariance_type']:>10}  failed: {r['error']}")
+            continue
+        print(f"{r['n_components']:>4} {r['covariance_type']:>10} {r['lower_bound']:18.6f} "
+              f"{r['log_likelihood']:12.6f} {r['n_iter']:5d} {r['fit_time']:8.3f}")
+
+
+def _print_criteria_table(table):
     print(f"{'k':>4} {'covariance':>10} {'bic':>16} {'aic':>16} {'log-lik/row':>12} "
           f"{'iter':>5} {'seconds':>8}")
     for r in table:
@@ -305,11 +345,6 @@ def select_command(args):
         print(f"{r['n_components']:>4} {r['covariance_type']:>10} {r['bic']:16.6f} "
               f"{r['aic']:16.6f} {r['log_likelihood']:12.6f} {r['n_iter']:5d} "
               f"{r['fit_time']:8.3f}")
-    print(f"best by {args.criterion}: {best.n_components} {best.covariance_type} components")
-    if args.out:
-        best.save(args.out)
-        print(f"model written to {args.out}")
-    return 0
 
 
 def predict_command(args):
@@ -334,12 +369,24 @@ def score_command(args):
     X = read_data(args.data)
     score = model.score(X)
     n = X.shape[0]
-    p = model._n_parameters()
     print(f"rows {n}")
     print(f"mean log-likelihood {score:.10g}")
-    print(f"bic {-2 * score * n + p * np.log(n):.10g}")
-    print(f"aic {-2 * score * n + 2 * p:.10g}")
+    if hasattr(model, "bic"):
+        p = model._n_parameters()
+        print(f"bic {-2 * score * n + p * np.log(n):.10g}")
+        print(f"aic {-2 * score * n + 2 * p:.10g}")
     return 0
+
+
+def _add_model_options(parser):
+    parser.add_argument("--model", default="gaussian", choices=sorted(MODELS),
+                        help="gaussian: GaussianMixture (maximum likelihood); bayesian: "
+                             "BayesianGaussianMixture (variational)")
+    parser.add_argument("--weight-concentration-prior-type", default="dirichlet_process",
+                        choices=["dirichlet_process", "dirichlet_distribution"],
+                        help="--model bayesian: the weights' prior")
+    parser.add_argument("--weight-concentration-prior", type=float, default=None,
+                        help="--model bayesian: its concentration (default 1/k)")
 
 
 def build_parser():
@@ -351,6 +398,7 @@ def build_parser():
     f = sub.add_parser("fit", help="fit a Gaussian mixture to a data file")
     f.add_argument("data", help="a .npy, .csv/.txt, .h5[:dataset] or .zarr file")
     f.add_argument("-k", "--n-components", type=int, required=True)
+    _add_model_options(f)
     f.add_argument("--covariance-type", default="full",
                    choices=["full", "tied", "diag", "spherical"])
     f.add_argument("--max-iter", type=int, default=100)
@@ -376,7 +424,9 @@ def build_parser():
     se.add_argument("--covariance-types", nargs="+",
                     default=["full", "tied", "diag", "spherical"],
                     choices=["full", "tied", "diag", "spherical"])
-    se.add_argument("--criterion", default="bic", choices=["bic", "aic"])
+    _add_model_options(se)
+    se.add_argument("--criterion", default=None, choices=["bic", "aic", "lower_bound"],
+                    help="default: bic (gaussian), lower_bound (bayesian)")
     se.add_argument("--max-iter", type=int, default=100)
     se.add_argument("--tol", type=float, default=1e-3)
     se.add_argument("--reg-covar", type=float, default=1e-6)

@@ -1,7 +1,9 @@
 """Plots of a fitted mixture (the optional extra ``fastem[plot]``: matplotlib).
 
 * ``plot_bound(model)``: the lower bound at every EM iteration
-  (``model.lower_bounds_``) -- the curve EM promises never goes down.
+  (``model.lower_bounds_``) -- the curve EM promises never goes down -- and
+  the chain between its points: each M-step's gain and each E-step's KL
+  divergence.
 * ``plot_mixture(model, X)``: 2-D data coloured by component, with each
   component's mean and its 1- and 2-standard-deviation ellipses, on two
   features or on any linear projection.
@@ -34,34 +36,73 @@ def _axes(ax):
 
 
 def plot_bound(model, ax=None):
-    """Draw ``model.lower_bounds_`` (mean log-likelihood per sample) against
-    the iteration, with the converged value marked.
+    """Draw the bound at every EM iteration (``model.lower_bounds_``) and,
+    for a maximum-likelihood model, the seed's chain between them: a
+    staircase whose risers are each iteration's M-step gain, L(q_t,
+    theta_{t+1}) - L(q_t, theta_t), and the KL divergence the next E-step
+    closes, log p(X | theta_{t+1}) - L(q_t, theta_{t+1}) (``m_step_bounds_``,
+    ``kl_divergences_``).  A variational model's bound (its ELBO) is drawn
+    alone.
 
     Parameters
     ----------
-    model : fitted GaussianMixture
+    model : fitted GaussianMixture or BayesianGaussianMixture
     ax : matplotlib Axes, optional
 
     Returns
     -------
     ax : matplotlib Axes
     """
+    from matplotlib.ticker import MaxNLocator
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(model)
-    bounds = np.asarray(model.lower_bounds_, dtype=np.float64)
+    bounds = np.asarray(model.lower_bounds_, dtype=np.float64).ravel()
     ax = _axes(ax)
     iterations = np.arange(1, bounds.size + 1)
-    ax.plot(iterations, bounds, marker="o", markersize=3, linewidth=1.5)
+    ax.plot(iterations, bounds, marker="o", markersize=3, linewidth=0 if _has_chain(model)
+            else 1.5, color="C0", label="E-step: log-likelihood" if _has_chain(model)
+            else "lower bound")
     if bounds.size:
         ax.axhline(bounds[-1], color="0.6", linewidth=0.8, linestyle="--")
+    if _has_chain(model) and bounds.size:
+        _draw_chain(ax, bounds, np.asarray(model.m_step_bounds_, dtype=np.float64))
+        ax.legend(loc="lower right", fontsize="small")
     state = "converged" if model.converged_ else "not converged"
-    ax.set_title(f"EM lower bound: {model.n_components} {model.covariance_type} "
+    kind = "" if _has_chain(model) else "variational "
+    ax.set_title(f"EM {kind}lower bound: {model.n_components} {model.covariance_type} "
                  f"components, {state} after {model.n_iter_} iterations")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("lower bound (mean log-likelihood)")
+    ax.set_ylabel("mean log-likelihood per sample" if _has_chain(model)
+                  else "lower bound (ELBO, total)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
     return ax
+
+
+def _has_chain(model):
+    return hasattr(model, "m_step_bounds_")
+
+
+def _draw_chain(ax, bounds, m_bounds):
+    """Treads at each bound, an M-step riser a third of the way to the next
+    iteration and a KL riser two thirds of the way."""
+    n = min(bounds.size, m_bounds.size)
+    t = np.arange(1, n + 1, dtype=np.float64)
+    after = np.append(bounds[1:n], np.nan) if n == bounds.size else bounds[1:n + 1]
+    gap = np.full(n, np.nan)
+
+    def segments(x0, y0, x1, y1):
+        return (np.column_stack([x0, x1, gap]).ravel(), np.column_stack([y0, y1, gap]).ravel())
+
+    ax.plot(*segments(t, bounds[:n], t + 1 / 3, bounds[:n]), color="0.6", linewidth=1)
+    ax.plot(*segments(t + 1 / 3, m_bounds[:n], t + 2 / 3, m_bounds[:n]), color="0.6",
+            linewidth=1)
+    ax.plot(*segments(t + 2 / 3, after, t + 1, after), color="0.6", linewidth=1)
+    ax.plot(*segments(t + 1 / 3, bounds[:n], t + 1 / 3, m_bounds[:n]), color="C1",
+            linewidth=2, label="M-step gain: L(q, theta) raised")
+    ax.plot(*segments(t + 2 / 3, m_bounds[:n], t + 2 / 3, after), color="C2", linewidth=2,
+            label="E-step: KL divergence closed")
 
 
 def _full_covariances(model):

@@ -1,0 +1,188 @@
+"""``fastem.BayesianGaussianMixture``: scikit-learn's variational estimator on
+the EM engine."""
+
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.mixture import BayesianGaussianMixture as _SkBayesianGaussianMixture
+
+from .engine.estimator import ENGINE_CONSTRAINTS, MixtureEstimator
+from .families.bayesian_gaussian import BayesianGaussianFamily
+
+
+class BayesianGaussianMixture(MixtureEstimator, DensityMixin, BaseEstimator):
+    """Variational Bayesian Gaussian mixture on fused, multi-threaded Numba kernels.
+
+    A drop-in replacement for :class:`sklearn.mixture.BayesianGaussianMixture`:
+    same parameters, attributes, methods, warnings and errors, and the same
+    initial point for the same ``random_state``.  Every iteration is one
+    pass over ``X`` through the Gaussian family's fused kernel (the
+    variational E-step differs from maximum likelihood's only in
+    per-component constants), with no ``n_samples x n_components``
+    temporary; the data may be out of core, a chunk source or a dask array,
+    and rows may carry sample weights.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        The largest number of components; the weights' prior can switch
+        some off.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+    tol : float, default=1e-3
+        Stop when the lower bound (a total over the rows, as scikit-learn's)
+        changes by less than this.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of the empirical covariances.
+    max_iter : int, default=100
+    n_init : int, default=1
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, \
+            default='kmeans'
+    weight_concentration_prior_type : {'dirichlet_process', \
+            'dirichlet_distribution'}, default='dirichlet_process'
+        The weights' prior: a stick-breaking Dirichlet process, or a
+        Dirichlet distribution.
+    weight_concentration_prior : float or None, default=None
+        ``1 / n_components`` if None.
+    mean_precision_prior : float or None, default=None
+        1 if None.
+    mean_prior : array-like of shape (n_features,), default=None
+        The mean of ``X`` if None.
+    degrees_of_freedom_prior : float or None, default=None
+        ``n_features`` if None; must be greater than ``n_features - 1``.
+    covariance_prior : float or array-like, default=None
+        The covariance of ``X`` (``np.cov``; diag and spherical: its
+        diagonal, its mean) if None.
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+    verbose : int, default=0
+    verbose_interval : int, default=10
+    bound_check : {'warn', 'raise', 'ignore'}, default='warn'
+        What to do when the variational lower bound decreases by more than
+        ``reg_covar`` (its exact effect on the Wishart update) and rounding
+        can explain.  Not a scikit-learn parameter (keyword-only, like the
+        two below).
+    init_max_samples : int or "auto", default="auto"
+        As in :class:`fastem.GaussianMixture`.
+    reseed : bool, default=False
+        Re-seed a component whose covariance cannot be factorised at the row
+        the others explain worst, instead of failing.  (An emptied component
+        is left alone: switching components off is what the weights' prior
+        does.)
+
+    Attributes
+    ----------
+    weights_, means_, covariances_, precisions_, precisions_cholesky_
+        The posterior point estimates, in scikit-learn's shapes.
+    weight_concentration_prior_, weight_concentration_ : float, array or pair
+    mean_precision_prior_ : float
+    mean_precision_ : ndarray of shape (n_components,)
+    mean_prior_ : ndarray of shape (n_features,)
+    degrees_of_freedom_prior_ : float
+    degrees_of_freedom_ : ndarray of shape (n_components,) or float (tied)
+    covariance_prior_ : float or ndarray
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        The lower bound of the best run's last iteration.
+    lower_bounds_ : list of float
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
+    Notes
+    -----
+    Every method taking ``X`` accepts what :class:`fastem.GaussianMixture`'s
+    do (memmaps, h5py and zarr arrays, chunk sources, dask arrays), and
+    ``fit`` and ``fit_predict`` take ``sample_weight``.
+    """
+
+    _parameter_constraints: dict = {
+        **_SkBayesianGaussianMixture._parameter_constraints,
+        **ENGINE_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        *,
+        n_components=1,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=None,
+        mean_precision_prior=None,
+        mean_prior=None,
+        degrees_of_freedom_prior=None,
+        covariance_prior=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        bound_check="warn",
+        init_max_samples="auto",
+        reseed=False,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weight_concentration_prior_type = weight_concentration_prior_type
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.bound_check = bound_check
+        self.init_max_samples = init_max_samples
+        self.reseed = reseed
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the variational posterior with the EM-like coordinate
+        ascent (``n_init`` runs, the one with the highest lower bound kept).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row (not in scikit-learn): integer
+            weights give the model of the rows repeated that many times.
+
+        Returns
+        -------
+        self : object
+        """
+        self._fit_checked(X, labels=False, sample_weight=sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then the most probable component of each row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self._fit_checked(X, labels=True, sample_weight=sample_weight)
+
+    def _family(self):
+        return BayesianGaussianFamily(
+            self.n_components, self.covariance_type, self.reg_covar,
+            self.weight_concentration_prior_type, self.weight_concentration_prior,
+            self.mean_precision_prior, self.mean_prior, self.degrees_of_freedom_prior,
+            self.covariance_prior)
+
+
+__all__ = ["BayesianGaussianMixture"]

@@ -1,0 +1,470 @@
+"""The variational Bayesian Gaussian family (``BayesianGaussianMixture``).
+
+Variational inference for a Gaussian mixture with a Dirichlet-process
+(stick-breaking) or Dirichlet prior on the weights and a Gaussian-Wishart
+prior on each component's mean and precision, as scikit-learn's
+``BayesianGaussianMixture`` does it (Bishop, PRML 10.2, with its
+normalisations): the same parameters, the same updates, the same lower bound.
+
+Everything it needs from the data is what the Gaussian family's kernels
+already sum.  Its E-step is the Gaussian kernel pass with other
+per-component constants: the expected log-density of component k is
+
+    E[log pi_k] + log N(x | m_k, Sigma_k) - d/2 log nu_k + (E[log |Lambda_k|]
+        - d log nu_k ... )/2 - d / (2 beta_k)
+
+which is ``log_norm[k] - |U_k^T (x - m_k)|^2 / 2`` with ``U_k`` the Cholesky
+factor of ``precisions_`` (scikit-learn's ``covariances_`` are the Wishart
+scale normalised by the degrees of freedom) and ``log_norm[k]`` collecting
+the rest.  Its M-step turns the Gaussian statistics ``(nk, xk, Sk)`` into the
+posterior hyperparameters.  Its bound is scikit-learn's ``_compute_lower_bound``
+(constants dropped), a total over the rows, checked never to decrease.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import betaln, digamma, gammaln
+
+from ..data.validation import check_shape, float_array
+from ..engine.family import Family
+from ..engine.passes import compute_dtype
+from .gaussian import (
+    GaussianFamily,
+    GaussianPlan,
+    _reg_loss_eigen,
+    cached_scatter,
+    check_gaussian_arrays,
+    check_precision_matrices,
+    check_precision_positivity,
+    degenerate_components,
+    expected_log_density,
+    gaussian_estimates,
+    log_det_cholesky,
+    precision_cholesky,
+    precisions_from_cholesky,
+    reseeded_covariances,
+    resp_stats,
+    sample,
+    tied_scatter,
+)
+
+
+class BayesianParams(NamedTuple):
+    """The variational posterior, in scikit-learn's attributes (float64)."""
+
+    weights: np.ndarray  # the posterior mean weights (weights_)
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+    weight_concentration: object  # (K,), or a pair of (K,) for the Dirichlet process
+    mean_precision: np.ndarray
+    degrees_of_freedom: object  # (K,), or a number (tied)
+
+
+def posterior_weights(weight_concentration, prior_type):
+    """``weights_``: the mean of the weights' variational posterior."""
+    if prior_type == "dirichlet_process":
+        a, b = weight_concentration
+        total = a + b
+        weights = a / total * np.hstack((1, np.cumprod(b / total)[:-1]))
+        return weights / np.sum(weights)
+    return weight_concentration / np.sum(weight_concentration)
+
+
+def expected_log_weights(weight_concentration, prior_type):
+    """E[log pi_k] under the weights' variational posterior."""
+    if prior_type == "dirichlet_process":
+        a, b = weight_concentration
+        digamma_sum = digamma(a + b)
+        return (digamma(a) - digamma_sum
+                + np.hstack((0, np.cumsum(digamma(b) - digamma_sum)[:-1])))
+    return digamma(weight_concentration) - digamma(np.sum(weight_concentration))
+
+
+def _log_wishart_norm(degrees_of_freedom, log_det_precisions_chol, n_features):
+    """log of the Wishart normaliser, without its log(pi) term (scikit-learn's)."""
+    return -(degrees_of_freedom * log_det_precisions_chol
+             + degrees_of_freedom * n_features * 0.5 * np.log(2.0)
+             + np.sum(gammaln(0.5 * (degrees_of_freedom
+                                     - np.arange(n_features)[:, np.newaxis])), 0))
+
+
+class BayesianGaussianFamily(Family):
+    """``BayesianGaussianMixture``'s family: variational inference."""
+
+    exact_em = False
+    array_attributes = ("weights_", "means_", "covariances_", "precisions_",
+                        "precisions_cholesky_", "weight_concentration_", "mean_precision_",
+                        "degrees_of_freedom_", "mean_prior_", "covariance_prior_")
+    scalar_attributes = ("weight_concentration_prior_", "mean_precision_prior_",
+                         "degrees_of_freedom_prior_")
+
+    def __init__(self, n_components, covariance_type, reg_covar,
+                 weight_concentration_prior_type="dirichlet_process",
+                 weight_concentration_prior=None, mean_precision_prior=None, mean_prior=None,
+                 degrees_of_freedom_prior=None, covariance_prior=None):
+        super().__init__(n_components)
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.prior_type = weight_concentration_prior_type
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
+        self.tied = None
+        self.priors = None
+
+    # ------------------------------------------------------------ set-up
+
+    def setup(self, n_features, data_dtype):
+        """The priors that need no data, checked as scikit-learn checks them
+        (in its order)."""
+        self.data_dtype = np.dtype(data_dtype)
+        # scikit-learn's responsibilities are float64 from the first E-step
+        # on (its expected log-densities promote them), so the model is.
+        self.dtype = np.dtype(np.float64)
+        self.kernel_dtype = self.dtype
+        self.weight_concentration_prior_ = (
+            1.0 / self.n_components if self.weight_concentration_prior is None
+            else self.weight_concentration_prior)
+        self.mean_precision_prior_ = (
+            1.0 if self.mean_precision_prior is None else self.mean_precision_prior)
+        self.mean_prior_ = None
+        if self.mean_prior is not None:
+            self.mean_prior_ = float_array(self.mean_prior)
+            check_shape(self.mean_prior_, (n_features,), "means")
+        if self.degrees_of_freedom_prior is None:
+            self.degrees_of_freedom_prior_ = n_features
+        elif self.degrees_of_freedom_prior > n_features - 1.0:
+            self.degrees_of_freedom_prior_ = self.degrees_of_freedom_prior
+        else:
+            raise ValueError(
+                "The parameter 'degrees_of_freedom_prior' "
+                "should be greater than %d, but got %.3f."
+                % (n_features - 1, self.degrees_of_freedom_prior)
+            )
+        self.covariance_prior_ = None
+        cov = self.covariance_type
+        if self.covariance_prior is not None:
+            if cov in ("full", "tied"):
+                prior = float_array(self.covariance_prior)
+                check_shape(prior, (n_features, n_features), f"{cov} covariance_prior")
+                check_precision_matrices(prior, cov)
+            elif cov == "diag":
+                prior = float_array(self.covariance_prior)
+                check_shape(prior, (n_features,), f"{cov} covariance_prior")
+                check_precision_positivity(prior, cov)
+            else:
+                prior = self.covariance_prior
+            self.covariance_prior_ = prior
+
+    def prepare(self, X, sample_weight, cache=None):
+        """The priors that default to the data's mean and covariance (as
+        scikit-learn's ``np.mean``, ``np.cov`` and ``np.var(ddof=1)``, the
+        rows counted by their sample weights), and the tied scatter."""
+        cov = self.covariance_type
+        needs_data = self.mean_prior_ is None or self.covariance_prior_ is None
+        second = "full" if cov in ("full", "tied") else "diag"
+        if cov == "tied":
+            self.tied = cached_scatter(X, sample_weight, "full", cache)
+        if needs_data:
+            moments = cached_scatter(X, sample_weight, second, cache)
+            if self.mean_prior_ is None:
+                self.mean_prior_ = moments.center.astype(self.data_dtype)
+            if self.covariance_prior_ is None:
+                covariance = moments.scatter / (moments.n_samples - 1.0)
+                if cov in ("full", "tied"):
+                    self.covariance_prior_ = np.atleast_2d(covariance)
+                elif cov == "diag":
+                    self.covariance_prior_ = covariance.astype(self.data_dtype)
+                else:
+                    self.covariance_prior_ = self.data_dtype.type(
+                        covariance.astype(self.data_dtype).mean())
+        self.priors = dict(
+            weight_concentration_prior_=self.weight_concentration_prior_,
+            mean_precision_prior_=self.mean_precision_prior_,
+            mean_prior_=self.mean_prior_,
+            degrees_of_freedom_prior_=self.degrees_of_freedom_prior_,
+            covariance_prior_=self.covariance_prior_,
+        )
+
+    # ---------------------------------------------------- initialisation
+
+    def initial_estimate(self, X, source):
+        dtype = self.data_dtype
+        K = self.n_components
+        second = "full" if self.covariance_type == "full" else "diag"
+        first = resp_stats(source.rows, source.resp_chunk, np.zeros((K, X.shape[1])), "diag",
+                           source.row_weights)
+        shift = first.moments.sum_x / (first.nk + 10 * np.finfo(dtype).eps)[:, None]
+        stats = resp_stats(source.rows, source.resp_chunk, shift, second,
+                           source.row_weights)._replace(n_samples=source.n_samples)
+        tied = self.tied
+        if tied is not None and source.rows is not X and source.every_row:
+            tied = tied_scatter(source.rows, source.row_weights)
+        # scikit-learn's first responsibilities are in the data's dtype.
+        nk, xk, sk, _ = gaussian_estimates(stats, self.covariance_type, self.reg_covar, dtype,
+                                           tied, source.every_row)
+        return self._update(nk, xk, sk), stats.nk
+
+    # ----------------------------------------------------- passes, M-step
+
+    def log_norm(self, params):
+        """The kernel's per-component constants of the expected weighted
+        log-density (scikit-learn's ``_estimate_weighted_log_prob`` less
+        the quadratic term), float64."""
+        n_features = params.means.shape[1]
+        dof = np.asarray(params.degrees_of_freedom, dtype=np.float64)
+        log_det = log_det_cholesky(params.precisions_cholesky, self.covariance_type, n_features)
+        log_lambda = n_features * np.log(2.0) + np.sum(
+            digamma(0.5 * (dof - np.arange(0, n_features)[:, np.newaxis])), 0)
+        out = (expected_log_weights(params.weight_concentration, self.prior_type)
+               + log_det - 0.5 * n_features * np.log(2.0 * np.pi)
+               - 0.5 * n_features * np.log(dof)
+               + 0.5 * (log_lambda - n_features / params.mean_precision))
+        return np.ascontiguousarray(np.broadcast_to(out, (self.n_components,)),
+                                    dtype=np.float64)
+
+    def plan(self, params, data_dtype, want_stats):
+        # The model is float64, so float32 data are computed in float64 (a
+        # chunk converted at a time), as scikit-learn computes them: its
+        # variational model promotes its responsibilities to float64.
+        dtype = self.output_dtype(params, data_dtype)
+        return GaussianPlan(self.covariance_type, dtype, params.means,
+                            np.asarray(params.precisions_cholesky), self.log_norm(params),
+                            want_stats, params=params)
+
+    def output_dtype(self, params, data_dtype):
+        return compute_dtype(data_dtype, params.means.dtype)
+
+    def param_dtype(self, params):
+        return params.means.dtype
+
+    def m_step(self, stats):
+        nk, xk, sk, _ = gaussian_estimates(stats, self.covariance_type, self.reg_covar,
+                                           self.dtype, self.tied)
+        estimate = self._update(nk, xk, sk)
+        return estimate, self._reg_slack(estimate, nk)
+
+    def _update(self, nk, xk, sk):
+        """The variational posterior's hyperparameters from the Gaussian
+        estimates ``(nk, xk, sk)`` (scikit-learn's ``_estimate_weights``,
+        ``_estimate_means`` and ``_estimate_wishart_*``): ``(weight_concentration,
+        mean_precision, means, degrees_of_freedom, covariances)``, float64."""
+        K = self.n_components
+        p = self.priors
+        beta0 = p["mean_precision_prior_"]
+        nu0 = p["degrees_of_freedom_prior_"]
+        m0 = np.asarray(p["mean_prior_"], dtype=np.float64)
+        W0inv = np.asarray(p["covariance_prior_"], dtype=np.float64)
+        if self.prior_type == "dirichlet_process":
+            concentration = (1.0 + nk, p["weight_concentration_prior_"]
+                             + np.hstack((np.cumsum(nk[::-1])[-2::-1], 0)))
+        else:
+            concentration = p["weight_concentration_prior_"] + nk
+        beta = beta0 + nk
+        means = (beta0 * m0 + nk[:, None] * xk) / beta[:, None]
+        diff = xk - m0
+        cov = self.covariance_type
+        if cov == "full":
+            dof = nu0 + nk
+            covariances = (W0inv + nk[:, None, None] * sk
+                           + (nk * beta0 / beta)[:, None, None] * diff[:, :, None]
+                           * diff[:, None, :])
+            covariances /= dof[:, None, None]
+        elif cov == "tied":
+            dof = nu0 + nk.sum() / K
+            covariances = (W0inv + sk * nk.sum() / K
+                           + beta0 / K * np.dot((nk / beta) * diff.T, diff)) / dof
+        elif cov == "diag":
+            dof = nu0 + nk
+            covariances = (W0inv + nk[:, None] * (sk + (beta0 / beta)[:, None] * diff**2))
+            covariances /= dof[:, None]
+        else:
+            dof = nu0 + nk
+            covariances = (W0inv + nk * (sk + beta0 / beta * np.mean(diff**2, 1))) / dof
+        return concentration, beta, means, dof, covariances
+
+    def _reg_slack(self, estimate, nk):
+        """How far the bound may fall because ``reg_covar`` is added to the
+        empirical covariances: the Wishart update with S + reg I misses its
+        optimum over the scale W by (nu/2) sum_j f(c / lambda_j), f(t) = log(1
+        + t) - t / (1 + t), c the regularisation's share of nu * covariance
+        and lambda_j the eigenvalues of the rest (the Gaussian family's
+        ``_reg_loss_eigen``, with nu for r)."""
+        if self.reg_covar == 0.0:
+            return 0.0
+        _, _, _, dof, covariances = estimate
+        cov = self.covariance_type
+        K = self.n_components
+        if cov == "full":
+            scaled = dof[:, None, None] * covariances
+            c = nk * self.reg_covar
+            eig = np.linalg.eigvalsh(scaled) - c[:, None]
+            return _loss_rows(eig, c, dof)
+        if cov == "tied":
+            c = np.array([nk.sum() / K * self.reg_covar])
+            eig = np.linalg.eigvalsh(dof * covariances)[None] - c[:, None]
+            return K * _loss_rows(eig, c, np.array([dof]))
+        if cov == "diag":
+            c = nk * self.reg_covar
+            eig = dof[:, None] * covariances - c[:, None]
+            return _loss_rows(eig, c, dof)
+        n_features = self.priors["mean_prior_"].shape[0]
+        c = nk * self.reg_covar
+        eig = (dof * covariances - c)[:, None]
+        return n_features * _loss_rows(eig, c, dof)
+
+    def finish(self, estimate):
+        concentration, beta, means, dof, covariances = estimate
+        prec_chol = precision_cholesky(covariances, self.covariance_type, self.dtype)
+        return BayesianParams(posterior_weights(concentration, self.prior_type), means,
+                              covariances, prec_chol, concentration, beta, dof)
+
+    # ------------------------------------------------------------- bound
+
+    def bound(self, stats, e_step_params, params):
+        """``(bound, scale)``: scikit-learn's lower bound after the M-step
+        (a total over the rows, not per row): minus the E-step's sum r log r,
+        the Wishart and weight normalisers and the means' precision term,
+        over the new ``params``; ``stats`` from the E-step under
+        ``e_step_params``.  sum_i w_i sum_k r_ik log r_ik is the E-step's
+        expected log-densities (a closed form of its statistics) less its
+        log-likelihood."""
+        n_features = params.means.shape[1]
+        expected, scale = expected_log_density(
+            stats, e_step_params.means, e_step_params.precisions_cholesky,
+            self.log_norm(e_step_params), self.covariance_type, self.tied)
+        sum_r_log_r = expected - stats.sum_lpn
+        log_det = log_det_cholesky(params.precisions_cholesky, self.covariance_type,
+                                   n_features) - 0.5 * n_features * np.log(
+            params.degrees_of_freedom)
+        if self.covariance_type == "tied":
+            log_wishart = self.n_components * float(np.squeeze(
+                _log_wishart_norm(params.degrees_of_freedom, log_det, n_features)))
+        else:
+            log_wishart = float(np.sum(_log_wishart_norm(params.degrees_of_freedom, log_det,
+                                                         n_features)))
+        if self.prior_type == "dirichlet_process":
+            log_norm_weight = -float(np.sum(betaln(*params.weight_concentration)))
+        else:
+            wc = params.weight_concentration
+            log_norm_weight = float(gammaln(np.sum(wc)) - np.sum(gammaln(wc)))
+        value = (-sum_r_log_r - log_wishart - log_norm_weight
+                 - 0.5 * n_features * float(np.sum(np.log(params.mean_precision))))
+        # (scikit-learn's tied bound is an array of shape (1,): a number here.)
+        return np.float64(value), (scale + stats.sum_abs_lpn) / stats.n_samples
+
+    # ----------------------------------------------------------- re-seed
+
+    def degenerate(self, estimate, nk):
+        """Components whose covariance cannot be factorised (not positive-
+        definite, not positive, not finite).  An emptied component is not
+        degenerate here: the weights' prior lets the model switch
+        components off, and its posterior keeps the prior's covariance."""
+        return degenerate_components(np.full_like(nk, np.inf), estimate[4],
+                                     self.covariance_type)
+
+    def healthy(self, estimate, good):
+        """The healthy components' posterior means as a Gaussian mixture."""
+        concentration, _, means, _, covariances = estimate
+        weights = posterior_weights(concentration, self.prior_type)
+        family = GaussianFamily(self.n_components, self.covariance_type, self.reg_covar)
+        family.dtype = self.dtype
+        return family.healthy((weights, means, covariances), good)
+
+    def replace(self, estimate, bad, rows, nk):
+        """Each ``bad`` component restarts at one of ``rows`` as if it had
+        ``1 / n_components`` of the responsibility and the healthy components'
+        mean covariance."""
+        concentration, beta, means, dof, covariances = estimate
+        good = np.setdiff1d(np.arange(self.n_components), bad)
+        share = np.array(nk, dtype=np.float64)
+        share[bad] = share.sum() / self.n_components
+        means = np.array(means, dtype=np.float64)
+        means[bad] = rows
+        covariances = reseeded_covariances(covariances, self.covariance_type, nk, good, bad)
+        fresh = self._update(share, means, covariances)
+        beta = np.array(beta, dtype=np.float64)
+        beta[bad] = fresh[1][bad]
+        if self.covariance_type != "tied":
+            dof = np.array(dof, dtype=np.float64)
+            dof[bad] = fresh[3][bad]
+        return fresh[0], beta, means, dof, covariances
+
+    # ------------------------------------------------------- fitted model
+
+    def from_estimator(self, est):
+        return BayesianParams(est.weights_, est.means_, est.covariances_,
+                              est.precisions_cholesky_, est.weight_concentration_,
+                              est.mean_precision_, est.degrees_of_freedom_)
+
+    def to_sklearn(self, params):
+        return (params.weight_concentration, params.mean_precision, params.means,
+                params.degrees_of_freedom, params.covariances, params.precisions_cholesky)
+
+    def from_sklearn(self, values):
+        concentration, beta, means, dof, covariances, prec_chol = values
+        return BayesianParams(posterior_weights(concentration, self.prior_type), means,
+                              covariances, prec_chol, concentration, beta, dof)
+
+    def fitted_attributes(self, params):
+        out = {
+            "weights_": params.weights,
+            "means_": params.means,
+            "covariances_": params.covariances,
+            "precisions_cholesky_": params.precisions_cholesky,
+            "precisions_": precisions_from_cholesky(params.precisions_cholesky,
+                                                    self.covariance_type),
+            "weight_concentration_": params.weight_concentration,
+            "mean_precision_": params.mean_precision,
+            "degrees_of_freedom_": params.degrees_of_freedom,
+        }
+        out.update(self.prior_attributes())
+        return out
+
+    def prior_attributes(self):
+        return dict(self.priors) if self.priors is not None else {}
+
+    def sample(self, params, n_samples, rng):
+        return sample(params.weights, params.means, params.covariances, self.covariance_type,
+                      n_samples, rng)
+
+    def check_loaded(self, est, name, error):
+        check_gaussian_arrays(est, name, error)
+        K, d = est.n_components, est.n_features_in_
+        cov = self.covariance_type
+        concentration = est.weight_concentration_
+        parts = concentration if isinstance(concentration, tuple) else (concentration,)
+        expected_parts = 2 if self.prior_type == "dirichlet_process" else 1
+        shapes = [("mean_precision_", est.mean_precision_, (K,)),
+                  ("degrees_of_freedom_", est.degrees_of_freedom_, () if cov == "tied" else (K,)),
+                  ("mean_prior_", est.mean_prior_, (d,)),
+                  ("covariance_prior_", est.covariance_prior_,
+                   {"full": (d, d), "tied": (d, d), "diag": (d,), "spherical": ()}[cov])]
+        shapes += [("weight_concentration_", part, (K,)) for part in parts]
+        if len(parts) != expected_parts:
+            raise error(f"{name!s}: weight_concentration_ has {len(parts)} part(s), expected "
+                        f"{expected_parts} for {self.prior_type!r}")
+        for key, value, shape in shapes:
+            value = np.asarray(value)
+            if value.shape != shape:
+                raise error(f"{name!s}: {key} has shape {value.shape}, expected {shape}")
+            if value.dtype.kind != "f" or not np.all(np.isfinite(value)):
+                raise error(f"{name!s}: {key} is not a finite float array")
+        for key in ("mean_precision_", "degrees_of_freedom_"):
+            if np.any(np.asarray(getattr(est, key)) <= 0):
+                raise error(f"{name!s}: {key} is not positive")
+        if any(np.any(part <= 0) for part in parts):
+            raise error(f"{name!s}: weight_concentration_ is not positive")
+
+
+def _loss_rows(eigvals, c, dof):
+    """sum_k dof_k / 2 sum_j f(c_k / lambda_kj) (see ``_reg_slack``)."""
+    used = c > 0
+    if not np.any(used):
+        return 0.0
+    scaled = eigvals[used] / c[used][:, None]  # lambda / c: f(1 / scaled)
+    return _reg_loss_eigen(scaled, np.asarray(dof, dtype=np.float64)[used], 1.0)
