@@ -122,60 +122,19 @@ class BayesianGaussianMixture(MixtureEstimator, DensityMixin, BaseEstimator):
         init_max_samples="auto",
         reseed=False,
     ):
-        self.n_components = n_components
-        self.covariance_type = covariance_type
-        self.tol = tol
-        self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init_params = init_params
+        super().__init__(
+            n_components=n_components, covariance_type=covariance_type, tol=tol,
+            reg_covar=reg_covar, max_iter=max_iter, n_init=n_init, init_params=init_params,
+            random_state=random_state, warm_start=warm_start, verbose=verbose,
+            verbose_interval=verbose_interval, bound_check=bound_check,
+            init_max_samples=init_max_samples, reseed=reseed,
+        )
         self.weight_concentration_prior_type = weight_concentration_prior_type
         self.weight_concentration_prior = weight_concentration_prior
         self.mean_precision_prior = mean_precision_prior
         self.mean_prior = mean_prior
         self.degrees_of_freedom_prior = degrees_of_freedom_prior
         self.covariance_prior = covariance_prior
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
-        self.bound_check = bound_check
-        self.init_max_samples = init_max_samples
-        self.reseed = reseed
-
-    def fit(self, X, y=None, sample_weight=None):
-        """Estimate the variational posterior with the EM-like coordinate
-        ascent (``n_init`` runs, the one with the highest lower bound kept).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : Ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each row (not in scikit-learn): integer
-            weights give the model of the rows repeated that many times.
-
-        Returns
-        -------
-        self : object
-        """
-        self._fit_checked(X, labels=False, sample_weight=sample_weight)
-        return self
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then the most probable component of each row of X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : Ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        return self._fit_checked(X, labels=True, sample_weight=sample_weight)
 
     def _family(self):
         return BayesianGaussianFamily(

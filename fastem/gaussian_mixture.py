@@ -151,67 +151,16 @@ class GaussianMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
         init_max_samples="auto",
         reseed=False,
     ):
-        self.n_components = n_components
-        self.covariance_type = covariance_type
-        self.tol = tol
-        self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init_params = init_params
+        super().__init__(
+            n_components=n_components, covariance_type=covariance_type, tol=tol,
+            reg_covar=reg_covar, max_iter=max_iter, n_init=n_init, init_params=init_params,
+            random_state=random_state, warm_start=warm_start, verbose=verbose,
+            verbose_interval=verbose_interval, bound_check=bound_check,
+            init_max_samples=init_max_samples, reseed=reseed,
+        )
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
-        self.bound_check = bound_check
-        self.init_max_samples = init_max_samples
-        self.reseed = reseed
-
-    def fit(self, X, y=None, sample_weight=None):
-        """Estimate model parameters with the EM algorithm.
-
-        Fits ``n_init`` times and keeps the run with the largest lower bound;
-        each run iterates E- and M-steps until the bound changes by less than
-        ``tol`` or ``max_iter`` is reached (then a ``ConvergenceWarning``).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : Ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each row (not in scikit-learn): the fit
-            maximises ``sum_i w_i log p(x_i)``.  Integer weights give the
-            model of the rows repeated that many times; a row of weight 0
-            takes no part.  The initialisation uses them too: 'kmeans' and
-            'k-means++' are weighted (scikit-learn's KMeans with
-            ``sample_weight``), 'random_from_data' draws among the rows of
-            positive weight.  ``lower_bound_`` is then the weighted mean
-            log-likelihood.  For a dask ``X``, a dask or NumPy array.
-
-        Returns
-        -------
-        self : object
-        """
-        self._fit_checked(X, labels=False, sample_weight=sample_weight)
-        return self
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Estimate model parameters using X and predict the labels for X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : Ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-            As in :meth:`fit`.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        return self._fit_checked(X, labels=True, sample_weight=sample_weight)
 
     def _family(self):
         return GaussianFamily(self.n_components, self.covariance_type, self.reg_covar,

@@ -22,8 +22,8 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ._blocks import typed_zero
-from ._config import JIT_OPTIONS, helper
+from ._blocks import load_block, typed_zero
+from ._config import BLOCK, JIT_OPTIONS, helper
 
 #: Below these, exp(t) < eps / 2: the term vanishes when added to 1.
 EXP_CUTOFF = -38.0
@@ -289,6 +289,31 @@ def weigh_block(resp, nb, sample_weight, start):
             if resp[0, b] != resp[0, b] and w[b] == zero:  # NaN first: never, normally
                 for k in range(resp.shape[0]):
                     resp[k, b] = zero
+
+
+@helper
+def posterior_buffers(n_comp, X):
+    """One partition's buffers for ``posterior_block``: the block's
+    log-densities ``(n_comp, BLOCK)`` and scratch, of X's dtype, and the
+    float64 per-row scratch."""
+    logp = np.empty((n_comp, BLOCK), X.dtype)
+    lpn = np.empty((2, BLOCK))
+    scratch = np.empty((3, BLOCK), X.dtype)
+    return logp, lpn, scratch
+
+
+@helper
+def start_block(X, resp_in, sample_weight, start, nb, XT, logp):
+    """Load a block of rows transposed into ``XT``; with given
+    responsibilities (``resp_in`` has rows: the initialisation's), load them
+    too, in place of the block's posterior, into ``logp`` and times the
+    sample weights.  Returns whether the posterior is still to compute."""
+    load_block(X, start, nb, XT)
+    if resp_in.shape[0] == 0:
+        return True
+    load_block(resp_in, start, nb, logp)
+    weigh_block(logp, nb, sample_weight, start)
+    return False
 
 
 @helper

@@ -47,7 +47,7 @@ from numba import prange
 
 from ._blocks import add_weight, block_starts, load_block, sq_dist_block, typed_zero
 from ._config import BLOCK, XT_PAD, helper, kernel
-from ._posterior import posterior_block, weigh_block
+from ._posterior import posterior_block, posterior_buffers, start_block
 
 #: From this many features on, the full-covariance transform is a BLAS product.
 GEMM_MIN_FEATURES = 8
@@ -315,16 +315,10 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
         band_out = np.empty(d * d if gemm_scatter else 0, X.dtype)
         y4 = np.empty((4, BLOCK), X.dtype)
         YT = np.empty((d if use_gemm else 0, BLOCK), X.dtype)
-        logp = np.empty((n_comp, BLOCK), X.dtype)
-        lpn = np.empty((2, BLOCK))
-        scratch = np.empty((3, BLOCK), X.dtype)
+        logp, lpn, scratch = posterior_buffers(n_comp, X)
         for start in block_starts(p, P, n, segment_rows):
             nb = min(BLOCK, n - start)
-            load_block(X, start, nb, XT)
-            if given:
-                load_block(resp_in, start, nb, logp)
-                weigh_block(logp, nb, sample_weight, start)
-            else:
+            if start_block(X, resp_in, sample_weight, start, nb, XT, logp):
                 if use_gemm:
                     _logprob_block_full_gemm(XT, nb, means, packed, edges, log_norm, diffT,
                                              YT, logp)
@@ -417,9 +411,7 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, sample_weight, out_lpn, o
         XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
         ZT = np.empty((d, BLOCK), X.dtype)
         YT = np.empty((d, BLOCK), X.dtype)
-        logp = np.empty((n_comp, BLOCK), X.dtype)
-        lpn = np.empty((2, BLOCK))
-        scratch = np.empty((3, BLOCK), X.dtype)
+        logp, lpn, scratch = posterior_buffers(n_comp, X)
         for start in block_starts(p, P, n, segment_rows):
             nb = min(BLOCK, n - start)
             load_block(X, start, nb, XT)
@@ -587,17 +579,11 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
     sph = spherical and not given
     for p in prange(P):
         XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
-        logp = np.empty((n_comp, BLOCK), X.dtype)
         dist = np.empty((n_comp if sph else 0, BLOCK), X.dtype)
-        lpn = np.empty((2, BLOCK))
-        scratch = np.empty((3, BLOCK), X.dtype)
+        logp, lpn, scratch = posterior_buffers(n_comp, X)
         for start in block_starts(p, P, n, segment_rows):
             nb = min(BLOCK, n - start)
-            load_block(X, start, nb, XT)
-            if given:
-                load_block(resp_in, start, nb, logp)
-                weigh_block(logp, nb, sample_weight, start)
-            else:
+            if start_block(X, resp_in, sample_weight, start, nb, XT, logp):
                 if sph:
                     _logprob_block_spherical(XT, nb, means, prec_chol, log_norm, dist, logp)
                 else:

@@ -196,14 +196,19 @@ def _block_output(block, task):
     return out
 
 
-def lazy_output(source, family, params, output, estimator_name):
-    """A dask array of per-row outputs: "label", "lpn" or "resp"."""
+def lazy_output(source, family, params, output, estimator_name, out_dtype=None):
+    """A dask array of per-row outputs: "label", "lpn" or "resp" (cast to
+    ``out_dtype`` where the estimator's outputs are wider than its kernels')."""
     dtype = family.plan(params, source.dtype, False).dtype
     task = Task(family=family, params=params, output=output, dtype=dtype,
                 n_components=family.n_components, estimator_name=estimator_name)
     data = source.data
     if output == "resp":
-        return data.map_blocks(_block_output, task, dtype=dtype,
-                               chunks=(data.chunks[0], (family.n_components,)))
-    return data.map_blocks(_block_output, task, dtype=np.intp if output == "label" else dtype,
-                           drop_axis=1)
+        out = data.map_blocks(_block_output, task, dtype=dtype,
+                              chunks=(data.chunks[0], (family.n_components,)))
+    else:
+        out = data.map_blocks(_block_output, task, dtype=np.intp if output == "label" else dtype,
+                              drop_axis=1)
+    if out_dtype is not None and output != "label" and np.dtype(out_dtype) != dtype:
+        out = out.astype(out_dtype)
+    return out

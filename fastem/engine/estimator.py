@@ -33,13 +33,81 @@ ENGINE_CONSTRAINTS = {
 
 
 class MixtureEstimator:
-    """Base class of fastem's mixtures (mix in left of ``BaseEstimator``)."""
+    """Base class of fastem's mixtures (mix in left of ``BaseEstimator``).
+
+    Its ``__init__`` stores the parameters every model has, as scikit-learn's
+    ``BaseMixture`` does; a model's own ``__init__`` lists all of its
+    parameters (scikit-learn reads them from its signature) and stores the
+    rest."""
+
+    def __init__(self, n_components, *, covariance_type, tol, reg_covar, max_iter, n_init,
+                 init_params, random_state, warm_start, verbose, verbose_interval,
+                 bound_check, init_max_samples, reseed):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.bound_check = bound_check
+        self.init_max_samples = init_max_samples
+        self.reseed = reseed
 
     def _family(self):
         """The model family, made from the constructor parameters."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ fit
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the model's parameters with the EM algorithm.
+
+        Fits ``n_init`` times and keeps the run with the largest lower bound;
+        each run iterates E- and M-steps until the bound changes by less than
+        ``tol`` or ``max_iter`` is reached (then a ``ConvergenceWarning``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row (not in scikit-learn): the fit
+            maximises ``sum_i w_i log p(x_i)``.  Integer weights give the
+            model of the rows repeated that many times; a row of weight 0
+            takes no part.  The initialisation uses them too: 'kmeans' and
+            'k-means++' are weighted (scikit-learn's KMeans with
+            ``sample_weight``), 'random_from_data' draws among the rows of
+            positive weight.  ``lower_bound_`` is then the weighted bound
+            (maximum likelihood: the weighted mean log-likelihood).  For a
+            dask ``X``, a dask or NumPy array.
+
+        Returns
+        -------
+        self : object
+        """
+        self._fit_checked(X, labels=False, sample_weight=sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Estimate model parameters using X and predict the labels for X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self._fit_checked(X, labels=True, sample_weight=sample_weight)
 
     def _fit_checked(self, X, labels, sample_weight=None):
         if not get_config()["skip_parameter_validation"]:
@@ -170,16 +238,28 @@ class MixtureEstimator:
             return None
         source = self._validated(X, lazy=True)
         return lazy_output(source, self._family(), self._current_parameters(), output,
-                           type(self).__name__)
+                           type(self).__name__, self._output_dtype(source.dtype))
 
     def _output_dtype(self, data_dtype):
         return self._family().output_dtype(self._current_parameters(), data_dtype)
 
     def _pass(self, X, **outputs):
-        """A pass for per-row outputs (arrays of ``_output_dtype``)."""
+        """A pass for per-row outputs, written in the estimator's output dtype
+        (which a family's kernels may compute in a narrower one: a float64
+        Bayesian model on float32 data)."""
+        family = self._family()
+        params = self._current_parameters()
+        kernel_dtype = family.plan(params, X.dtype, False).dtype
+        staged = {}
+        for name, out in outputs.items():
+            if out is not None and name != "out_label" and out.dtype != kernel_dtype:
+                staged[name] = out
+                outputs[name] = np.empty(out.shape, kernel_dtype)
         with single_threaded_blas():
-            return passes.run_pass(X, self._family(), self._current_parameters(),
-                                   want_stats=False, **outputs)
+            stats = passes.run_pass(X, family, params, want_stats=False, **outputs)
+        for name, out in staged.items():
+            out[...] = outputs[name]
+        return stats
 
     def _predict_labels(self, X):
         labels = np.empty(X.shape[0], dtype=np.intp)

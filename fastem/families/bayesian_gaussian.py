@@ -27,14 +27,12 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from ..data.validation import check_shape, float_array
-from ..engine.family import Family
 from ..engine.passes import compute_dtype
 from .gaussian import (
+    GaussianComponents,
     GaussianFamily,
-    GaussianPlan,
     _reg_loss_eigen,
     cached_scatter,
-    check_gaussian_arrays,
     check_precision_matrices,
     check_precision_positivity,
     degenerate_components,
@@ -44,9 +42,6 @@ from .gaussian import (
     precision_cholesky,
     precisions_from_cholesky,
     reseeded_covariances,
-    resp_stats,
-    sample,
-    tied_scatter,
 )
 
 
@@ -90,7 +85,7 @@ def _log_wishart_norm(degrees_of_freedom, log_det_precisions_chol, n_features):
                                      - np.arange(n_features)[:, np.newaxis])), 0))
 
 
-class BayesianGaussianFamily(Family):
+class BayesianGaussianFamily(GaussianComponents):
     """``BayesianGaussianMixture``'s family: variational inference."""
 
     exact_em = False
@@ -104,16 +99,13 @@ class BayesianGaussianFamily(Family):
                  weight_concentration_prior_type="dirichlet_process",
                  weight_concentration_prior=None, mean_precision_prior=None, mean_prior=None,
                  degrees_of_freedom_prior=None, covariance_prior=None):
-        super().__init__(n_components)
-        self.covariance_type = covariance_type
-        self.reg_covar = reg_covar
+        super().__init__(n_components, covariance_type, reg_covar)
         self.prior_type = weight_concentration_prior_type
         self.weight_concentration_prior = weight_concentration_prior
         self.mean_precision_prior = mean_precision_prior
         self.mean_prior = mean_prior
         self.degrees_of_freedom_prior = degrees_of_freedom_prior
         self.covariance_prior = covariance_prior
-        self.tied = None
         self.priors = None
 
     # ------------------------------------------------------------ set-up
@@ -123,9 +115,10 @@ class BayesianGaussianFamily(Family):
         (in its order)."""
         self.data_dtype = np.dtype(data_dtype)
         # scikit-learn's responsibilities are float64 from the first E-step
-        # on (its expected log-densities promote them), so the model is.
+        # on (its expected log-densities promote them), so the model is; the
+        # passes compute in the data's dtype (kernel_dtype_for).
         self.dtype = np.dtype(np.float64)
-        self.kernel_dtype = self.dtype
+        self.kernel_dtype = compute_dtype(data_dtype)
         self.weight_concentration_prior_ = (
             1.0 / self.n_components if self.weight_concentration_prior is None
             else self.weight_concentration_prior)
@@ -193,23 +186,18 @@ class BayesianGaussianFamily(Family):
     # ---------------------------------------------------- initialisation
 
     def initial_estimate(self, X, source):
-        dtype = self.data_dtype
-        K = self.n_components
-        second = "full" if self.covariance_type == "full" else "diag"
-        first = resp_stats(source.rows, source.resp_chunk, np.zeros((K, X.shape[1])), "diag",
-                           source.row_weights)
-        shift = first.moments.sum_x / (first.nk + 10 * np.finfo(dtype).eps)[:, None]
-        stats = resp_stats(source.rows, source.resp_chunk, shift, second,
-                           source.row_weights)._replace(n_samples=source.n_samples)
-        tied = self.tied
-        if tied is not None and source.rows is not X and source.every_row:
-            tied = tied_scatter(source.rows, source.row_weights)
-        # scikit-learn's first responsibilities are in the data's dtype.
-        nk, xk, sk, _ = gaussian_estimates(stats, self.covariance_type, self.reg_covar, dtype,
-                                           tied, source.every_row)
+        stats, tied = self.initial_statistics(X, source)
+        nk, xk, sk, _ = gaussian_estimates(stats, self.covariance_type, self.reg_covar,
+                                           self.data_dtype, tied, source.every_row)
         return self._update(nk, xk, sk), stats.nk
 
     # ----------------------------------------------------- passes, M-step
+
+    def kernel_dtype_for(self, params, data_dtype):
+        """The data's dtype: float32 data get float32 blocks (twice the SIMD
+        lanes, no converted copy) and float64 sums, though the model and its
+        outputs are float64, as scikit-learn's."""
+        return compute_dtype(data_dtype)
 
     def log_norm(self, params):
         """The kernel's per-component constants of the expected weighted
@@ -226,21 +214,6 @@ class BayesianGaussianFamily(Family):
                + 0.5 * (log_lambda - n_features / params.mean_precision))
         return np.ascontiguousarray(np.broadcast_to(out, (self.n_components,)),
                                     dtype=np.float64)
-
-    def plan(self, params, data_dtype, want_stats):
-        # The model is float64, so float32 data are computed in float64 (a
-        # chunk converted at a time), as scikit-learn computes them: its
-        # variational model promotes its responsibilities to float64.
-        dtype = self.output_dtype(params, data_dtype)
-        return GaussianPlan(self.covariance_type, dtype, params.means,
-                            np.asarray(params.precisions_cholesky), self.log_norm(params),
-                            want_stats, params=params)
-
-    def output_dtype(self, params, data_dtype):
-        return compute_dtype(data_dtype, params.means.dtype)
-
-    def param_dtype(self, params):
-        return params.means.dtype
 
     def m_step(self, stats):
         nk, xk, sk, _ = gaussian_estimates(stats, self.covariance_type, self.reg_covar,
@@ -428,12 +401,8 @@ class BayesianGaussianFamily(Family):
     def prior_attributes(self):
         return dict(self.priors) if self.priors is not None else {}
 
-    def sample(self, params, n_samples, rng):
-        return sample(params.weights, params.means, params.covariances, self.covariance_type,
-                      n_samples, rng)
-
     def check_loaded(self, est, name, error):
-        check_gaussian_arrays(est, name, error)
+        super().check_loaded(est, name, error)
         K, d = est.n_components, est.n_features_in_
         cov = self.covariance_type
         concentration = est.weight_concentration_

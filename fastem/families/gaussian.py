@@ -774,7 +774,68 @@ def check_gaussian_arrays(est, name, error):
 # The family.
 
 
-class GaussianFamily(Family):
+class GaussianComponents(Family):
+    """What the families of Gaussian components share: the kernels, run with
+    each family's own per-component constants (``log_norm``), the sampling
+    and the checks of the Gaussian arrays of a loaded model."""
+
+    def __init__(self, n_components, covariance_type, reg_covar):
+        super().__init__(n_components)
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.tied = None  # the scatter of all rows, for a tied model (prepare)
+
+    def initial_statistics(self, X, source):
+        """``(stats, tied)``: the statistics of ``source.rows`` under the initial
+        responsibilities -- two passes, the means first, then the scatter
+        around them -- and the scatter of all rows the tied M-step needs.
+        The ``10 * eps`` guard is the data's (scikit-learn's first
+        responsibilities have the data's dtype)."""
+        K = self.n_components
+        second = "full" if self.covariance_type == "full" else "diag"
+        first = resp_stats(source.rows, source.resp_chunk, np.zeros((K, X.shape[1])), "diag",
+                           source.row_weights)
+        eps = np.finfo(self.data_dtype).eps
+        shift = first.moments.sum_x / (first.nk + 10 * eps)[:, None]
+        stats = resp_stats(source.rows, source.resp_chunk, shift, second,
+                           source.row_weights)._replace(n_samples=source.n_samples)
+        tied = self.tied
+        if tied is not None and source.rows is not X and source.every_row:
+            # 'kmeans' on a subsample: its own total scatter, as if it were X.
+            tied = tied_scatter(source.rows, source.row_weights)
+        return stats, tied
+
+    def log_norm(self, params):
+        """The kernel's per-component constants, float64 ``(K,)``."""
+        raise NotImplementedError
+
+    def plan(self, params, data_dtype, want_stats):
+        dtype = self.kernel_dtype_for(params, data_dtype)
+        return GaussianPlan(self.covariance_type, dtype, params.means,
+                            np.asarray(params.precisions_cholesky), self.log_norm(params),
+                            want_stats, params=params)
+
+    def kernel_dtype_for(self, params, data_dtype):
+        """The dtype a pass computes in: NumPy's promotion of the data's and
+        the parameters' (a float64 model computes float32 data in float64,
+        a chunk converted at a time)."""
+        return compute_dtype(data_dtype, params.means.dtype)
+
+    def output_dtype(self, params, data_dtype):
+        return compute_dtype(data_dtype, params.means.dtype)
+
+    def param_dtype(self, params):
+        return params.means.dtype
+
+    def sample(self, params, n_samples, rng):
+        return sample(params.weights, params.means, params.covariances, self.covariance_type,
+                      n_samples, rng)
+
+    def check_loaded(self, est, name, error):
+        check_gaussian_arrays(est, name, error)
+
+
+class GaussianFamily(GaussianComponents):
     """``GaussianMixture``'s family: maximum-likelihood EM."""
 
     array_attributes = ("weights_", "means_", "covariances_", "precisions_",
@@ -782,14 +843,11 @@ class GaussianFamily(Family):
 
     def __init__(self, n_components, covariance_type, reg_covar, weights_init=None,
                  means_init=None, precisions_init=None):
-        super().__init__(n_components)
-        self.covariance_type = covariance_type
-        self.reg_covar = reg_covar
+        super().__init__(n_components, covariance_type, reg_covar)
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
         self.inits = (None, None, None)
-        self.tied = None
 
     # ------------------------------------------------------------ set-up
 
@@ -822,30 +880,11 @@ class GaussianFamily(Family):
     def needs_responsibilities(self):
         return any(a is None for a in self.inits)
 
-    def _moment_estimate(self, X, source, weights_by, every_row=True):
-        """``(weights, means, covariances, loss, stats)`` from the statistics
-        of ``source.rows`` under its responsibilities: two passes, the
-        means first, then the scatter around them."""
-        dtype = self.data_dtype
-        K = self.n_components
-        n_features = X.shape[1]
-        second = "full" if self.covariance_type == "full" else "diag"
-        first = resp_stats(source.rows, source.resp_chunk, np.zeros((K, n_features)), "diag",
-                           source.row_weights)
-        shift = first.moments.sum_x / (first.nk + 10 * np.finfo(dtype).eps)[:, None]
-        stats = resp_stats(source.rows, source.resp_chunk, shift, second,
-                           source.row_weights)._replace(n_samples=source.n_samples)
-        tied = self.tied
-        if tied is not None and source.rows is not X and source.every_row:
-            # 'kmeans' on a subsample: its own total scatter, as if it were X.
-            tied = tied_scatter(source.rows, source.row_weights)
-        weights, means, covariances, loss = m_step(
-            stats, self.covariance_type, self.reg_covar, dtype, tied=tied,
-            weights_by=weights_by, every_row=source.every_row)
-        return weights, means, covariances, loss, stats
-
     def initial_estimate(self, X, source):
-        weights, means, covariances, _, stats = self._moment_estimate(X, source, "n_samples")
+        stats, tied = self.initial_statistics(X, source)
+        weights, means, covariances, _ = m_step(
+            stats, self.covariance_type, self.reg_covar, self.data_dtype, tied=tied,
+            weights_by="n_samples", every_row=source.every_row)
         return (weights, means, covariances), stats.nk
 
     def initial_params(self, estimate):
@@ -879,18 +918,6 @@ class GaussianFamily(Family):
         """The kernel's per-component constants: log weight_k + log|det U_k|
         - d/2 log(2 pi), float64."""
         return log_norm(params, self.covariance_type)
-
-    def plan(self, params, data_dtype, want_stats):
-        dtype = self.output_dtype(params, data_dtype)
-        return GaussianPlan(self.covariance_type, dtype, params.means,
-                            np.asarray(params.precisions_cholesky), self.log_norm(params),
-                            want_stats, params=params)
-
-    def output_dtype(self, params, data_dtype):
-        return compute_dtype(data_dtype, params.means.dtype)
-
-    def param_dtype(self, params):
-        return params.means.dtype
 
     def m_step(self, stats):
         weights, means, covariances, loss = m_step(stats, self.covariance_type, self.reg_covar,
@@ -965,10 +992,3 @@ class GaussianFamily(Family):
 
     def n_parameters(self, params):
         return n_parameters(self.covariance_type, self.n_components, params.means.shape[1])
-
-    def sample(self, params, n_samples, rng):
-        return sample(params.weights, params.means, params.covariances, self.covariance_type,
-                      n_samples, rng)
-
-    def check_loaded(self, est, name, error):
-        check_gaussian_arrays(est, name, error)

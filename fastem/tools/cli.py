@@ -312,10 +312,13 @@ def select_command(args):
         tol=args.tol, reg_covar=args.reg_covar, as_frame=False, model=MODELS[args.model],
         **_model_options(args),
     )
-    if args.model == "bayesian":
-        _print_bound_table(table)
-    else:
-        _print_criteria_table(table)
+    columns = BOUND_COLUMNS if args.model == "bayesian" else CRITERIA_COLUMNS
+    print(" ".join(f"{title:>{width}}" for _, title, width, _ in columns))
+    for r in table:
+        if r["error"]:
+            print(f"{r['n_components']:>4} {r['covariance_type']:>10}  failed: {r['error']}")
+            continue
+        print(" ".join(f"{r[key]:{width}{form}}" for key, _, width, form in columns))
     criterion = args.criterion or ("bic" if args.model == "gaussian" else "lower_bound")
     print(f"best by {criterion}: {best.n_components} {best.covariance_type} components")
     if args.out:
@@ -324,27 +327,12 @@ def select_command(args):
     return 0
 
 
-def _print_bound_table(table):
-    print(f"{'k':>4} {'covariance':>10} {'lower bound':>18} {'log-lik/row':>12} "
-          f"{'iter':>5} {'seconds':>8}")
-    for r in table:
-        if r["error"]:
-            print(f"{r['n_components']:>4} {r['covariance_type']:>10}  failed: {r['error']}")
-            continue
-        print(f"{r['n_components']:>4} {r['covariance_type']:>10} {r['lower_bound']:18.6f} "
-              f"{r['log_likelihood']:12.6f} {r['n_iter']:5d} {r['fit_time']:8.3f}")
-
-
-def _print_criteria_table(table):
-    print(f"{'k':>4} {'covariance':>10} {'bic':>16} {'aic':>16} {'log-lik/row':>12} "
-          f"{'iter':>5} {'seconds':>8}")
-    for r in table:
-        if r["error"]:
-            print(f"{r['n_components']:>4} {r['covariance_type']:>10}  failed: {r['error']}")
-            continue
-        print(f"{r['n_components']:>4} {r['covariance_type']:>10} {r['bic']:16.6f} "
-              f"{r['aic']:16.6f} {r['log_likelihood']:12.6f} {r['n_iter']:5d} "
-              f"{r['fit_time']:8.3f}")
+#: select's table columns: (key, title, width, format).
+_HEAD = [("n_components", "k", 4, "d"), ("covariance_type", "covariance", 10, "s")]
+_TAIL = [("log_likelihood", "log-lik/row", 12, ".6f"), ("n_iter", "iter", 5, "d"),
+         ("fit_time", "seconds", 8, ".3f")]
+CRITERIA_COLUMNS = _HEAD + [("bic", "bic", 16, ".6f"), ("aic", "aic", 16, ".6f")] + _TAIL
+BOUND_COLUMNS = _HEAD + [("lower_bound", "lower bound", 18, ".6f")] + _TAIL
 
 
 def predict_command(args):
@@ -474,6 +462,8 @@ def build_parser():
                    help="drop cases whose scikit-learn fit is predicted to take longer")
     b.add_argument("--no-compile", action="store_true",
                    help="skip measuring cold/warm compile time in fresh processes")
+    b.add_argument("--model", default="gaussian", choices=sorted(MODELS),
+                   help="the model compared with scikit-learn's")
     b.add_argument("--threads", action="store_true",
                    help="also report 1-thread vs all-thread time for three cases")
     b.set_defaults(func=bench)
@@ -502,7 +492,7 @@ def bench(args):
 
     grid = dict(n_samples=args.n_samples, n_features=args.n_features,
                 n_components=args.n_components, covariance_types=args.covariance_types,
-                dtypes=args.dtypes)
+                dtypes=args.dtypes, model=args.model)
     scaling = ()
     if args.threads:
         scaling = (Case(100_000, 8, 16, "full", "float64"),
