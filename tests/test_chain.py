@@ -139,3 +139,11 @@ def test_a_reseeded_iteration_skips_only_its_m_step_check():
                                        tol=0.0, max_iter=10, bound_check="raise").fit(Xr)
     assert any(issubclass(w.category, fastem.ReseedWarning) for w in caught)
     assert np.all(model.kl_divergences_ >= -1e-12)
+
+
+def test_bound_check_ignore_computes_and_keeps_no_chain():
+    model = _fit(5, covariance_type="diag")
+    assert model.m_step_bounds_.shape == (5,)
+    model.set_params(bound_check="ignore").fit(X)
+    assert not hasattr(model, "m_step_bounds_") and not hasattr(model, "kl_divergences_")
+    assert model.n_iter_ == 5

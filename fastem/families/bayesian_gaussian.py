@@ -309,7 +309,7 @@ class BayesianGaussianFamily(GaussianComponents):
         n_features = params.means.shape[1]
         expected, scale = expected_log_density(
             stats, e_step_params.means, e_step_params.precisions_cholesky,
-            self.log_norm(e_step_params), self.covariance_type, self.tied)
+            self.cached_log_norm(e_step_params), self.covariance_type, self.tied)
         sum_r_log_r = expected - stats.sum_lpn
         log_det = log_det_cholesky(params.precisions_cholesky, self.covariance_type,
                                    n_features) - 0.5 * n_features * np.log(

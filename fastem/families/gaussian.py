@@ -546,14 +546,15 @@ def expected_log_density(stats, means, prec_chol, lnorm, covariance_type, tied=N
     means = np.asarray(means, dtype=np.float64)
     chol = np.asarray(prec_chol, dtype=np.float64)
     lnorm = np.broadcast_to(np.asarray(lnorm, dtype=np.float64), (n_components,))
-    with np.errstate(invalid="ignore"):
-        # A component with no responsibility adds nothing, even at weight 0.
-        constant_terms = np.where(nk > 0, nk * lnorm, 0.0)
+    # A component with no responsibility adds nothing, even at weight 0.
+    constant_terms = np.multiply(nk, lnorm, out=np.zeros(n_components), where=nk > 0)
     delta = means - mo.shift
     if covariance_type == "full":
-        sx_delta = mo.sum_x[:, :, None] * delta[:, None, :]
-        scatter = (_symmetrize(mo.second) - sx_delta - np.swapaxes(sx_delta, 1, 2)
-                   + nk[:, None, None] * delta[:, :, None] * delta[:, None, :])
+        scatter = _symmetrize(mo.second)
+        if delta.any():  # (the statistics' own means: the shift itself)
+            sx_delta = mo.sum_x[:, :, None] * delta[:, None, :]
+            scatter += (nk[:, None, None] * delta[:, :, None] * delta[:, None, :]
+                        - sx_delta - np.swapaxes(sx_delta, 1, 2))
         terms = precisions_from_cholesky(chol, "full") * scatter
     elif covariance_type == "tied":
         # Around the rows' mean m (where the scatter of all rows is), not the
@@ -565,20 +566,14 @@ def expected_log_density(stats, means, prec_chol, lnorm, covariance_type, tied=N
         scatter = tied.scatter - sx_delta - sx_delta.T + (nk[:, None] * delta_m).T @ delta_m
         terms = precisions_from_cholesky(chol, "tied") * scatter
     else:
-        scatter = mo.second - 2.0 * delta * mo.sum_x + nk[:, None] * delta**2
-        precisions = np.broadcast_to(np.reshape(chol**2, (n_components, -1)), scatter.shape)
+        scatter = mo.second
+        if delta.any():  # (the statistics' own means: the shift itself)
+            scatter = scatter + delta * (nk[:, None] * delta - 2.0 * mo.sum_x)
+        precisions = np.reshape(chol * chol, (n_components, -1))
         terms = precisions * scatter
     value = constant_terms.sum() - 0.5 * np.sum(terms)
     scale = np.abs(constant_terms).sum() + 0.5 * np.sum(np.abs(terms))
     return float(value), float(scale)
-
-
-def expected_log_joint(stats, params, covariance_type, tied=None):
-    """``(E_q[log p(X, Z | params)], scale)`` summed over rows, q the
-    responsibilities the pass's statistics were taken under (see
-    ``expected_log_density``)."""
-    return expected_log_density(stats, params.means, params.precisions_cholesky,
-                                log_norm(params, covariance_type), covariance_type, tied)
 
 
 # --------------------------------------------------------------------------
@@ -784,6 +779,17 @@ class GaussianComponents(Family):
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.tied = None  # the scatter of all rows, for a tied model (prepare)
+        self._log_norm_memo = (None, None)
+
+    def cached_log_norm(self, params):
+        """``log_norm(params)``, remembered for the last parameters asked
+        about: an iteration's pass and its bound check ask twice about the
+        same parameters (the objects are never modified once made)."""
+        memo_params, memo = self._log_norm_memo
+        if memo_params is not params:
+            memo = self.log_norm(params)
+            self._log_norm_memo = (params, memo)
+        return memo
 
     def initial_statistics(self, X, source):
         """``(stats, tied)``: the statistics of ``source.rows`` under the initial
@@ -812,8 +818,8 @@ class GaussianComponents(Family):
     def plan(self, params, data_dtype, want_stats):
         dtype = self.kernel_dtype_for(params, data_dtype)
         return GaussianPlan(self.covariance_type, dtype, params.means,
-                            np.asarray(params.precisions_cholesky), self.log_norm(params),
-                            want_stats, params=params)
+                            np.asarray(params.precisions_cholesky),
+                            self.cached_log_norm(params), want_stats, params=params)
 
     def kernel_dtype_for(self, params, data_dtype):
         """The dtype a pass computes in: NumPy's promotion of the data's and
@@ -943,7 +949,9 @@ class GaussianFamily(GaussianComponents):
                 stats.sum_abs_lpn / stats.n_samples)
 
     def expected_log_joint(self, stats, params):
-        return expected_log_joint(stats, params, self.covariance_type, self.tied)
+        return expected_log_density(stats, params.means, params.precisions_cholesky,
+                                    self.cached_log_norm(params), self.covariance_type,
+                                    self.tied)
 
     # ----------------------------------------------------------- re-seed
 
