@@ -1,10 +1,11 @@
 """Dask arrays: EM passes as a map over blocks and a tree reduction.
 
 A ``dask.array.Array`` given to ``fit`` is wrapped in a ``DaskSource``.  Each
-E-step + statistics pass maps the same fused kernel over the array's row
-blocks (one task per block, returning one small float64 vector of sums) and
-adds the vectors with dask's tree reduction, on the cluster; only that vector
-reaches the client, where the M-step runs.  ``predict``, ``predict_proba``
+E-step + statistics pass maps the family's plan -- the same fused kernel as in
+memory; the task carries the family and its parameters -- over the array's
+row blocks (one task per block, returning one small float64 vector of sums)
+and adds the vectors with dask's tree reduction, on the cluster; only that
+vector reaches the client, where the M-step runs.  ``predict``, ``predict_proba``
 and ``score_samples`` of a dask array return dask arrays, computed lazily, a
 block at a time.
 

@@ -8,9 +8,9 @@ partitions in order and return ``Stats``.  Nothing here knows a family.
 
 Accumulators.  Every plan's kernel adds into ``[ll, nk, *family]``:
 ``ll (P, 2)`` receives the sums of ``w_i lpn_i`` and ``w_i |lpn_i|``;
-``nk (P, K)`` the responsibilities; the family's own statistics follow.  ``P`` depends on the problem size only
-(``n_partitions``), so the same bits come out for any thread count and
-however the rows arrive.
+``nk (P, K)`` the responsibilities; the family's own statistics follow.
+``P`` depends on the problem size only (``n_partitions``), so the same bits
+come out for any thread count and however the rows arrive.
 """
 
 import time
