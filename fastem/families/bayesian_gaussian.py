@@ -40,7 +40,6 @@ from .gaussian import (
     gaussian_estimates,
     log_det_cholesky,
     precision_cholesky,
-    precisions_from_cholesky,
     reseeded_covariances,
 )
 
@@ -384,17 +383,12 @@ class BayesianGaussianFamily(GaussianComponents):
                               covariances, prec_chol, concentration, beta, dof)
 
     def fitted_attributes(self, params):
-        out = {
-            "weights_": params.weights,
-            "means_": params.means,
-            "covariances_": params.covariances,
-            "precisions_cholesky_": params.precisions_cholesky,
-            "precisions_": precisions_from_cholesky(params.precisions_cholesky,
-                                                    self.covariance_type),
+        out = super().fitted_attributes(params)
+        out.update({
             "weight_concentration_": params.weight_concentration,
             "mean_precision_": params.mean_precision,
             "degrees_of_freedom_": params.degrees_of_freedom,
-        }
+        })
         out.update(self.prior_attributes())
         return out
 

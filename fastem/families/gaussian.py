@@ -833,6 +833,17 @@ class GaussianComponents(Family):
     def param_dtype(self, params):
         return params.means.dtype
 
+    def fitted_attributes(self, params):
+        """The Gaussian attributes every such model has (scikit-learn's)."""
+        return {
+            "weights_": params.weights,
+            "means_": params.means,
+            "covariances_": params.covariances,
+            "precisions_cholesky_": params.precisions_cholesky,
+            "precisions_": precisions_from_cholesky(params.precisions_cholesky,
+                                                    self.covariance_type),
+        }
+
     def sample(self, params, n_samples, rng):
         return sample(params.weights, params.means, params.covariances, self.covariance_type,
                       n_samples, rng)
@@ -988,15 +999,6 @@ class GaussianFamily(GaussianComponents):
     def from_sklearn(self, values):
         return Params(*values)
 
-    def fitted_attributes(self, params):
-        return {
-            "weights_": params.weights,
-            "means_": params.means,
-            "covariances_": params.covariances,
-            "precisions_cholesky_": params.precisions_cholesky,
-            "precisions_": precisions_from_cholesky(params.precisions_cholesky,
-                                                    self.covariance_type),
-        }
 
     def n_parameters(self, params):
         return n_parameters(self.covariance_type, self.n_components, params.means.shape[1])
