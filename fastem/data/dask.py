@@ -200,7 +200,7 @@ def _block_output(block, task):
 def lazy_output(source, family, params, output, estimator_name, out_dtype=None):
     """A dask array of per-row outputs: "label", "lpn" or "resp" (cast to
     ``out_dtype`` where the estimator's outputs are wider than its kernels')."""
-    dtype = family.plan(params, source.dtype, False).dtype
+    dtype = family.kernel_dtype_for(params, source.dtype)
     task = Task(family=family, params=params, output=output, dtype=dtype,
                 n_components=family.n_components, estimator_name=estimator_name)
     data = source.data

@@ -249,7 +249,7 @@ class MixtureEstimator:
         Bayesian model on float32 data)."""
         family = self._family()
         params = self._current_parameters()
-        kernel_dtype = family.plan(params, X.dtype, False).dtype
+        kernel_dtype = family.kernel_dtype_for(params, X.dtype)
         staged = {}
         for name, out in outputs.items():
             if out is not None and name != "out_label" and out.dtype != kernel_dtype:

@@ -156,6 +156,11 @@ class Family:
         model's priors): name -> value."""
         return {}
 
+    def kernel_dtype_for(self, params, data_dtype):
+        """The dtype a pass under ``params`` computes in, for data of
+        ``data_dtype`` (its plan's ``dtype``)."""
+        raise NotImplementedError
+
     def output_dtype(self, params, data_dtype):
         """The dtype of per-row outputs (scores, responsibilities) for data
         of ``data_dtype``."""

@@ -39,7 +39,7 @@ def worst_rows(X, family, params, count, sample_weight=None):
     at a time."""
     if hasattr(X, "distributed_pass"):
         return _worst_rows_dask(X, family, params, count, sample_weight)
-    dtype = family.plan(params, X.dtype, False).dtype
+    dtype = family.kernel_dtype_for(params, X.dtype)
     best_values = np.empty(0)
     best_index = np.empty(0, dtype=np.intp)
     best_rows = np.empty((0, X.shape[1]))
