@@ -124,19 +124,10 @@ class OutOfCoreFit:
     track_lower_bound.unit = "nats per sample"
 
 
-class BayesianFit:
+class BayesianFit(Fit):
     """A whole default fit of the variational model (k-means initialisation,
     the priors from the data, the iterations), its peak memory and its lower
-    bound (a total over the rows)."""
-
-    params = (["full", "diag"], ["float64", "float32"])
-    param_names = ["covariance_type", "dtype"]
-    timeout = 300
-
-    def setup(self, covariance_type, dtype):
-        self.X = _data(50_000, 8, 8, dtype)
-        fastem.warmup(dtypes=(dtype,), covariance_types=(covariance_type,))
-        warnings.simplefilter("ignore")
+    bound (a total over the rows); the data and parameters of ``Fit``."""
 
     def _fit(self, covariance_type):
         return fastem.BayesianGaussianMixture(n_components=8, covariance_type=covariance_type,

@@ -8,15 +8,16 @@ normalisations): the same parameters, the same updates, the same lower bound.
 
 Everything it needs from the data is what the Gaussian family's kernels
 already sum.  Its E-step is the Gaussian kernel pass with other
-per-component constants: the expected log-density of component k is
+per-component constants: with ``U_k`` the Cholesky factor of ``precisions_``
+(scikit-learn's ``covariances_`` are the inverse Wishart scale divided by the
+degrees of freedom nu_k), the expected weighted log-density of component k is
 
-    E[log pi_k] + log N(x | m_k, Sigma_k) - d/2 log nu_k + (E[log |Lambda_k|]
-        - d log nu_k ... )/2 - d / (2 beta_k)
+    log_norm[k] - |U_k^T (x - m_k)|^2 / 2,
+    log_norm[k] = E[log pi_k] + log|U_k| - d/2 log(2 pi) - d/2 log nu_k
+                  + (E[log |Lambda_k|] - d / beta_k) / 2,
 
-which is ``log_norm[k] - |U_k^T (x - m_k)|^2 / 2`` with ``U_k`` the Cholesky
-factor of ``precisions_`` (scikit-learn's ``covariances_`` are the Wishart
-scale normalised by the degrees of freedom) and ``log_norm[k]`` collecting
-the rest.  Its M-step turns the Gaussian statistics ``(nk, xk, Sk)`` into the
+E[log |Lambda_k|] without its log|W_k| (scikit-learn's ``log_lambda``: d log 2
+plus the digamma sum), which log|U_k| - d/2 log nu_k supplies.  Its M-step turns the Gaussian statistics ``(nk, xk, Sk)`` into the
 posterior hyperparameters.  Its bound is scikit-learn's ``_compute_lower_bound``
 (constants dropped), a total over the rows, checked never to decrease.
 """
