@@ -42,9 +42,10 @@ _LN2_LO32 = np.float32(-2.12194440e-4)
 def exp_split(t):
     """exp(t) = p * 2**n for cutoff <= t <= 0 (see ``exp_cutoff``): returns
     ``(p, bits)``, p in t's precision and ``bits`` the integer whose bits,
-    read as t's float type, are 2**n (see ``int_view``)."""
-    n = np.rint(t / np.log(2.0))
-    return np.exp(t - n * np.log(2.0)), n
+    read as t's float type, are 2**n (see ``int_view``).  This plain-Python
+    version (``NUMBA_DISABLE_JIT=1``), where ``int_view`` is the identity,
+    gives ``(exp(t), 1.0)``: n = 0."""
+    return np.exp(t), 1.0
 
 
 def exp_cutoff(t):
