@@ -254,7 +254,8 @@ def _scatter_tiles(wd, diffT, nb, sum_xxT):
 @helper
 def _scatter_block_full(XT, nb, shift, resp, diffT, wd, edges, band_out, nk, sum_x, sum_xxT):
     """Accumulate sum r, sum r (x - shift_k) and the upper triangle of
-    sum r (x - shift_k)(x - shift_k)^T for one block.
+    sum r (x - shift_k)(x - shift_k)^T for one block (not the last when
+    ``sum_xxT`` has no components: first moments only).
 
     Within the block, differences, products and the 256-row partial sums are
     in the data's precision (float32 data: twice the SIMD lanes); each
@@ -281,6 +282,8 @@ def _scatter_block_full(XT, nb, shift, resp, diffT, wd, edges, band_out, nk, sum
                 wd[i, b] = w
                 s += w
             sum_x[k, i] += s
+        if sum_xxT.shape[0] == 0:
+            continue
         if blas:
             _scatter_bands_gemm(wd, diffT, edges, band_out, sum_xxT[k])
         else:
@@ -297,7 +300,8 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
     which statistics are taken and ``prec_chol``/``log_norm`` are not read.
     Adds into the per-partition accumulators (see ``_blocks.py``):
     ``ll (P, 2)``, and unless they have no rows, ``nk_p (P, K)``,
-    ``sx_p (P, K, d)``, ``sxx_p (P, K, d, d)`` (upper triangles).
+    ``sx_p (P, K, d)``, ``sxx_p (P, K, d, d)`` (upper triangles; with no
+    components, ``(P, 0, d, d)``, first moments only).
     """
     n, d = X.shape
     n_comp = means.shape[0]
@@ -305,7 +309,7 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
     given = resp_in.shape[0] > 0
     want_stats = nk_p.shape[0] > 0
     use_gemm = d >= GEMM_MIN_FEATURES and not given
-    gemm_scatter = d >= GEMM_SCATTER_MIN_FEATURES and want_stats
+    gemm_scatter = d >= GEMM_SCATTER_MIN_FEATURES and want_stats and sxx_p.shape[1] > 0
     edges = _gemm_splits(d)
     packed = _pack_bands(prec_chol[:n_comp if use_gemm else 0], edges)
     for p in prange(P):

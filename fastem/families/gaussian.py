@@ -216,17 +216,18 @@ class GaussianPlan(Plan):
     log-densities; ``second`` the second moment the kernel accumulates
     ("full", "diag", or None for tied: its scatter is computed once per
     fit); ``given``: statistics under given responsibilities (the means are
-    then only the shift; no log-densities)."""
+    then only the shift; no log-densities); ``first_only``: no second
+    moments (an empty accumulator for them)."""
 
     def __init__(self, covariance_type, dtype, means, prec_chol, lnorm, want_stats,
-                 params=None, given=False):
+                 params=None, given=False, first_only=False):
         self.covariance_type = covariance_type
         self.dtype = np.dtype(dtype)
         self.n_components, self.n_features = means.shape
         self.want_stats = want_stats
         self.params = params
         self.given = given
-        self.lnorm = lnorm
+        self.lnorm = kernel_array(lnorm, np.float64)  # never a read-only view
         K, d = self.n_components, self.n_features
         self.no_resp = np.empty((0, K))
         if given:
@@ -255,6 +256,8 @@ class GaussianPlan(Plan):
                 self.prec = kernel_array(
                     np.broadcast_to(np.asarray(prec_chol).reshape(K, -1), (K, d)), dtype)
         shape = _second_shape(self.second, K, d)
+        if first_only:  # the kernel's second-moment accumulator, with no components
+            shape = (0,) + shape[1:]
         self.stat_shapes = ((K, d),) + ((shape,) if shape is not None else ())
 
     def run(self, chunk, sample_weight, outputs, accs, segment, resp=None):
@@ -297,12 +300,14 @@ class GaussianPlan(Plan):
             out_label[rows] = np.argmax(resp, axis=1)
 
 
-def given_plan(shift, second, dtype):
+def given_plan(shift, second, dtype, first_only=False):
     """A plan that takes statistics under given responsibilities, centred on
     ``shift`` (rounded to the data's ``dtype``), with the ``second`` moment
-    "full" (``(K, d, d)`` upper triangle) or "diag" (``(K, d)``)."""
+    "full" (``(K, d, d)`` upper triangle) or "diag" (``(K, d)``) -- or, with
+    ``first_only``, none, through that moment's kernel."""
     n_components = shift.shape[0]
-    return GaussianPlan(second, dtype, shift, None, np.zeros(n_components), True, given=True)
+    return GaussianPlan(second, dtype, shift, None, np.zeros(n_components), True, given=True,
+                        first_only=first_only)
 
 
 def far_rows_posterior(rows, params, covariance_type, lnorm=None):
@@ -357,11 +362,12 @@ def far_rows_posterior(rows, params, covariance_type, lnorm=None):
 
 
 
-def resp_stats(X, resp_chunk, shift, second_moment, sample_weight=None):
+def resp_stats(X, resp_chunk, shift, second_moment, sample_weight=None, first_only=False):
     """Statistics of X under the responsibilities ``resp_chunk(start, stop)``
     gives, centred on ``shift``, with the ``second_moment`` "full" or
-    "diag" (see ``fastem.engine.passes.stats_under``)."""
-    plan = given_plan(shift, second_moment, compute_dtype(X.dtype))
+    "diag" (see ``fastem.engine.passes.stats_under``); ``first_only``:
+    without it, through its kernel."""
+    plan = given_plan(shift, second_moment, compute_dtype(X.dtype), first_only)
     return stats_under(X, plan, resp_chunk, sample_weight)
 
 
@@ -371,7 +377,8 @@ def data_scatter(X, sample_weight=None, second="full"):
     in two passes (on a dask array, on the cluster)."""
     n_features = X.shape[1]
     dtype = compute_dtype(X.dtype)
-    first = row_stats(X, given_plan(np.zeros((1, n_features)), "diag", dtype), sample_weight)
+    first = row_stats(X, given_plan(np.zeros((1, n_features)), second, dtype,
+                                    first_only=second == "full"), sample_weight)
     total = first.n_samples
     center = first.moments.sum_x[0] / total
     moments = row_stats(X, given_plan(center[None, :], second, dtype), sample_weight).moments
@@ -799,8 +806,10 @@ class GaussianComponents(Family):
         responsibilities have the data's dtype)."""
         K = self.n_components
         second = "full" if self.covariance_type == "full" else "diag"
-        first = resp_stats(source.rows, source.resp_chunk, np.zeros((K, X.shape[1])), "diag",
-                           source.row_weights)
+        # The means through the kernel the second pass needs: a fit compiles
+        # one Gaussian kernel, not two.
+        first = resp_stats(source.rows, source.resp_chunk, np.zeros((K, X.shape[1])), second,
+                           source.row_weights, first_only=second == "full")
         eps = np.finfo(self.data_dtype).eps
         shift = first.moments.sum_x / (first.nk + 10 * eps)[:, None]
         stats = resp_stats(source.rows, source.resp_chunk, shift, second,
