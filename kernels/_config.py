@@ -64,8 +64,9 @@ JIT_OPTIONS = {"fastmath": set(FASTMATH), "nogil": True, "error_model": ERROR_MO
 
 def kernel(func):
     """Compile a top-level, multi-threaded kernel."""
-    return njit(parallel=dict(PARALLEL), cache=True, fastmath=set(FASTMATH), nogil=True,
-                error_model=ERROR_MODEL)(func)
+    return _cache.use_precompiled(
+        njit(parallel=dict(PARALLEL), cache=True, fastmath=set(FASTMATH), nogil=True,
+             error_model=ERROR_MODEL)(func))
 
 
 def helper(func):

@@ -1,53 +1,63 @@
-"""Compile (or load from Numba's cache) every kernel ahead of the first fit."""
+"""Compile (or load) the kernels ahead of the first fit.
+
+Loading kernels shipped compiled in the wheel (see ``fastem.kernels._cache``)
+or found in the user's cache costs a fraction of a second; compiling them
+costs tens of seconds, once per machine (the user's cache is shared by every
+environment with the same kernels and Numba).
+"""
 
 import time
 
 import numpy as np
 
-from ..families.gaussian import COVARIANCE_TYPES, GaussianFamily, Params, resp_stats, tied_scatter
-from . import kmeans, passes
+from ..families.gaussian import COVARIANCE_TYPES
+
+#: The kernels a fit of each covariance type runs (besides k-means'): a tied
+#: fit takes its first moments through the diagonal kernel and the data's
+#: scatter through the full one.
+KERNELS_FOR = {
+    "full": ("full_pass",),
+    "tied": ("diag_pass", "full_pass", "tied_pass"),
+    "diag": ("diag_pass",),
+    "spherical": ("diag_pass",),
+}
+
+KMEANS_KERNELS = ("candidate_sq_distances", "assigned_sq_distances", "lloyd_pass")
 
 
 def warmup(dtypes=("float64", "float32"), covariance_types=COVARIANCE_TYPES):
     """Compile or load every kernel for the given dtypes and covariance types.
 
-    The first call in a process costs a few seconds per kernel when Numba's
-    on-disk cache is cold and well under a second when it is warm; later
-    calls cost nothing.  Returns the seconds spent per ``(covariance_type,
-    dtype)``.
+    Returns the seconds spent per ``(covariance_type, dtype)``, and per
+    ``("kmeans", dtype)`` for the k-means kernels; a kernel already compiled
+    or loaded in this process costs nothing.  With ``NUMBA_DISABLE_JIT=1``
+    there is nothing to compile (every entry is 0).
     """
-    from .. import kernels
+    from ..kernels._precompile import SPECIALISATIONS, kernel_dispatchers
 
+    dispatchers = kernel_dispatchers()
     timings = {}
-    X64 = np.random.default_rng(0).standard_normal((8, 2))
     for dtype in dtypes:
-        X = X64.astype(dtype)
-        start = time.perf_counter()
-        labels = kmeans.kmeans_labels(X, 2, np.random.RandomState(0))
-        kernels.assigned_sq_distances(X, 0, X[0].copy(), X[:2].copy(), labels, np.empty(8, dtype))
-        timings[("kmeans", np.dtype(dtype).name)] = time.perf_counter() - start
-        for cov in covariance_types:
+        which = 0 if np.dtype(dtype) == np.float32 else 1
+        groups = [("kmeans", KMEANS_KERNELS)]
+        groups += [(cov, KERNELS_FOR[cov]) for cov in covariance_types]
+        for label, names in groups:
             start = time.perf_counter()
-            family = GaussianFamily(2, cov, 1e-6)
-            passes.run_pass(X, family, _toy_params(cov, dtype), want_stats=True,
-                            out_lpn=np.empty(8, dtype), out_resp=np.empty((8, 2), dtype),
-                            out_label=np.empty(8, np.intp))
-            if cov != "tied":
-                second = "full" if cov == "full" else "diag"
-                resp_stats(X, lambda a, b: np.full((b - a, 2), 0.5), np.zeros((2, 2)), second)
-            else:
-                tied_scatter(X)
-            timings[(cov, np.dtype(dtype).name)] = time.perf_counter() - start
+            for name in names:
+                compile_ = getattr(dispatchers[name], "compile", None)  # None without the JIT
+                if compile_ is not None:
+                    compile_(SPECIALISATIONS[name][which])
+            timings[(label, np.dtype(dtype).name)] = time.perf_counter() - start
     return timings
 
 
-def _toy_params(covariance_type, dtype):
-    weights = np.array([0.5, 0.5])
-    means = np.array([[-1.0, 0.0], [1.0, 0.0]])
-    chol = {
-        "full": np.stack([np.eye(2)] * 2),
-        "tied": np.eye(2),
-        "diag": np.ones((2, 2)),
-        "spherical": np.ones(2),
-    }[covariance_type]
-    return Params(*(np.asarray(a, dtype=dtype) for a in (weights, means, chol, chol)))
+def kernel_sources():
+    """Where this process's kernels come from: ``{"precompiled": [folders
+    loadable here, best first], "cache": the user's cache folder}``."""
+    from numba.core.registry import cpu_target
+
+    from ..kernels import _cache
+
+    magic = cpu_target.target_context.codegen().magic_tuple()
+    return {"precompiled": [folder for folder, _ in _cache.precompiled_targets(magic)],
+            "cache": _cache.cache_dir()}

@@ -187,13 +187,16 @@ def predicted_sklearn_seconds(case, measured, iterations, repeats):
 
 
 def compile_seconds():
-    """Seconds ``fastem.warmup()`` takes in a fresh process, cold and warm cache."""
+    """Seconds ``fastem.warmup()`` takes in a fresh process: with the kernels
+    shipped in the install (if any), and by the JIT alone with a cold and a
+    warm cache."""
     code = "import time, fastem; t = time.perf_counter(); fastem.warmup(); " \
            "print(time.perf_counter() - t)"
     out = {}
     with tempfile.TemporaryDirectory() as cache:
-        for label, env in (("cold", dict(os.environ, NUMBA_CACHE_DIR=cache)),
-                           ("warm", dict(os.environ, NUMBA_CACHE_DIR=cache))):
+        jit = dict(os.environ, FASTEM_CACHE_DIR=cache, FASTEM_PRECOMPILED="0")
+        shipped = dict(os.environ, FASTEM_CACHE_DIR=os.path.join(cache, "empty"))
+        for label, env in (("shipped", shipped), ("cold", jit), ("warm", jit)):
             proc = subprocess.run([sys.executable, "-c", code], env=env, check=True,
                                   capture_output=True, text=True)
             out[label] = float(proc.stdout.split()[-1])
@@ -337,8 +340,9 @@ def run(grid=GRID, iterations=3, repeats=3, max_seconds=60.0, with_compile=True,
     out("machine: " + machine_line())
     if with_compile:
         c = compile_seconds()
-        out(f"fastem.warmup() in a fresh process: cold Numba cache {c['cold']:.1f} s, "
-            f"warm cache {c['warm']:.2f} s")
+        out(f"fastem.warmup() in a fresh process: shipped kernels (if installed) "
+            f"{c['shipped']:.2f} s; JIT, cold cache {c['cold']:.1f} s, warm cache "
+            f"{c['warm']:.2f} s")
     out(f"per EM iteration, median of {repeats} alternating runs of {iterations} iterations; "
         "same data and initial parameters"
         + (" (the same k-means start, then warm-started fits; the priors' set-up "

@@ -107,6 +107,31 @@ def demo(args):
     return 0
 
 
+def warmup_command(args):
+    """Compile or load every kernel now, and say where they come from."""
+    from numba.core import config
+
+    import fastem
+    from fastem.engine.warmup import kernel_sources
+
+    if config.DISABLE_JIT:
+        print("NUMBA_DISABLE_JIT is set: the kernels run as Python, nothing to compile")
+        return 0
+    sources = kernel_sources()
+    if sources["precompiled"]:
+        print(f"kernels shipped compiled for this machine: {sources['precompiled'][0]}")
+    else:
+        print("no kernels shipped compiled for this machine (an editable install, another "
+              "CPU, Numba or Python): compiling once, into the user's cache")
+    print(f"user's cache: {sources['cache']}")
+    total = 0.0
+    for (label, dtype), seconds in fastem.warmup(dtypes=args.dtype).items():
+        print(f"  {label:10} {dtype:8} {seconds:7.2f} s")
+        total += seconds
+    print(f"every kernel ready in {total:.2f} s")
+    return 0
+
+
 # --------------------------------------------------------------------------
 # Reading data.
 
@@ -445,6 +470,11 @@ def build_parser():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=demo)
+
+    w = sub.add_parser("warmup", help="compile (or load) every kernel now; say where from")
+    w.add_argument("--dtype", nargs="+", default=["float64", "float32"],
+                   choices=["float64", "float32"])
+    w.set_defaults(func=warmup_command)
 
     from .bench import GRID
 
