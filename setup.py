@@ -36,18 +36,25 @@ def _kernels_code(package, code):
             "sys.modules['fastem'] = package\n" + code)
 
 
-def _targets(package):
+def _kernel_tables(package):
+    """``(portable levels of this architecture, kernel shards)`` from the
+    kernels' own tables, asked in one fresh interpreter."""
+    code = _kernels_code(package, "from fastem.kernels import _cache, _precompile\n"
+                         "print(' '.join(name for name, _ in _cache.portable_targets()))\n"
+                         "print(' '.join(','.join(s) for s in _precompile.SHARDS))\n")
+    lines = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                           text=True).stdout.splitlines()
+    return lines[-2].split(), lines[-1].split()
+
+
+def _targets(levels):
     """The code generators to compile for: ``FASTEM_PRECOMPILE`` is "native"
     (the default: this machine's CPU), "portable" (native and every portable
-    level of this architecture), a comma-separated list of those names and
-    levels, or "none"."""
+    level of this architecture, ``levels``), a comma-separated list of those
+    names and levels, or "none"."""
     asked = os.environ.get("FASTEM_PRECOMPILE", "native").strip()
     if asked == "none":
         return []
-    code = _kernels_code(package, "from fastem.kernels import _cache\n"
-                         "print(' '.join(name for name, _ in _cache.portable_targets()))\n")
-    levels = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                            text=True).stdout.split()
     targets = []
     for name in asked.split(","):
         name = name.strip()
@@ -69,13 +76,9 @@ class BuildPyCompilingKernels(build_py):
         package = os.path.abspath(os.path.join(self.build_lib, "fastem"))
         code = _kernels_code(package, "from fastem.kernels import _precompile\n"
                              "_precompile.main(sys.argv[1], sys.argv[2].split(','))\n")
-        shards = subprocess.run(
-            [sys.executable, "-c", _kernels_code(
-                package, "from fastem.kernels import _precompile\n"
-                "print(' '.join(','.join(s) for s in _precompile.SHARDS))\n")],
-            check=True, capture_output=True, text=True).stdout.split()
+        levels, shards = _kernel_tables(package)
         jobs, scratches = [], []
-        for target in _targets(package):
+        for target in _targets(levels):
             env = dict(os.environ, FASTEM_PRECOMPILED="0")
             env.pop("NUMBA_DISABLE_JIT", None)
             if target != "native":

@@ -182,16 +182,16 @@ def _python_tag():
     return f"py{sys.version_info[0]}{sys.version_info[1]}"
 
 
+def _dependencies():
+    """What compiled entries depend on besides their target."""
+    return {"numba": numba.__version__, "python": _python_tag(), "sources": SOURCES_DIGEST}
+
+
 def target_record(codegen):
     """What ``target.json`` of a folder compiled by ``codegen`` holds: its
     magic tuple (the target part of every cache entry's key) and what the
     entries depend on."""
-    return {
-        "magic": list(codegen.magic_tuple()),
-        "numba": numba.__version__,
-        "python": _python_tag(),
-        "sources": SOURCES_DIGEST,
-    }
+    return {"magic": list(codegen.magic_tuple()), **_dependencies()}
 
 
 def _read_record(folder):
@@ -225,7 +225,7 @@ def _find_precompiled(host_magic):
         names = sorted(os.listdir(root))
     except OSError:
         return []
-    wanted = {"numba": numba.__version__, "python": _python_tag(), "sources": SOURCES_DIGEST}
+    wanted = _dependencies()
     exact, portable = [], {}
     for name in names:
         folder = os.path.join(root, name)

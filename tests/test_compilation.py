@@ -93,6 +93,20 @@ def test_every_kernel_is_listed_with_two_specialisations():
 
 _BUILD = "from fastem.kernels import _precompile; _precompile.main(sys.argv[1], ['{kernel}'])"
 
+#: Both dtypes' ``assigned_sq_distances`` on fixed data: run in this process
+#: and in fresh ones.
+_DISTANCES = textwrap.dedent("""
+    def distances(kernels):
+        out = {}
+        for dtype in ("float32", "float64"):
+            X = np.random.default_rng(0).normal(size=(700, 5)).astype(dtype)
+            labels = (np.arange(700) % 3).astype(np.int32)
+            res = np.empty(700, dtype)
+            kernels.assigned_sq_distances(X, 0, X[0].copy(), X[:3].copy(), labels, res)
+            out[dtype] = res.astype(float).tolist()
+        return out
+""")
+
 _LOAD = textwrap.dedent("""
     import json, sys
     import numpy as np
@@ -105,14 +119,8 @@ _LOAD = textwrap.dedent("""
             pass
     event.register("numba:compile", Listener())
     from fastem import kernels
-    out = {}
-    for dtype in ("float32", "float64"):
-        X = np.random.default_rng(0).normal(size=(700, 5)).astype(dtype)
-        labels = (np.arange(700) % 3).astype(np.int32)
-        res = np.empty(700, dtype)
-        kernels.assigned_sq_distances(X, 0, X[0].copy(), X[:3].copy(), labels, res)
-        out[dtype] = res.astype(float).tolist()
-    print(json.dumps({"compiled": compiled, "out": out}))
+""") + _DISTANCES + textwrap.dedent("""
+    print(json.dumps({"compiled": compiled, "out": distances(kernels)}))
 """)
 
 KERNEL = "assigned_sq_distances"
@@ -128,14 +136,9 @@ def _run(code, env, *args):
 def _expected():
     from fastem import kernels
 
-    out = {}
-    for dtype in ("float32", "float64"):
-        X = np.random.default_rng(0).normal(size=(700, 5)).astype(dtype)
-        labels = (np.arange(700) % 3).astype(np.int32)
-        res = np.empty(700, dtype)
-        kernels.assigned_sq_distances(X, 0, X[0].copy(), X[:3].copy(), labels, res)
-        out[dtype] = res.astype(float)
-    return out
+    namespace = {"np": np}
+    exec(_DISTANCES, namespace)
+    return namespace["distances"](kernels)
 
 
 def _build(tmp_path, target, env=()):
