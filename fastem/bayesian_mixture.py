@@ -123,12 +123,13 @@ class BayesianGaussianMixture(MixtureEstimator, DensityMixin, BaseEstimator):
         reseed=False,
     ):
         super().__init__(
-            n_components=n_components, covariance_type=covariance_type, tol=tol,
-            reg_covar=reg_covar, max_iter=max_iter, n_init=n_init, init_params=init_params,
-            random_state=random_state, warm_start=warm_start, verbose=verbose,
-            verbose_interval=verbose_interval, bound_check=bound_check,
+            n_components=n_components, tol=tol, max_iter=max_iter, n_init=n_init,
+            init_params=init_params, random_state=random_state, warm_start=warm_start,
+            verbose=verbose, verbose_interval=verbose_interval, bound_check=bound_check,
             init_max_samples=init_max_samples, reseed=reseed,
         )
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
         self.weight_concentration_prior_type = weight_concentration_prior_type
         self.weight_concentration_prior = weight_concentration_prior
         self.mean_precision_prior = mean_precision_prior

@@ -152,12 +152,13 @@ class GaussianMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
         reseed=False,
     ):
         super().__init__(
-            n_components=n_components, covariance_type=covariance_type, tol=tol,
-            reg_covar=reg_covar, max_iter=max_iter, n_init=n_init, init_params=init_params,
-            random_state=random_state, warm_start=warm_start, verbose=verbose,
-            verbose_interval=verbose_interval, bound_check=bound_check,
+            n_components=n_components, tol=tol, max_iter=max_iter, n_init=n_init,
+            init_params=init_params, random_state=random_state, warm_start=warm_start,
+            verbose=verbose, verbose_interval=verbose_interval, bound_check=bound_check,
             init_max_samples=init_max_samples, reseed=reseed,
         )
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init

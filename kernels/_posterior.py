@@ -319,14 +319,20 @@ def start_block(X, resp_in, sample_weight, start, nb, XT, logp):
 
 @helper
 def posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, ll,
-                    sample_weight):
+                    sample_weight, row_term):
     """From weighted log-densities to everything per row: labels, the
     log-likelihood (summed into ``ll``, times the sample weights),
     responsibilities (left in ``logp``, times the sample weights).
     ``lpn`` is float64 scratch ``(2, BLOCK)``, ``scratch`` ``(3, BLOCK)`` of
-    the data's dtype."""
+    the data's dtype.  ``row_term`` (float64, empty for none): a term of
+    every component's log-density that depends on the row alone (a Poisson
+    model's -sum log x!), added to the log-likelihood after the posterior,
+    which it does not change."""
     _write_labels(logp, nb, start, out_label, scratch[0])
     normalize_block(logp, nb, lpn[0], lpn[1], scratch)
+    if row_term.shape[0] > 0:
+        for b in range(nb):
+            lpn[0, b] += row_term[b]
     _write_normalized(logp, nb, start, lpn[0], out_lpn, out_resp)
     s, a = _sum_lpn(lpn[0], nb, sample_weight, start)
     ll[0] += s

@@ -320,6 +320,7 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
         y4 = np.empty((4, BLOCK), X.dtype)
         YT = np.empty((d if use_gemm else 0, BLOCK), X.dtype)
         logp, lpn, scratch = posterior_buffers(n_comp, X)
+        no_term = np.empty(0)
         for start in block_starts(p, P, n, segment_rows):
             nb = min(BLOCK, n - start)
             if start_block(X, resp_in, sample_weight, start, nb, XT, logp):
@@ -329,7 +330,7 @@ def full_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
                 else:
                     _logprob_block_full(XT, nb, means, prec_chol, log_norm, diffT, y4, logp)
                 posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
-                                out_label, ll[p], sample_weight)
+                                out_label, ll[p], sample_weight, no_term)
             if want_stats:
                 _scatter_block_full(XT, nb, means, logp, diffT, wd, edges, band_out,
                                     nk_p[p], sx_p[p], sxx_p[p])
@@ -416,13 +417,14 @@ def tied_pass(X, center, prec_chol, means_t, log_norm, sample_weight, out_lpn, o
         ZT = np.empty((d, BLOCK), X.dtype)
         YT = np.empty((d, BLOCK), X.dtype)
         logp, lpn, scratch = posterior_buffers(n_comp, X)
+        no_term = np.empty(0)
         for start in block_starts(p, P, n, segment_rows):
             nb = min(BLOCK, n - start)
             load_block(X, start, nb, XT)
             _logprob_block_tied(XT, nb, center, prec_chol, packed, edges, means_t, log_norm,
                                 ZT, YT, logp)
             posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label,
-                            ll[p], sample_weight)
+                            ll[p], sample_weight, no_term)
             if want_stats:
                 _first_moment_block(ZT, nb, logp, nk_p[p], sx_p[p])
 
@@ -585,6 +587,7 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
         XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
         dist = np.empty((n_comp if sph else 0, BLOCK), X.dtype)
         logp, lpn, scratch = posterior_buffers(n_comp, X)
+        no_term = np.empty(0)
         for start in block_starts(p, P, n, segment_rows):
             nb = min(BLOCK, n - start)
             if start_block(X, resp_in, sample_weight, start, nb, XT, logp):
@@ -593,7 +596,7 @@ def diag_pass(X, means, prec_chol, log_norm, resp_in, sample_weight, out_lpn, ou
                 else:
                     _logprob_block_diag(XT, nb, means, prec_chol, log_norm, logp)
                 posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
-                                out_label, ll[p], sample_weight)
+                                out_label, ll[p], sample_weight, no_term)
             if want_stats:
                 if sph:
                     _scatter_block_spherical(XT, nb, means, logp, dist, nk_p[p], sx_p[p],

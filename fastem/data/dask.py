@@ -183,6 +183,7 @@ def _block_output(block, task):
     # its rows yet when predict returns.
     assert_all_finite(block, allow_nan=False, estimator_name=task.estimator_name,
                       input_name="X")
+    task.family.check_values(block, task.params)
     block = np.ascontiguousarray(block, dtype=task.dtype)
     n = block.shape[0]
     if task.output == "label":

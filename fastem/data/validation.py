@@ -183,3 +183,25 @@ def check_sample_weight(sample_weight, X):
     if positive == 0:
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return w, int(positive)
+
+
+#: Rows per slice when an in-memory array's values are checked.
+_CHECK_ROWS = 1 << 16
+
+
+def check_values(X, family, params=None):
+    """The family's check of the data's values (``Family.check_values``)
+    over every row of validated X: an array a slice at a time, a row source
+    a chunk at a time, a dask array on the cluster (one pass)."""
+    if isinstance(X, DaskSource):
+        def check_block(block):
+            family.check_values(np.asarray(block), params)
+            return np.zeros((1, 1))
+
+        X.data.map_blocks(check_block, dtype=np.float64, chunks=(1, 1)).compute()
+    elif isinstance(X, RowSource):
+        for _, _, chunk in X.iter_chunks(X.dtype):
+            family.check_values(chunk, params)
+    else:
+        for start in range(0, X.shape[0], _CHECK_ROWS):
+            family.check_values(X[start:start + _CHECK_ROWS], params)

@@ -121,13 +121,14 @@ class BoundChecker:
             raise BoundDecreaseError(message)
         warnings.warn(message, BoundDecreaseWarning, stacklevel=self.stacklevel)
 
-    def e_step(self, n_iter, stats):
+    def e_step(self, n_iter, stats, prior=0.0):
         """The E-step of iteration ``n_iter``: the KL divergence between the
         previous q and the new posterior is log p(X | theta) - L(q_prev,
-        theta), never negative."""
+        theta), never negative.  ``prior``: log p(theta) per sample, for a
+        MAP family (on both sides)."""
         if not self.exact or not self.m_step_bounds:
             return
-        log_likelihood = stats.sum_lpn / stats.n_samples
+        log_likelihood = stats.sum_lpn / stats.n_samples + prior
         bound = self.m_step_bounds[-1]
         kl = log_likelihood - bound
         self.kl_divergences.append(kl)
@@ -135,16 +136,17 @@ class BoundChecker:
         if self.policy != "ignore" and -kl > allowed:
             self._fail(e_step_message(n_iter, log_likelihood, bound, allowed, self.dtype))
 
-    def m_step(self, n_iter, stats, m_step_bound, slack, scale, check=True):
+    def m_step(self, n_iter, stats, m_step_bound, slack, scale, check=True, prior=0.0):
         """The M-step of iteration ``n_iter`` took L(q, .) from the E-step's
         log-likelihood to ``m_step_bound`` (both per sample); ``slack`` is
         what the family allows it to lose and ``scale`` the size of the terms
-        of its closed form (both per sample)."""
+        of its closed form (both per sample); ``prior``: the E-step
+        parameters' log p(theta) per sample (a MAP family's, else 0)."""
         self.m_step_bounds.append(m_step_bound)
         self._scale = scale
         if not check or self.policy == "ignore":
             return
-        before = stats.sum_lpn / stats.n_samples
+        before = stats.sum_lpn / stats.n_samples + prior
         allowed = slack + self._rounding(stats)
         if before - m_step_bound > allowed:
             self._fail(m_step_message(n_iter, before, m_step_bound, allowed, self.dtype))

@@ -112,7 +112,8 @@ def em_steps(est, family, X, sw, positive, cache=None, on_iteration=None):
         for n_iter in range(1, est.max_iter + 1):
             prev_lower_bound = lower_bound
             stats = yield params
-            checker.e_step(n_iter, stats)
+            prior = family.log_prior(params) / stats.n_samples
+            checker.e_step(n_iter, stats, prior)
             seen = len(events)
             estimate, slack = family.m_step(stats)
             if reseeder is not None:
@@ -131,11 +132,17 @@ def em_steps(est, family, X, sw, positive, cache=None, on_iteration=None):
                 # H(q) = log p(X | params) - E_q[log p(X, Z | params)].  So
                 # L(q, new_params) is the log-likelihood plus the change of
                 # the expected log joint, two closed forms of the statistics.
+                # A MAP family's objective adds log p(theta) (its prior) to
+                # both sides of the chain: its M-step maximises
+                # E_q[log p(X, Z | theta)] + log p(theta).
                 joint_old, scale_old = family.expected_log_joint(stats, params)
                 joint_new, scale_new = family.expected_log_joint(stats, new_params)
-                m_step_bound = (stats.sum_lpn + joint_new - joint_old) / stats.n_samples
+                prior_new = family.log_prior(new_params)
+                m_step_bound = (stats.sum_lpn + joint_new - joint_old
+                                + prior_new) / stats.n_samples
                 checker.m_step(n_iter, stats, m_step_bound, slack / stats.n_samples + lifted,
-                               (scale_new + scale_old) / stats.n_samples, check=not reseeded)
+                               (scale_new + scale_old + abs(prior_new)) / stats.n_samples,
+                               check=not reseeded, prior=prior)
             elif not family.exact_em:
                 checker.variational(n_iter, stats, lower_bound, slack, bound_scale,
                                     check=not reseeded)

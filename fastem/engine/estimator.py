@@ -32,6 +32,21 @@ ENGINE_CONSTRAINTS = {
 }
 
 
+def mixture_constraints(*names):
+    """scikit-learn's mixtures' own constraint objects for the parameters
+    ``names`` (so every error reads as scikit-learn's), with the engine's."""
+    from sklearn.mixture import GaussianMixture
+
+    own = GaussianMixture._parameter_constraints
+    return {**{name: own[name] for name in names}, **ENGINE_CONSTRAINTS}
+
+
+#: The parameters every fastem mixture has (scikit-learn's ``BaseMixture``'s,
+#: less ``reg_covar``).
+COMMON_PARAMETERS = ("n_components", "tol", "max_iter", "n_init", "init_params",
+                     "random_state", "warm_start", "verbose", "verbose_interval")
+
+
 class MixtureEstimator:
     """Base class of fastem's mixtures (mix in left of ``BaseEstimator``).
 
@@ -40,13 +55,10 @@ class MixtureEstimator:
     parameters (scikit-learn reads them from its signature) and stores the
     rest."""
 
-    def __init__(self, n_components, *, covariance_type, tol, reg_covar, max_iter, n_init,
-                 init_params, random_state, warm_start, verbose, verbose_interval,
-                 bound_check, init_max_samples, reseed):
+    def __init__(self, n_components, *, tol, max_iter, n_init, init_params, random_state,
+                 warm_start, verbose, verbose_interval, bound_check, init_max_samples, reseed):
         self.n_components = n_components
-        self.covariance_type = covariance_type
         self.tol = tol
-        self.reg_covar = reg_covar
         self.max_iter = max_iter
         self.n_init = n_init
         self.init_params = init_params
@@ -225,8 +237,14 @@ class MixtureEstimator:
             setattr(self, name, value)
 
     def _validate_X(self, X, reset, lazy=False):
-        model_dtype = None if reset else self._family().param_dtype(self._current_parameters())
-        return validation.validate_X(self, X, reset, lazy, model_dtype)
+        family = self._family()
+        params = None if reset else self._current_parameters()
+        model_dtype = None if reset else family.param_dtype(params)
+        X = validation.validate_X(self, X, reset, lazy, model_dtype)
+        if family.checks_values and not (lazy and isinstance(X, DaskSource)):
+            # (a lazy dask output checks each block when it is computed)
+            validation.check_values(X, family, params)
+        return X
 
     def _validated(self, X, lazy=False):
         check_is_fitted(self)

@@ -27,6 +27,10 @@ the bound                             ``bound(stats, e_step_params, params)``
                                       for exact EM,
                                       ``expected_log_joint(stats, params)``
                                       = E_q[log p(X, Z | params)]
+the data's values                     ``check_values(block, params)``: the
+                                      family's domain (0/1, counts, codes)
+a MAP family                          ``log_prior(params)``: added to the
+                                      bound and to both sides of the chain
 re-seeding                            ``degenerate(estimate, nk)``,
                                       ``healthy(estimate, good)``,
                                       ``replace(estimate, bad, rows, nk)``
@@ -53,6 +57,9 @@ class Family:
     """Base class of the model families (see the module docstring)."""
 
     exact_em = True
+
+    #: Whether ``check_values`` has anything to check (else no pass is made).
+    checks_values = False
 
     #: The fitted attributes that are arrays (saved as arrays), and those
     #: that are plain numbers, beyond the engine's own.
@@ -101,6 +108,18 @@ class Family:
 
     def finish(self, estimate):
         raise NotImplementedError
+
+    def log_prior(self, params):
+        """log p(theta) of a MAP family's prior (up to a constant), summed:
+        0 for maximum likelihood.  Its M-step then maximises E_q[log p(X, Z
+        | theta)] + log p(theta), and the chain and the bound it records
+        hold with the prior added to both sides."""
+        return 0.0
+
+    def check_values(self, block, params=None):
+        """Raise ``ValueError`` unless a validated block of rows holds values
+        the family's densities take (0/1, counts, category codes: float
+        data always pass); ``params``: the fitted model's, when scoring."""
 
     def log_mass(self, params):
         """log of the total mixing weight of ``params`` (0 when it sums to

@@ -13,7 +13,7 @@ A model file is one ``.npz`` archive (``numpy.savez``; read back with
   own), and ``sha256``: a digest of every array's dtype, shape and bytes;
 * one array per fitted array attribute (the family's, the chain's
   ``m_step_bounds_`` and ``kl_divergences_``, and ``feature_names_in_`` when
-  present; a tuple of arrays as ``name:0``, ``name:1``, ...), and
+  present; a tuple or list of arrays as ``name:0``, ``name:1``, ...), and
   ``param:<name>`` for each array-valued parameter.
 
 Loading checks the digests (a modified or truncated file is refused), the
@@ -90,7 +90,7 @@ def save_model(model, file):
     arrays = {}
     for name in family.array_attributes + tuple(n for n in _CHAIN if hasattr(model, n)):
         value = getattr(model, name)
-        if isinstance(value, tuple):
+        if isinstance(value, (tuple, list)):
             for i, part in enumerate(value):
                 arrays[f"{name}:{i}"] = np.asarray(part)
         else:
@@ -217,7 +217,8 @@ def load(file):
             value = arrays[key]
             setattr(model, key, value[()] if value.ndim == 0 else value)
         elif parts:
-            setattr(model, key, tuple(arrays[k] for k in parts))
+            kind = list if key in getattr(family, "list_attributes", ()) else tuple
+            setattr(model, key, kind(arrays[k] for k in parts))
         elif key not in _CHAIN:
             raise ModelFileError(f"{name!s}: {key} is missing")
     if "feature_names_in_" in arrays:

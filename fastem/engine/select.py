@@ -50,6 +50,8 @@ def select(X, n_components=range(1, 11), covariance_types=("full", "tied", "diag
         sources, dask arrays.
     n_components : iterable of int, default=range(1, 11)
     covariance_types : iterable of str, default=all four
+        Ignored for a model without covariance types (its table's
+        ``covariance_type`` column holds None).
     criterion : {"bic", "aic", "lower_bound"}, default=None
         BIC and AIC: lower is better (with ``sample_weight``, the
         log-likelihood is the weighted one and the sample size the total
@@ -58,8 +60,9 @@ def select(X, n_components=range(1, 11), covariance_types=("full", "tied", "diag
         weighs fit against complexity.  None: "bic" for models that have
         ``bic`` (``GaussianMixture``), else "lower_bound".
     model : str or estimator class, default="GaussianMixture"
-        The model to fit: "GaussianMixture", "BayesianGaussianMixture", or
-        the class.
+        The model to fit: a name of ``fastem.MODELS`` ("GaussianMixture",
+        "BayesianGaussianMixture", "BernoulliMixture", "PoissonMixture",
+        "CategoricalMixture", "StudentTMixture"), or the class.
     sample_weight : array-like of shape (n_samples,), default=None
         As in ``fit``.
     random_state : int, RandomState or None, default=0
@@ -103,15 +106,18 @@ def select(X, n_components=range(1, 11), covariance_types=("full", "tied", "diag
         raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
     if criterion != "lower_bound" and not with_criteria:
         raise ValueError(f"{cls.__name__} has no {criterion}: use criterion='lower_bound'")
-    grid = [(int(k), str(c)) for c in covariance_types for k in n_components]
+    if "covariance_type" in cls._get_param_names():
+        grid = [(int(k), str(c)) for c in covariance_types for k in n_components]
+    else:  # a model with no covariance types (Bernoulli, Poisson, categorical)
+        grid = [(int(k), None) for k in n_components]
     if not grid:
         raise ValueError("select needs at least one value of n_components and of "
                          "covariance_types")
     for key in ("n_components", "covariance_type"):
         if key in params:
             raise TypeError(f"give {key} through select's own arguments")
-    models = [cls(n_components=k, covariance_type=c, random_state=random_state, **params)
-              for k, c in grid]
+    models = [cls(n_components=k, random_state=random_state, **params,
+                  **({} if c is None else {"covariance_type": c})) for k, c in grid]
     for candidate in models:
         candidate._validate_params()
     with single_threaded_blas():
