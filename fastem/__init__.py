@@ -17,11 +17,17 @@ from .engine.reseed import ReseedWarning
 __version__ = "0.1.0"
 
 #: fastem's models, by name: the registry ``load`` reads a file's model from.
-MODELS = ("GaussianMixture", "BayesianGaussianMixture")
+MODELS = ("GaussianMixture", "BayesianGaussianMixture", "BernoulliMixture", "PoissonMixture",
+          "CategoricalMixture", "StudentTMixture")
 
 _LAZY = {
     "GaussianMixture": ("gaussian_mixture", "GaussianMixture"),
     "BayesianGaussianMixture": ("bayesian_mixture", "BayesianGaussianMixture"),
+    "BernoulliMixture": ("bernoulli_mixture", "BernoulliMixture"),
+    "PoissonMixture": ("poisson_mixture", "PoissonMixture"),
+    "CategoricalMixture": ("categorical_mixture", "CategoricalMixture"),
+    "StudentTMixture": ("student_t_mixture", "StudentTMixture"),
+    "UnknownCategoryError": ("families.categorical", "UnknownCategoryError"),
     "select": ("engine.select", "select"),
     "warmup": ("engine.warmup", "warmup"),
     "plot_bound": ("tools.plotting", "plot_bound"),
@@ -30,12 +36,17 @@ _LAZY = {
 
 __all__ = [
     "BayesianGaussianMixture",
+    "BernoulliMixture",
     "BoundDecreaseError",
     "BoundDecreaseWarning",
+    "CategoricalMixture",
     "GaussianMixture",
     "MODELS",
     "ModelFileError",
+    "PoissonMixture",
     "ReseedWarning",
+    "StudentTMixture",
+    "UnknownCategoryError",
     "__version__",
     "load",
     "plot_bound",

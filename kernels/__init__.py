@@ -6,8 +6,10 @@ float32 or float64 arrays, so each kernel has at most two specialisations.
 """
 
 from ._config import BLOCK, FASTMATH, MAX_PARTS, PARTS_BUDGET
+from .discrete import categorical_pass, linear_pass
 from .gaussian import diag_pass, full_pass, tied_pass
 from .kmeans import assigned_sq_distances, candidate_sq_distances, lloyd_pass
+from .student import t_diag_pass, t_full_pass
 
 __all__ = [
     "BLOCK",
@@ -16,8 +18,12 @@ __all__ = [
     "PARTS_BUDGET",
     "assigned_sq_distances",
     "candidate_sq_distances",
+    "categorical_pass",
     "diag_pass",
     "full_pass",
+    "linear_pass",
     "lloyd_pass",
+    "t_diag_pass",
+    "t_full_pass",
     "tied_pass",
 ]

@@ -44,6 +44,24 @@ def _signatures(f):
         "diag_pass": (_arr(f, 2), _arr(f, 2), _arr(f, 2), _arr(f8, 1), _arr(f8, 2), _arr(f, 1),
                       _arr(f, 1), _arr(f, 2), _arr(i8, 1), types.boolean, i8, _arr(f8, 2),
                       _arr(f8, 2), _arr(f8, 3), _arr(f8, 3)),
+        # X, coef, log_norm, log_factorial, resp_in, sample_weight, out_lpn,
+        # out_resp, out_label, segment_rows, ll, nk_p, sx_p
+        "linear_pass": (_arr(f, 2), _arr(f, 2), _arr(f8, 1), _arr(f8, 1), _arr(f8, 2),
+                        _arr(f, 1), _arr(f, 1), _arr(f, 2), _arr(i8, 1), i8, _arr(f8, 2),
+                        _arr(f8, 2), _arr(f8, 3)),
+        # X, log_table, offsets, log_norm, resp_in, sample_weight, out_lpn,
+        # out_resp, out_label, segment_rows, ll, nk_p, counts_p
+        "categorical_pass": (_arr(f, 2), _arr(f, 2), _arr(i8, 1), _arr(f8, 1), _arr(f8, 2),
+                             _arr(f, 1), _arr(f, 1), _arr(f, 2), _arr(i8, 1), i8,
+                             _arr(f8, 2), _arr(f8, 2), _arr(f8, 3)),
+        # X, means, prec_chol, log_norm, dof, sample_weight, out_lpn, out_resp,
+        # out_label, segment_rows, ll, nk_p, slog_p, su_p, sx_p, sxx_p (sq_p)
+        "t_full_pass": (_arr(f, 2), _arr(f, 2), _arr(f, 3), _arr(f8, 1), _arr(f8, 1),
+                        _arr(f, 1), _arr(f, 1), _arr(f, 2), _arr(i8, 1), i8, _arr(f8, 2),
+                        _arr(f8, 2), _arr(f8, 2), _arr(f8, 2), _arr(f8, 3), _arr(f8, 4)),
+        "t_diag_pass": (_arr(f, 2), _arr(f, 2), _arr(f, 2), _arr(f8, 1), _arr(f8, 1),
+                        _arr(f, 1), _arr(f, 1), _arr(f, 2), _arr(i8, 1), i8, _arr(f8, 2),
+                        _arr(f8, 2), _arr(f8, 2), _arr(f8, 2), _arr(f8, 3), _arr(f8, 3)),
         # X, start, mean, candidates, closest, out
         "candidate_sq_distances": (_arr(f, 2), i8, _arr(f, 1), _arr(f, 2), _arr(f, 1),
                                    _arr(f, 2)),
@@ -65,9 +83,10 @@ SPECIALISATIONS = {
 
 def kernel_dispatchers():
     """``{name: dispatcher}`` of every top-level kernel."""
-    from . import gaussian, kmeans
+    from . import discrete, gaussian, kmeans, student
 
-    return {name: getattr(gaussian, name, None) or getattr(kmeans, name)
+    modules = (gaussian, kmeans, discrete, student)
+    return {name: next(getattr(m, name) for m in modules if hasattr(m, name))
             for name in SPECIALISATIONS}
 
 
@@ -110,5 +129,6 @@ def main(folder, kernels=None, verbose=True):
 
 #: How the wheel build splits the kernels over two processes (about equal
 #: compile times each).
-SHARDS = (("full_pass", "lloyd_pass", "assigned_sq_distances"),
-          ("diag_pass", "tied_pass", "candidate_sq_distances"))
+SHARDS = (("full_pass", "lloyd_pass", "assigned_sq_distances", "linear_pass", "t_diag_pass"),
+          ("diag_pass", "tied_pass", "candidate_sq_distances", "categorical_pass",
+           "t_full_pass"))

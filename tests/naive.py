@@ -77,3 +77,149 @@ def precision_cholesky(cov, covariance_type):
         out = np.stack([np.linalg.inv(np.linalg.cholesky(c)).T for c in mats])
         return out if covariance_type == "full" else out[0]
     return 1.0 / np.sqrt(cov)
+
+
+# --------------------------------------------------------------------------
+# Discrete families.
+
+
+def bernoulli_log_prob(X, weights, theta):
+    """log w_k + log p(x_i | theta_k) for binary features, (n, K) float64."""
+    X = np.asarray(X, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(weights)
+    return log_w + X @ np.log(theta).T + (1.0 - X) @ np.log1p(-theta).T
+
+
+def poisson_log_prob(X, weights, rates):
+    from scipy.special import gammaln
+
+    X = np.asarray(X, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(weights)
+    return (log_w + X @ np.log(rates).T - rates.sum(axis=1)
+            - gammaln(X + 1.0).sum(axis=1)[:, None])
+
+
+def categorical_log_prob(X, weights, tables):
+    """``tables``: one (K, c_j) probability array per feature."""
+    codes = np.asarray(X).astype(np.int64)
+    with np.errstate(divide="ignore"):
+        out = np.log(weights) + np.zeros((codes.shape[0], len(weights)))
+    for j, table in enumerate(tables):
+        out += np.log(table[:, codes[:, j]]).T
+    return out
+
+
+def discrete_em(X, weights, values, n_iter, family, alpha, sample_weight=None):
+    """``n_iter`` EM iterations of a Bernoulli, Poisson or categorical
+    mixture, n x K arrays throughout, with the families' MAP M-steps;
+    returns the weights, values and the objective at each E-step."""
+    X = np.asarray(X, dtype=np.float64)
+    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    log_prob = {"bernoulli": bernoulli_log_prob, "poisson": poisson_log_prob,
+                "categorical": categorical_log_prob}[family]
+    bounds = []
+    for _ in range(n_iter):
+        wlp = log_prob(X, weights, values)
+        lpn, resp = log_prob_and_resp(wlp)
+        resp = resp * w[:, None]
+        if family == "bernoulli":
+            prior = alpha * np.sum(np.log(values) + np.log1p(-values))
+        elif family == "poisson":
+            prior = alpha * np.sum(np.log(values) - values)
+        else:
+            prior = alpha * sum(np.sum(np.log(t)) for t in values)
+        bounds.append((w @ lpn + prior) / w.sum())
+        nk = resp.sum(axis=0)
+        weights = (nk + 10 * np.finfo(float).eps) / (nk + 10 * np.finfo(float).eps).sum()
+        if family == "bernoulli":
+            values = (resp.T @ X + alpha) / (nk + 2 * alpha)[:, None]
+        elif family == "poisson":
+            values = (resp.T @ X + alpha) / (nk + alpha)[:, None]
+        else:
+            codes = X.astype(np.int64)
+            values = [
+                (np.stack([resp[codes[:, j] == c].sum(axis=0) for c in range(t.shape[1])],
+                          axis=1) + alpha) / (nk + t.shape[1] * alpha)[:, None]
+                for j, t in enumerate(values)]
+    return weights, values, bounds
+
+
+# --------------------------------------------------------------------------
+# Student-t mixtures.
+
+
+def _factor(prec_chol, covariance_type, k, d):
+    if covariance_type == "full":
+        return np.asarray(prec_chol[k], dtype=np.float64)
+    if covariance_type == "tied":
+        return np.asarray(prec_chol, dtype=np.float64)
+    if covariance_type == "diag":
+        return np.diag(np.asarray(prec_chol[k], dtype=np.float64))
+    return float(prec_chol[k]) * np.eye(d)
+
+
+def mahalanobis(X, means, prec_chol, covariance_type):
+    """|(x_i - mu_k) U_k|^2 as an (n, K) float64 array."""
+    X = np.asarray(X, dtype=np.float64)
+    d = X.shape[1]
+    return np.stack([np.sum(((X - means[k]) @ _factor(prec_chol, covariance_type, k, d)) ** 2,
+                            axis=1) for k in range(means.shape[0])], axis=1)
+
+
+def t_log_prob(X, weights, means, prec_chol, dof, covariance_type):
+    """log w_k + log t(x_i | mu_k, Sigma_k, nu_k) as an (n, K) float64 array."""
+    from scipy.special import gammaln
+
+    d = np.shape(X)[1]
+    maha = mahalanobis(X, means, prec_chol, covariance_type)
+    log_det = np.array([np.sum(np.log(np.diag(_factor(prec_chol, covariance_type, k, d))))
+                        for k in range(means.shape[0])])
+    return (np.log(weights) + gammaln((dof + d) / 2) - gammaln(dof / 2)
+            - d / 2 * np.log(dof * np.pi) + log_det - (dof + d) / 2 * np.log1p(maha / dof))
+
+
+def t_em(X, weights, means, covariances, dof, covariance_type, n_iter, reg_covar=0.0,
+         sample_weight=None, fit_dof=True):
+    """``n_iter`` iterations of the t mixture's EM (McLachlan & Peel, Liu &
+    Rubin's CM-step for nu), n x K arrays throughout; returns the
+    parameters and the mean log-likelihood at each E-step."""
+    from scipy.optimize import brentq
+    from scipy.special import digamma
+
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    K = len(weights)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+    bounds = []
+    for _ in range(n_iter):
+        chol = precision_cholesky(covariances, covariance_type)
+        wlp = t_log_prob(X, weights, means, chol, dof, covariance_type)
+        lpn, resp = log_prob_and_resp(wlp)
+        bounds.append(w @ lpn / w.sum())
+        maha = mahalanobis(X, means, chol, covariance_type)
+        u = (dof + d) / (dof + maha)
+        r = resp * w[:, None]
+        nk = r.sum(axis=0) + 10 * np.finfo(float).eps
+        ru = r * u
+        weights = nk / nk.sum()
+        means = ru.T @ X / (ru.sum(axis=0) + 10 * np.finfo(float).eps)[:, None]
+        scat = np.stack([(ru[:, k, None] * (X - means[k])).T @ (X - means[k]) for k in range(K)])
+        if covariance_type == "full":
+            covariances = scat / nk[:, None, None] + reg_covar * np.eye(d)
+        elif covariance_type == "tied":
+            covariances = scat.sum(axis=0) / nk.sum() + reg_covar * np.eye(d)
+        elif covariance_type == "diag":
+            covariances = np.stack([np.diag(s) for s in scat]) / nk[:, None] + reg_covar
+        else:
+            covariances = np.array([np.trace(s) / d for s in scat]) / nk + reg_covar
+        if fit_dof:
+            new = dof.copy()
+            for k in range(K):
+                e_log_u = digamma((dof[k] + d) / 2) - np.log((dof[k] + maha[:, k]) / 2)
+                c = 1 + (r[:, k] @ (e_log_u - u[:, k])) / r[:, k].sum()
+                h = lambda v: np.log(v / 2) - digamma(v / 2) + c  # noqa: E731
+                new[k] = brentq(h, 0.1, 1e4, xtol=1e-12, rtol=1e-14)
+            dof = new
+    return weights, means, covariances, dof, bounds

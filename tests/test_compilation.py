@@ -67,6 +67,17 @@ ENTRY_POINTS = [
     ("fastem.BayesianGaussianMixture(n_components=2, covariance_type='diag', "
      "init_params='random_from_data', random_state=0).fit(X32)",
      dict(diag_pass=F32)),
+    ("m = fastem.BernoulliMixture(3, random_state=0).fit(X > 0); m.predict(X > 0)",
+     dict(linear_pass=F64, **KMEANS64)),
+    ("fastem.PoissonMixture(2, init_params='random').fit(np.abs(np.round(X32)))",
+     dict(linear_pass=F32)),
+    ("fastem.CategoricalMixture(2, init_params='random_from_data').fit(np.abs(np.round(X)))",
+     dict(categorical_pass=F64)),
+    # Student-t: the start through the Gaussian kernel of its covariance type
+    ("fastem.StudentTMixture(2, init_params='random').fit(X)",
+     dict(full_pass=F64, t_full_pass=F64)),
+    ("fastem.StudentTMixture(2, covariance_type='diag', init_params='random').fit(X32)",
+     dict(diag_pass=F32, t_diag_pass=F32)),
 ]
 
 

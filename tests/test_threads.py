@@ -28,6 +28,21 @@ Xw = np.concatenate([rng.normal(size=(20_000, 20)) + 3 * i for i in range(2)])
 m = fastem.GaussianMixture(2, max_iter=3, tol=0.0, random_state=0).fit(Xw)
 for a in (m.covariances_, np.asarray(m.lower_bounds_), m.score_samples(Xw)):
     digest.update(np.ascontiguousarray(a).tobytes())
+# Every other family: their kernels' blocks and partitions.
+B = (rng.uniform(size=(40_000, 20)) < np.where(np.arange(40_000)[:, None] % 2, 0.2, 0.7))
+C = rng.poisson(np.where(np.arange(40_000)[:, None] % 2, 1.0, 6.0), size=(40_000, 4))
+models = [(fastem.BernoulliMixture(2, random_state=0), B.astype(float)),
+          (fastem.PoissonMixture(2, random_state=0), C.astype(float)),
+          (fastem.CategoricalMixture(2, random_state=0), np.minimum(C, 9).astype(float))]
+models += [(fastem.StudentTMixture(3, covariance_type=cov, max_iter=5, tol=0.0,
+                                   random_state=0), X) for cov in ("full", "diag")]
+for model, data in models:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(data)
+    for a in (model.weights_, np.asarray(model.lower_bounds_), model.score_samples(data),
+              model.predict_proba(data)):
+        digest.update(np.ascontiguousarray(a).tobytes())
 print(numba.get_num_threads(), digest.hexdigest())
 """
 

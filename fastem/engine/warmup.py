@@ -24,14 +24,26 @@ KERNELS_FOR = {
 
 KMEANS_KERNELS = ("candidate_sq_distances", "assigned_sq_distances", "lloyd_pass")
 
+#: The kernels of the other families (a Student-t fit also runs the Gaussian
+#: kernel of its covariance type, for its start).
+FAMILY_KERNELS = {
+    "bernoulli": ("linear_pass",),
+    "poisson": ("linear_pass",),
+    "categorical": ("categorical_pass",),
+    "student-t": ("t_full_pass", "t_diag_pass"),
+}
 
-def warmup(dtypes=("float64", "float32"), covariance_types=COVARIANCE_TYPES):
-    """Compile or load every kernel for the given dtypes and covariance types.
 
-    Returns the seconds spent per ``(covariance_type, dtype)``, and per
-    ``("kmeans", dtype)`` for the k-means kernels; a kernel already compiled
-    or loaded in this process costs nothing.  With ``NUMBA_DISABLE_JIT=1``
-    there is nothing to compile (every entry is 0).
+def warmup(dtypes=("float64", "float32"), covariance_types=COVARIANCE_TYPES,
+           families=tuple(FAMILY_KERNELS)):
+    """Compile or load every kernel for the given dtypes, Gaussian covariance
+    types and other ``families`` (names of ``FAMILY_KERNELS``).
+
+    Returns the seconds spent per ``(covariance_type, dtype)``, per
+    ``(family, dtype)``, and per ``("kmeans", dtype)`` for the k-means
+    kernels; a kernel already compiled or loaded in this process costs
+    nothing.  With ``NUMBA_DISABLE_JIT=1`` there is nothing to compile
+    (every entry is 0).
     """
     from ..kernels._precompile import SPECIALISATIONS, kernel_dispatchers
 
@@ -41,6 +53,7 @@ def warmup(dtypes=("float64", "float32"), covariance_types=COVARIANCE_TYPES):
         which = 0 if np.dtype(dtype) == np.float32 else 1
         groups = [("kmeans", KMEANS_KERNELS)]
         groups += [(cov, KERNELS_FOR[cov]) for cov in covariance_types]
+        groups += [(family, FAMILY_KERNELS[family]) for family in families]
         for label, names in groups:
             start = time.perf_counter()
             for name in names:

@@ -1,0 +1,249 @@
+"""Fused E-step and statistics kernels for mixtures of discrete data.
+
+Bernoulli and Poisson components share one kernel, ``linear_pass``: their
+weighted log-densities are linear in the row,
+
+    log weight_k + log p(x | component k) = log_norm[k] + sum_j coef[k, j] x_j
+                                             + row_term(x),
+
+(Bernoulli: ``coef = logit theta``, ``log_norm = log weight + sum_j log(1 -
+theta_j)``, no row term; Poisson: ``coef = log rate``, ``log_norm = log
+weight - sum_j rate_j``, ``row_term = -sum_j log x_j!``), and both need
+only ``nk`` and ``sum_i r_ik x_i`` from a pass.  A block's log-densities
+are one small matrix product (by the BLAS from ``GEMM_MIN_FEATURES``
+features on), and so are its statistics.  The row term does not depend on
+the component: it is computed once per row and added to the row's
+log-likelihood after the posterior, which it does not change.
+
+``categorical_pass`` takes integer category codes (stored as floats): each
+feature's code picks one entry of the component's log-probability table,
+and the statistics are the responsibility-weighted counts of every
+(feature, category) pair.
+
+Layout, precision, ``resp_in``, ``sample_weight``, the per-row outputs and
+the accumulators are as in ``gaussian.py``: blocks of ``BLOCK`` rows,
+partitions in a fixed order, block sums in the data's dtype added into
+float64 accumulators.  Nothing here checks the codes or counts: the caller
+guarantees non-negative integers (and, for categories, codes below each
+feature's number of categories).
+"""
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ._blocks import add_weight, block_starts, typed_zero
+from ._config import BLOCK, helper, kernel
+from ._posterior import posterior_block, posterior_buffers, start_block
+
+#: From this many features on, a block's log-densities and statistics are
+#: BLAS products.
+GEMM_MIN_FEATURES = 16
+
+
+@helper
+def _linear_logprob_loops(XT, nb, coef, log_norm, logp):
+    """logp[k] = log_norm[k] + sum_j coef[k, j] XT[j], four features per
+    sweep over the rows."""
+    n_comp, d = coef.shape
+    d4 = d - d % 4
+    for k in range(n_comp):
+        acc = logp[k]
+        for b in range(nb):
+            acc[b] = 0.0
+        for j in range(0, d4, 4):
+            c0, c1, c2, c3 = coef[k, j], coef[k, j + 1], coef[k, j + 2], coef[k, j + 3]
+            for b in range(nb):
+                acc[b] += (XT[j, b] * c0 + XT[j + 1, b] * c1) + (XT[j + 2, b] * c2
+                                                                 + XT[j + 3, b] * c3)
+        for j in range(d4, d):
+            c = coef[k, j]
+            for b in range(nb):
+                acc[b] += XT[j, b] * c
+        for b in range(nb):
+            acc[b] = log_norm[k] + acc[b]
+
+
+@helper
+def _linear_logprob_gemm(XT, nb, coef, log_norm, logp):
+    """As ``_linear_logprob_loops``, the product by the BLAS over the whole
+    ``(d, BLOCK)`` buffer (its columns past ``nb`` hold zeros)."""
+    np.dot(coef, XT, logp)
+    for k in range(coef.shape[0]):
+        acc = logp[k]
+        for b in range(nb):
+            acc[b] = log_norm[k] + acc[b]
+
+
+@helper
+def _zero_columns(A, nb):
+    for i in range(A.shape[0]):
+        for b in range(nb, A.shape[1]):
+            A[i, b] = 0.0
+
+
+@helper
+def _row_log_factorials(XT, nb, table, out):
+    """out[b] = -sum_j log(x_jb!): from ``table`` (log k! for k below its
+    length), else by lgamma."""
+    d = XT.shape[0]
+    size = table.shape[0]
+    for b in range(nb):
+        out[b] = 0.0
+    for j in range(d):
+        for b in range(nb):
+            x = XT[j, b]
+            i = np.int64(x)
+            if i < size:
+                out[b] -= table[i]
+            else:
+                out[b] -= math.lgamma(np.float64(x) + 1.0)
+
+
+@helper
+def _linear_stats(XT, nb, resp, use_gemm, prod, nk, sum_x):
+    """nk += sum_b r[k, b]; sum_x[k, j] += sum_b r[k, b] XT[j, b]: the block's
+    sums in the data's precision (by the BLAS when ``use_gemm``), added to
+    float64 accumulators."""
+    n_comp = resp.shape[0]
+    d = XT.shape[0]
+    if use_gemm:
+        _zero_columns(resp, nb)
+        for k in range(n_comp):
+            add_weight(resp, k, nb, nk)
+        np.dot(resp, XT.T, prod)
+        for k in range(n_comp):
+            for j in range(d):
+                sum_x[k, j] += prod[k, j]
+        return
+    zero = typed_zero(XT[0, 0])
+    for k in range(n_comp):
+        if not add_weight(resp, k, nb, nk):
+            continue
+        r = resp[k]
+        for j in range(d):
+            s = zero
+            for b in range(nb):
+                s += r[b] * XT[j, b]
+            sum_x[k, j] += s
+
+
+@kernel
+def linear_pass(X, coef, log_norm, log_factorial, resp_in, sample_weight, out_lpn, out_resp,
+                out_label, segment_rows, ll, nk_p, sx_p):
+    """One pass of a model whose log-densities are linear in the row.
+
+    X (n, d) and coef (K, d) of one float dtype, log_norm (K,) float64;
+    ``log_factorial`` (float64) log k! for k below its length -- empty for
+    no row term, else the row term is -sum_j log x_j!.  With ``resp_in``
+    given, only the statistics under it.  Adds into ``ll (P, 2)`` and,
+    unless they have no rows, ``nk_p (P, K)`` and ``sx_p (P, K, d)`` with
+    ``sum_x[k] = sum_i r_ik x_i``.
+    """
+    n, d = X.shape
+    n_comp = coef.shape[0]
+    P = ll.shape[0]
+    want_stats = nk_p.shape[0] > 0
+    use_gemm = d >= GEMM_MIN_FEATURES
+    counts = log_factorial.shape[0] > 0
+    for p in prange(P):
+        XT = np.zeros((d, BLOCK), X.dtype)
+        prod = np.empty((n_comp, d), X.dtype)
+        term = np.empty(BLOCK if counts else 0)
+        logp, lpn, scratch = posterior_buffers(n_comp, X)
+        for start in block_starts(p, P, n, segment_rows):
+            nb = min(BLOCK, n - start)
+            if use_gemm and nb < BLOCK:
+                _zero_columns(XT, nb)
+            if start_block(X, resp_in, sample_weight, start, nb, XT, logp):
+                if use_gemm:
+                    _linear_logprob_gemm(XT, nb, coef, log_norm, logp)
+                else:
+                    _linear_logprob_loops(XT, nb, coef, log_norm, logp)
+                if counts:
+                    _row_log_factorials(XT, nb, log_factorial, term)
+                posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
+                                out_label, ll[p], sample_weight, term)
+            if want_stats:
+                _linear_stats(XT, nb, logp, use_gemm, prod, nk_p[p], sx_p[p])
+
+
+# --------------------------------------------------------------------------
+# Categorical features: integer codes.
+
+
+@helper
+def _codes_block(XT, nb, offsets, codes):
+    """codes[j, b] = offsets[j] + x_jb: the column of the feature's category
+    in the flat table of all features' categories."""
+    for j in range(XT.shape[0]):
+        off = offsets[j]
+        for b in range(nb):
+            codes[j, b] = off + np.int64(XT[j, b])
+
+
+@helper
+def _categorical_logprob(codes, nb, log_table, log_norm, logp):
+    """logp[k, b] = log_norm[k] + sum_j log_table[k, codes[j, b]]."""
+    n_comp = log_table.shape[0]
+    d = codes.shape[0]
+    for k in range(n_comp):
+        acc = logp[k]
+        table = log_table[k]
+        for b in range(nb):
+            acc[b] = 0.0
+        for j in range(d):
+            for b in range(nb):
+                acc[b] += table[codes[j, b]]
+        for b in range(nb):
+            acc[b] = log_norm[k] + acc[b]
+
+
+@helper
+def _categorical_stats(codes, nb, resp, nk, counts):
+    """nk[k] += sum_b r[k, b]; counts[k, codes[j, b]] += r[k, b] (float64
+    accumulators, in the block's order)."""
+    n_comp = resp.shape[0]
+    d = codes.shape[0]
+    for k in range(n_comp):
+        if not add_weight(resp, k, nb, nk):
+            continue
+        r = resp[k]
+        row = counts[k]
+        for j in range(d):
+            for b in range(nb):
+                row[codes[j, b]] += np.float64(r[b])
+
+
+@kernel
+def categorical_pass(X, log_table, offsets, log_norm, resp_in, sample_weight, out_lpn,
+                     out_resp, out_label, segment_rows, ll, nk_p, counts_p):
+    """One pass of a mixture of independent categorical features.
+
+    X (n, d) holds category codes (non-negative integers, as floats), and
+    feature j's code c is column ``offsets[j] + c`` of ``log_table (K, C)``
+    (the data's dtype: log probabilities); log_norm (K,) float64 are the log
+    weights.  Adds into ``ll (P, 2)`` and, unless they have no rows,
+    ``nk_p (P, K)`` and ``counts_p (P, K, C)``: the responsibility-weighted
+    count of each (feature, category) column.
+    """
+    n, d = X.shape
+    n_comp = log_table.shape[0]
+    P = ll.shape[0]
+    want_stats = nk_p.shape[0] > 0
+    for p in prange(P):
+        XT = np.empty((d, BLOCK), X.dtype)
+        codes = np.empty((d, BLOCK), np.int64)
+        no_term = np.empty(0)
+        logp, lpn, scratch = posterior_buffers(n_comp, X)
+        for start in block_starts(p, P, n, segment_rows):
+            nb = min(BLOCK, n - start)
+            compute = start_block(X, resp_in, sample_weight, start, nb, XT, logp)
+            _codes_block(XT, nb, offsets, codes)
+            if compute:
+                _categorical_logprob(codes, nb, log_table, log_norm, logp)
+                posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
+                                out_label, ll[p], sample_weight, no_term)
+            if want_stats:
+                _categorical_stats(codes, nb, logp, nk_p[p], counts_p[p])
