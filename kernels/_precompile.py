@@ -49,7 +49,7 @@ def _signatures(f):
         "linear_pass": (_arr(f, 2), _arr(f, 2), _arr(f8, 1), _arr(f8, 1), _arr(f8, 2),
                         _arr(f, 1), _arr(f, 1), _arr(f, 2), _arr(i8, 1), i8, _arr(f8, 2),
                         _arr(f8, 2), _arr(f8, 3)),
-        # X, log_table, offsets, log_norm, resp_in, sample_weight, out_lpn,
+        # X, log_table_t, offsets, log_norm, resp_in, sample_weight, out_lpn,
         # out_resp, out_label, segment_rows, ll, nk_p, counts_p
         "categorical_pass": (_arr(f, 2), _arr(f, 2), _arr(i8, 1), _arr(f8, 1), _arr(f8, 2),
                              _arr(f, 1), _arr(f, 1), _arr(f, 2), _arr(i8, 1), i8,

@@ -16,9 +16,12 @@ the component: it is computed once per row and added to the row's
 log-likelihood after the posterior, which it does not change.
 
 ``categorical_pass`` takes integer category codes (stored as floats): each
-feature's code picks one entry of the component's log-probability table,
-and the statistics are the responsibility-weighted counts of every
-(feature, category) pair.
+feature's code picks one row of a ``(categories, K)`` log-probability table
+-- the K components' values side by side, added to the row's K
+accumulators as one vector -- and the statistics are the
+responsibility-weighted counts of every (feature, category) pair, added the
+same way (a scatter over categories of contiguous K-vectors, never a chain
+of dependent single adds).
 
 Layout, precision, ``resp_in``, ``sample_weight``, the per-row outputs and
 the accumulators are as in ``gaussian.py``: blocks of ``BLOCK`` rows,
@@ -33,9 +36,9 @@ import math
 import numpy as np
 from numba import prange
 
-from ._blocks import add_weight, block_starts, typed_zero
+from ._blocks import add_weight, block_starts, load_block, typed_zero
 from ._config import BLOCK, helper, kernel
-from ._posterior import posterior_block, posterior_buffers, start_block
+from ._posterior import posterior_block, posterior_buffers, start_block, weigh_block
 
 #: From this many features on, a block's log-densities and statistics are
 #: BLAS products.
@@ -86,19 +89,24 @@ def _zero_columns(A, nb):
 @helper
 def _row_log_factorials(XT, nb, table, out):
     """out[b] = -sum_j log(x_jb!): from ``table`` (log k! for k below its
-    length), else by lgamma."""
+    length) by a gather over clamped indices, which vectorises; counts
+    beyond the table (rare) are then corrected by lgamma."""
     d = XT.shape[0]
-    size = table.shape[0]
+    last = table.shape[0] - 1
     for b in range(nb):
         out[b] = 0.0
+    beyond = False
     for j in range(d):
         for b in range(nb):
-            x = XT[j, b]
-            i = np.int64(x)
-            if i < size:
-                out[b] -= table[i]
-            else:
-                out[b] -= math.lgamma(np.float64(x) + 1.0)
+            i = min(np.int64(XT[j, b]), last)
+            beyond |= i == last
+            out[b] -= table[i]
+    if beyond:
+        for j in range(d):
+            for b in range(nb):
+                x = np.float64(XT[j, b])
+                if x >= last:
+                    out[b] += table[last] - math.lgamma(x + 1.0)
 
 
 @helper
@@ -174,76 +182,83 @@ def linear_pass(X, coef, log_norm, log_factorial, resp_in, sample_weight, out_lp
 
 
 @helper
-def _codes_block(XT, nb, offsets, codes):
-    """codes[j, b] = offsets[j] + x_jb: the column of the feature's category
-    in the flat table of all features' categories."""
-    for j in range(XT.shape[0]):
-        off = offsets[j]
-        for b in range(nb):
-            codes[j, b] = off + np.int64(XT[j, b])
+def _codes_block(X, start, nb, offsets, codes):
+    """codes[b, j] = offsets[j] + x_bj: the row of the feature's category in
+    the flat table of all features' categories (read from X in row order)."""
+    for b in range(nb):
+        for j in range(X.shape[1]):
+            codes[b, j] = offsets[j] + np.int64(X[start + b, j])
 
 
 @helper
-def _categorical_logprob(codes, nb, log_table, log_norm, logp):
-    """logp[k, b] = log_norm[k] + sum_j log_table[k, codes[j, b]]."""
-    n_comp = log_table.shape[0]
-    d = codes.shape[0]
-    for k in range(n_comp):
-        acc = logp[k]
-        table = log_table[k]
-        for b in range(nb):
-            acc[b] = 0.0
+def _categorical_logprob(codes, nb, log_table_t, log_norm, acc, logp):
+    """logp[k, b] = log_norm[k] + sum_j log_table_t[codes[b, j], k]: per row,
+    one contiguous vector of K log probabilities added per feature."""
+    n_comp = log_table_t.shape[1]
+    d = codes.shape[1]
+    for b in range(nb):
+        for k in range(n_comp):
+            acc[k] = 0.0
         for j in range(d):
-            for b in range(nb):
-                acc[b] += table[codes[j, b]]
-        for b in range(nb):
-            acc[b] = log_norm[k] + acc[b]
+            row = log_table_t[codes[b, j]]
+            for k in range(n_comp):
+                acc[k] += row[k]
+        for k in range(n_comp):
+            logp[k, b] = log_norm[k] + acc[k]
 
 
 @helper
-def _categorical_stats(codes, nb, resp, nk, counts):
-    """nk[k] += sum_b r[k, b]; counts[k, codes[j, b]] += r[k, b] (float64
-    accumulators, in the block's order)."""
+def _categorical_stats(codes, nb, resp, rT, nk, counts_t):
+    """nk[k] += sum_b r[k, b]; counts_t[codes[b, j], k] += r[k, b]: per row
+    and feature, the row's K responsibilities added to one contiguous row
+    of the float64 counts, in the block's order."""
     n_comp = resp.shape[0]
-    d = codes.shape[0]
+    d = codes.shape[1]
     for k in range(n_comp):
-        if not add_weight(resp, k, nb, nk):
-            continue
-        r = resp[k]
-        row = counts[k]
+        add_weight(resp, k, nb, nk)
+    for k in range(n_comp):
+        for b in range(nb):
+            rT[b, k] = resp[k, b]
+    for b in range(nb):
+        r = rT[b]
         for j in range(d):
-            for b in range(nb):
-                row[codes[j, b]] += np.float64(r[b])
+            row = counts_t[codes[b, j]]
+            for k in range(n_comp):
+                row[k] += r[k]
 
 
 @kernel
-def categorical_pass(X, log_table, offsets, log_norm, resp_in, sample_weight, out_lpn,
+def categorical_pass(X, log_table_t, offsets, log_norm, resp_in, sample_weight, out_lpn,
                      out_resp, out_label, segment_rows, ll, nk_p, counts_p):
     """One pass of a mixture of independent categorical features.
 
     X (n, d) holds category codes (non-negative integers, as floats), and
-    feature j's code c is column ``offsets[j] + c`` of ``log_table (K, C)``
-    (the data's dtype: log probabilities); log_norm (K,) float64 are the log
-    weights.  Adds into ``ll (P, 2)`` and, unless they have no rows,
-    ``nk_p (P, K)`` and ``counts_p (P, K, C)``: the responsibility-weighted
-    count of each (feature, category) column.
+    feature j's code c is row ``offsets[j] + c`` of ``log_table_t (C, K)``
+    (the data's dtype: log probabilities, a row per category); log_norm
+    (K,) float64 are the log weights.  Adds into ``ll (P, 2)`` and, unless
+    they have no rows, ``nk_p (P, K)`` and ``counts_p (P, C, K)``: the
+    responsibility-weighted count of each (feature, category) row.
     """
     n, d = X.shape
-    n_comp = log_table.shape[0]
+    n_comp = log_table_t.shape[1]
     P = ll.shape[0]
+    given = resp_in.shape[0] > 0
     want_stats = nk_p.shape[0] > 0
     for p in prange(P):
-        XT = np.empty((d, BLOCK), X.dtype)
-        codes = np.empty((d, BLOCK), np.int64)
+        codes = np.empty((BLOCK, d), np.int64)
+        acc = np.empty(n_comp, X.dtype)
+        rT = np.empty((BLOCK, n_comp))
         no_term = np.empty(0)
         logp, lpn, scratch = posterior_buffers(n_comp, X)
         for start in block_starts(p, P, n, segment_rows):
             nb = min(BLOCK, n - start)
-            compute = start_block(X, resp_in, sample_weight, start, nb, XT, logp)
-            _codes_block(XT, nb, offsets, codes)
-            if compute:
-                _categorical_logprob(codes, nb, log_table, log_norm, logp)
+            _codes_block(X, start, nb, offsets, codes)
+            if given:
+                load_block(resp_in, start, nb, logp)
+                weigh_block(logp, nb, sample_weight, start)
+            else:
+                _categorical_logprob(codes, nb, log_table_t, log_norm, acc, logp)
                 posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
                                 out_label, ll[p], sample_weight, no_term)
             if want_stats:
-                _categorical_stats(codes, nb, logp, nk_p[p], counts_p[p])
+                _categorical_stats(codes, nb, logp, rT, nk_p[p], counts_p[p])

@@ -79,3 +79,18 @@ def test_bench_reports_a_library_that_fails_and_goes_on(monkeypatch):
     assert results == []
     failures = [line for line in lines if "failed: scikit-learn: ill-defined" in line]
     assert len(failures) == 2
+
+
+def test_family_bench_compares_with_the_numpy_em(monkeypatch):
+    from fastem.tools import family_bench
+
+    monkeypatch.setattr(family_bench, "SETTLE_SECONDS", 0.0)
+    lines = []
+    grid = dict(n_samples=(3000,), n_features=(4,), n_components=(2,), dtypes=("float64",))
+    results = family_bench.run_families(["bernoulli", "poisson", "categorical", "student-t"],
+                                        grid, iterations=2, repeats=1, out=lines.append)
+    assert [r.family for r in results] == ["bernoulli", "poisson", "categorical", "student-t"]
+    for r in results:
+        assert r.fastem_s > 0 and r.numpy_s > 0 and r.ratio > 0
+        assert r.bound_diff < 1e-10  # same start, same iterations: the same bound
+    assert sum(line.startswith(("bernoulli:", "student-t:")) for line in lines) == 2

@@ -187,3 +187,55 @@ def test_select_command(tmp_path, data, capsys):
     assert len([line for line in out.splitlines() if line.split()[:1] in (["2"], ["3"],
                                                                            ["4"])]) == 6
     np.testing.assert_array_equal(fastem.load(tmp_path / "best.npz").means_, best.means_)
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "poisson", "categorical", "student-t"])
+def test_fit_select_score_and_demo_the_other_families(tmp_path, capsys, family):
+    from fastem.tools.reference import ESTIMATORS, family_data
+
+    import fastem
+
+    path = tmp_path / "x.npy"
+    np.save(path, family_data(family, 3000, 6 if family == "categorical" else 3, 2, seed=0))
+    out_file = tmp_path / "m.npz"
+    code, out, err = run(["fit", str(path), "-k", "2", "--model", family, "--out",
+                          str(out_file)], capsys)
+    assert code == 0, err
+    assert "converged" in out and "iteration" in err
+    model = fastem.load(out_file)
+    assert type(model).__name__ == ESTIMATORS[family]
+    code, out, err = run(["score", str(out_file), str(path)], capsys)
+    assert code == 0 and "bic" in out
+    code, out, err = run(["select", str(path), "-k", "1", "2", "--model", family,
+                          "--covariance-types", "full", "diag"], capsys)
+    assert code == 0, err
+    assert "best by bic: 2" in out
+    assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == (
+        4 if family == "student-t" else 2)
+    code, out, err = run(["demo", "--model", family, "--n-samples", "2000", "--n-features",
+                          "3", "--n-components", "2", "--iterations", "3", "--repeats", "1"],
+                         capsys)
+    assert code == 0, err
+    assert "speed-up" in out and "numpy EM" in out
+
+
+def test_family_options_reach_the_model(tmp_path, capsys):
+    from fastem.tools.reference import family_data
+
+    import fastem
+
+    path = tmp_path / "x.npy"
+    np.save(path, family_data("student-t", 2000, 2, 2, seed=1))
+    out_file = tmp_path / "t.npz"
+    code, _, err = run(["fit", str(path), "-k", "2", "--model", "student-t",
+                        "--degrees-of-freedom", "5", "--fixed-degrees-of-freedom", "-q",
+                        "--out", str(out_file)], capsys)
+    assert code == 0, err
+    np.testing.assert_array_equal(fastem.load(out_file).degrees_of_freedom_, [5.0, 5.0])
+    np.save(path, family_data("poisson", 2000, 2, 2, seed=1))
+    code, _, err = run(["fit", str(path), "-k", "2", "--model", "poisson", "--alpha", "3",
+                        "-q", "--out", str(out_file)], capsys)
+    assert code == 0, err
+    assert fastem.load(out_file).alpha == 3.0
+    code, _, err = run(["fit", str(path), "-k", "2", "--model", "bernoulli"], capsys)
+    assert code == 1 and "must be 0 or 1" in err

@@ -51,19 +51,20 @@ class CategoricalPlan(Plan):
         self.n_components = log_table.shape[0]
         self.n_features = offsets.shape[0] - 1
         self.want_stats = want_stats
-        self.log_table = kernel_array(log_table, self.dtype)
+        # The kernel's layout: a row per category, the components side by side.
+        self.log_table_t = kernel_array(np.asarray(log_table).T, self.dtype)
         self.lnorm = kernel_array(lnorm, np.float64)
         self.offsets = kernel_array(offsets[:-1], np.int64)
         self.no_resp = np.empty((0, self.n_components))
-        self.stat_shapes = (tuple(log_table.shape),)
+        self.stat_shapes = (self.log_table_t.shape,)
 
     def run(self, chunk, sample_weight, outputs, accs, segment, resp=None):
         resp = self.no_resp if resp is None else resp
-        kernels.categorical_pass(chunk, self.log_table, self.offsets, self.lnorm, resp,
+        kernels.categorical_pass(chunk, self.log_table_t, self.offsets, self.lnorm, resp,
                                  sample_weight, *outputs, segment, *accs)
 
     def moments(self, totals):
-        return totals[0]  # counts (K, C)
+        return np.ascontiguousarray(totals[0].T)  # counts (K, C)
 
 
 def offsets_of(n_categories):

@@ -1,8 +1,9 @@
 """The fastem command line.
 
-    fastem demo                      fit built-in data with fastem and scikit-learn
-    fastem fit DATA -k K [--model gaussian|bayesian] [--covariance-type T]
-                     [--out model.npz] [--plot bound.png]
+    fastem demo [--model M]          fit built-in data with fastem and scikit-learn (or,
+                                     for another family, a NumPy EM)
+    fastem fit DATA -k K [--model gaussian|bayesian|bernoulli|poisson|categorical|
+                     student-t] [--covariance-type T] [--out model.npz] [--plot bound.png]
     fastem predict MODEL DATA [--out labels.npy] [--proba]
     fastem score MODEL DATA
     fastem select DATA [-k 1 2 3 ...] [--model ...] [--covariance-types ...]
@@ -68,11 +69,58 @@ def _timed_fit(cls, X, kwargs):
         return time.perf_counter() - start, model
 
 
+def family_demo(args):
+    """``fastem demo --model FAMILY``: the family's built-in data, fitted by
+    fastem and by the NumPy EM of ``fastem.tools.reference`` from the same
+    start, alternating."""
+    import numba
+
+    import fastem
+
+    from .reference import ESTIMATORS, family_data, family_start, numpy_em
+
+    dtype = np.dtype(args.dtype)
+    family = args.model
+    print(f"fastem {fastem.__version__} demo: {ESTIMATORS[family]}, {args.n_samples:,} x "
+          f"{args.n_features} {dtype.name}, {args.n_components} components, "
+          f"{args.iterations} EM iterations from the same start")
+    print(f"machine: {os.cpu_count()} CPUs, numba threads {numba.get_num_threads()}")
+    X = family_data(family, args.n_samples, args.n_features, args.n_components, args.seed,
+                    dtype)
+    start = family_start(family, X, args.n_components, args.seed)
+    kwargs = dict(n_components=args.n_components, max_iter=args.iterations, tol=0.0, **start)
+    begin = time.perf_counter()
+    fastem.warmup(dtypes=(dtype.name,),
+                  covariance_types=("full",) if family == "student-t" else (),
+                  families=(family,))
+    print(f"kernel compile/cache load (first call in this process): "
+          f"{time.perf_counter() - begin:.2f} s")
+    ours, theirs = [], []
+    for _ in range(args.repeats):
+        t, fast_model = _timed_fit(getattr(fastem, ESTIMATORS[family]), X, kwargs)
+        ours.append(t)
+        begin = time.perf_counter()
+        _, bounds = numpy_em(family, X, start, args.iterations)
+        theirs.append(time.perf_counter() - begin)
+    t_ours, t_theirs = statistics.median(ours), statistics.median(theirs)
+    n_iter = args.iterations
+    print(f"{'':14}{'fit (s)':>10}{'s/iter':>10}   bound at the last E-step")
+    print(f"{'fastem':14}{t_ours:10.3f}{t_ours / n_iter:10.4f}   "
+          f"{fast_model.lower_bounds_[-1]:.10f}")
+    print(f"{'numpy EM':14}{t_theirs:10.3f}{t_theirs / n_iter:10.4f}   {bounds[-1]:.10f}")
+    print(f"speed-up: {t_theirs / t_ours:.1f}x (median of {args.repeats} alternating runs); "
+          f"|difference in bound|: {abs(fast_model.lower_bounds_[-1] - bounds[-1]):.2e}")
+    return 0
+
+
 def demo(args):
     import numba
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
     import fastem
+
+    if args.model != "gaussian":
+        return family_demo(args)
 
     dtype = np.dtype(args.dtype)
     print(f"fastem {fastem.__version__} demo: {args.n_samples:,} x {args.n_features} "
@@ -263,30 +311,53 @@ def fit_with_progress(model, X, sample_weight=None, stream=None):
 
 
 #: --model: the estimator each name fits.
-MODELS = {"gaussian": "GaussianMixture", "bayesian": "BayesianGaussianMixture"}
+MODELS = {"gaussian": "GaussianMixture", "bayesian": "BayesianGaussianMixture",
+          "bernoulli": "BernoulliMixture", "poisson": "PoissonMixture",
+          "categorical": "CategoricalMixture", "student-t": "StudentTMixture"}
+
+#: How progress lines name each model's components.
+KINDS = {"gaussian": "", "bayesian": "Bayesian", "bernoulli": "Bernoulli",
+         "poisson": "Poisson", "categorical": "categorical", "student-t": "Student-t"}
 
 
 def _model_options(args):
-    """The --model's own options (the Bayesian model's weight prior)."""
-    if args.model != "bayesian":
-        return {}
-    return dict(weight_concentration_prior_type=args.weight_concentration_prior_type,
-                weight_concentration_prior=args.weight_concentration_prior)
+    """The --model's own options: the Bayesian model's weight prior, the
+    discrete families' smoothing, the t's degrees of freedom."""
+    if args.model == "bayesian":
+        return dict(weight_concentration_prior_type=args.weight_concentration_prior_type,
+                    weight_concentration_prior=args.weight_concentration_prior)
+    if args.model in ("bernoulli", "poisson", "categorical") and args.alpha is not None:
+        return dict(alpha=args.alpha)
+    if args.model == "student-t":
+        return dict(degrees_of_freedom_init=args.degrees_of_freedom,
+                    fit_degrees_of_freedom=not args.fixed_degrees_of_freedom)
+    return {}
+
+
+def _has_covariance_types(args):
+    return args.model in ("gaussian", "bayesian", "student-t")
+
+
+def _make_model(args, **common):
+    """The --model's estimator with the common options it takes."""
+    import fastem
+
+    cls = getattr(fastem, MODELS[args.model])
+    if _has_covariance_types(args):
+        common["reg_covar"] = args.reg_covar
+    return cls(**common, **_model_options(args))
 
 
 def fit_command(args):
-    import fastem
-
     X = read_data(args.data)
     sample_weight = None if args.sample_weight is None else read_data(args.sample_weight)
-    model = getattr(fastem, MODELS[args.model])(
-        n_components=args.n_components, covariance_type=args.covariance_type, tol=args.tol,
-        reg_covar=args.reg_covar, max_iter=args.max_iter, n_init=args.n_init,
-        init_params=args.init_params, random_state=args.random_state, reseed=args.reseed,
-        **_model_options(args),
-    )
-    kind = "Bayesian " if args.model == "bayesian" else ""
-    print(f"fitting {args.n_components} {kind}{args.covariance_type} components to "
+    extra = {"covariance_type": args.covariance_type} if _has_covariance_types(args) else {}
+    model = _make_model(
+        args, n_components=args.n_components, tol=args.tol, max_iter=args.max_iter,
+        n_init=args.n_init, init_params=args.init_params, random_state=args.random_state,
+        reseed=args.reseed, **extra)
+    kind = " ".join(w for w in (KINDS[args.model], extra.get("covariance_type")) if w)
+    print(f"fitting {args.n_components} {kind} components to "
           f"{X.shape[0]:,} x {X.shape[1]} ({np.dtype(X.dtype).name}) from {args.data}",
           file=sys.stderr)
     started = time.perf_counter()
@@ -331,21 +402,27 @@ def select_command(args):
     import fastem
 
     X = read_data(args.data)
+    options = _model_options(args)
+    if _has_covariance_types(args):
+        options["reg_covar"] = args.reg_covar
     best, table = fastem.select(
         X, n_components=args.n_components, covariance_types=args.covariance_types,
         criterion=args.criterion, random_state=args.random_state, max_iter=args.max_iter,
-        tol=args.tol, reg_covar=args.reg_covar, as_frame=False, model=MODELS[args.model],
-        **_model_options(args),
+        tol=args.tol, as_frame=False, model=MODELS[args.model], **options,
     )
     columns = BOUND_COLUMNS if args.model == "bayesian" else CRITERIA_COLUMNS
     print(" ".join(f"{title:>{width}}" for _, title, width, _ in columns))
     for r in table:
+        r = dict(r, covariance_type=r["covariance_type"] or "-")
         if r["error"]:
             print(f"{r['n_components']:>4} {r['covariance_type']:>10}  failed: {r['error']}")
             continue
         print(" ".join(f"{r[key]:{width}{form}}" for key, _, width, form in columns))
-    criterion = args.criterion or ("bic" if args.model == "gaussian" else "lower_bound")
-    print(f"best by {criterion}: {best.n_components} {best.covariance_type} components")
+    criterion = args.criterion or ("lower_bound" if args.model == "bayesian" else "bic")
+    shape = best.covariance_type if _has_covariance_types(args) else None
+    family = KINDS[args.model] if args.model != "bayesian" else ""
+    kind = " ".join(w for w in (shape, family) if w)
+    print(f"best by {criterion}: {best.n_components} {kind} components")
     if args.out:
         best.save(args.out)
         print(f"model written to {args.out}")
@@ -394,7 +471,15 @@ def score_command(args):
 def _add_model_options(parser):
     parser.add_argument("--model", default="gaussian", choices=sorted(MODELS),
                         help="gaussian: GaussianMixture (maximum likelihood); bayesian: "
-                             "BayesianGaussianMixture (variational)")
+                             "BayesianGaussianMixture (variational); bernoulli, poisson, "
+                             "categorical, student-t: the other families' mixtures")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="--model bernoulli|poisson|categorical: the smoothing "
+                             "(default 0.01)")
+    parser.add_argument("--degrees-of-freedom", type=float, default=None,
+                        help="--model student-t: the initial degrees of freedom (default 10)")
+    parser.add_argument("--fixed-degrees-of-freedom", action="store_true",
+                        help="--model student-t: keep them fixed")
     parser.add_argument("--weight-concentration-prior-type", default="dirichlet_process",
                         choices=["dirichlet_process", "dirichlet_distribution"],
                         help="--model bayesian: the weights' prior")
@@ -408,7 +493,7 @@ def build_parser():
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    f = sub.add_parser("fit", help="fit a Gaussian mixture to a data file")
+    f = sub.add_parser("fit", help="fit a mixture to a data file")
     f.add_argument("data", help="a .npy, .csv/.txt, .h5[:dataset] or .zarr file")
     f.add_argument("-k", "--n-components", type=int, required=True)
     _add_model_options(f)
@@ -469,6 +554,10 @@ def build_parser():
     p.add_argument("--iterations", type=int, default=10)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", default="gaussian",
+                   choices=["gaussian", "bernoulli", "poisson", "categorical", "student-t"],
+                   help="gaussian: against scikit-learn's GaussianMixture; another family: "
+                        "against a NumPy EM of it (fastem.tools.reference)")
     p.set_defaults(func=demo)
 
     w = sub.add_parser("warmup", help="compile (or load) every kernel now; say where from")
@@ -477,11 +566,16 @@ def build_parser():
     w.set_defaults(func=warmup_command)
 
     from .bench import GRID
+    from .family_bench import GRID as FAMILY_GRID
 
     b = sub.add_parser("bench", help="side-by-side speed comparison with scikit-learn")
-    b.add_argument("--n-samples", type=int, nargs="+", default=list(GRID["n_samples"]))
-    b.add_argument("--n-features", type=int, nargs="+", default=list(GRID["n_features"]))
-    b.add_argument("--n-components", type=int, nargs="+", default=list(GRID["n_components"]))
+    b.add_argument("--n-samples", type=int, nargs="+", default=None,
+                   help=f"default {list(GRID['n_samples'])}")
+    b.add_argument("--n-features", type=int, nargs="+", default=None,
+                   help=f"default {list(GRID['n_features'])} ({list(FAMILY_GRID['n_features'])} "
+                        "for the other families)")
+    b.add_argument("--n-components", type=int, nargs="+", default=None,
+                   help=f"default {list(GRID['n_components'])}")
     b.add_argument("--covariance-types", nargs="+", default=list(GRID["covariance_types"]),
                    choices=["full", "tied", "diag", "spherical"])
     b.add_argument("--dtypes", nargs="+", default=list(GRID["dtypes"]),
@@ -493,7 +587,8 @@ def build_parser():
     b.add_argument("--no-compile", action="store_true",
                    help="skip measuring cold/warm compile time in fresh processes")
     b.add_argument("--model", default="gaussian", choices=sorted(MODELS),
-                   help="the model compared with scikit-learn's")
+                   help="gaussian, bayesian: against scikit-learn's; another family: "
+                        "against a NumPy EM (and pomegranate, when installed)")
     b.add_argument("--threads", action="store_true",
                    help="also report 1-thread vs all-thread time for three cases")
     b.set_defaults(func=bench)
@@ -518,11 +613,21 @@ def accuracy(args):
 
 
 def bench(args):
-    from .bench import Case, run
+    from .bench import GRID, Case, run
 
-    grid = dict(n_samples=args.n_samples, n_features=args.n_features,
-                n_components=args.n_components, covariance_types=args.covariance_types,
-                dtypes=args.dtypes, model=args.model)
+    if args.model not in ("gaussian", "bayesian"):
+        from .family_bench import GRID as FAMILY_GRID
+        from .family_bench import run_families
+
+        grid = {key: getattr(args, key) or FAMILY_GRID[key]
+                for key in ("n_samples", "n_features", "n_components")}
+        grid["dtypes"] = args.dtypes
+        run_families([args.model], grid, iterations=args.iterations, repeats=args.repeats)
+        return 0
+    grid = dict(n_samples=args.n_samples or GRID["n_samples"],
+                n_features=args.n_features or GRID["n_features"],
+                n_components=args.n_components or GRID["n_components"],
+                covariance_types=args.covariance_types, dtypes=args.dtypes, model=args.model)
     scaling = ()
     if args.threads:
         scaling = (Case(100_000, 8, 16, "full", "float64"),
