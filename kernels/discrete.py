@@ -37,7 +37,7 @@ import numpy as np
 from numba import prange
 
 from ._blocks import add_weight, block_starts, load_block, typed_zero
-from ._config import BLOCK, helper, kernel
+from ._config import BLOCK, XT_PAD, helper, kernel
 from ._posterior import posterior_block, posterior_buffers, start_block, weigh_block
 
 #: From this many features on, a block's log-densities and statistics are
@@ -69,10 +69,23 @@ def _linear_logprob_loops(XT, nb, coef, log_norm, logp):
 
 
 @helper
-def _linear_logprob_gemm(XT, nb, coef, log_norm, logp):
-    """As ``_linear_logprob_loops``, the product by the BLAS over the whole
-    ``(d, BLOCK)`` buffer (its columns past ``nb`` hold zeros)."""
-    np.dot(coef, XT, logp)
+def _load_rows(X, start, nb, rows):
+    """rows[:nb] = X[start:start + nb] (row order: a straight copy), zero
+    rows after: a contiguous block for the BLAS."""
+    d = X.shape[1]
+    for b in range(nb):
+        for j in range(d):
+            rows[b, j] = X[start + b, j]
+    for b in range(nb, rows.shape[0]):
+        for j in range(d):
+            rows[b, j] = 0.0
+
+
+@helper
+def _linear_logprob_gemm(rows, nb, coef, log_norm, logp):
+    """As ``_linear_logprob_loops``, the product ``coef @ rows.T`` by the BLAS
+    over the whole block (its rows past ``nb`` are zeros)."""
+    np.dot(coef, rows.T, logp)
     for k in range(coef.shape[0]):
         acc = logp[k]
         for b in range(nb):
@@ -87,44 +100,35 @@ def _zero_columns(A, nb):
 
 
 @helper
-def _row_log_factorials(XT, nb, table, out):
-    """out[b] = -sum_j log(x_jb!): from ``table`` (log k! for k below its
-    length) by a gather over clamped indices, which vectorises; counts
-    beyond the table (rare) are then corrected by lgamma."""
-    d = XT.shape[0]
+def _row_log_factorials(X, start, nb, table, out):
+    """out[b] = -sum_j log(x_bj!) for rows start:start + nb of X: from
+    ``table`` (log k! for k below its length) by a gather over clamped
+    indices, which vectorises; counts beyond the table (rare) are then
+    corrected by lgamma."""
+    d = X.shape[1]
     last = table.shape[0] - 1
-    for b in range(nb):
-        out[b] = 0.0
     beyond = False
-    for j in range(d):
-        for b in range(nb):
-            i = min(np.int64(XT[j, b]), last)
-            beyond |= i == last
-            out[b] -= table[i]
-    if beyond:
+    for b in range(nb):
+        s = 0.0
         for j in range(d):
-            for b in range(nb):
-                x = np.float64(XT[j, b])
+            i = min(np.int64(X[start + b, j]), last)
+            beyond |= i == last
+            s += table[i]
+        out[b] = -s
+    if beyond:
+        for b in range(nb):
+            for j in range(d):
+                x = np.float64(X[start + b, j])
                 if x >= last:
                     out[b] += table[last] - math.lgamma(x + 1.0)
 
 
 @helper
-def _linear_stats(XT, nb, resp, use_gemm, prod, nk, sum_x):
+def _linear_stats_loops(XT, nb, resp, nk, sum_x):
     """nk += sum_b r[k, b]; sum_x[k, j] += sum_b r[k, b] XT[j, b]: the block's
-    sums in the data's precision (by the BLAS when ``use_gemm``), added to
-    float64 accumulators."""
+    sums in the data's precision, added to float64 accumulators."""
     n_comp = resp.shape[0]
     d = XT.shape[0]
-    if use_gemm:
-        _zero_columns(resp, nb)
-        for k in range(n_comp):
-            add_weight(resp, k, nb, nk)
-        np.dot(resp, XT.T, prod)
-        for k in range(n_comp):
-            for j in range(d):
-                sum_x[k, j] += prod[k, j]
-        return
     zero = typed_zero(XT[0, 0])
     for k in range(n_comp):
         if not add_weight(resp, k, nb, nk):
@@ -137,6 +141,19 @@ def _linear_stats(XT, nb, resp, use_gemm, prod, nk, sum_x):
             sum_x[k, j] += s
 
 
+@helper
+def _linear_stats_gemm(rows, nb, resp, prod, nk, sum_x):
+    """As ``_linear_stats_loops``, the product ``resp @ rows`` by the BLAS."""
+    n_comp = resp.shape[0]
+    _zero_columns(resp, nb)
+    for k in range(n_comp):
+        add_weight(resp, k, nb, nk)
+    np.dot(resp, rows, prod)
+    for k in range(n_comp):
+        for j in range(rows.shape[1]):
+            sum_x[k, j] += prod[k, j]
+
+
 @kernel
 def linear_pass(X, coef, log_norm, log_factorial, resp_in, sample_weight, out_lpn, out_resp,
                 out_label, segment_rows, ll, nk_p, sx_p):
@@ -147,34 +164,47 @@ def linear_pass(X, coef, log_norm, log_factorial, resp_in, sample_weight, out_lp
     no row term, else the row term is -sum_j log x_j!.  With ``resp_in``
     given, only the statistics under it.  Adds into ``ll (P, 2)`` and,
     unless they have no rows, ``nk_p (P, K)`` and ``sx_p (P, K, d)`` with
-    ``sum_x[k] = sum_i r_ik x_i``.
+    ``sum_x[k] = sum_i r_ik x_i``.  From ``GEMM_MIN_FEATURES`` features on,
+    a block is copied in row order and both products go to the BLAS; below,
+    it is transposed and the loops run over rows.
     """
     n, d = X.shape
     n_comp = coef.shape[0]
     P = ll.shape[0]
+    given = resp_in.shape[0] > 0
     want_stats = nk_p.shape[0] > 0
     use_gemm = d >= GEMM_MIN_FEATURES
     counts = log_factorial.shape[0] > 0
     for p in prange(P):
-        XT = np.zeros((d, BLOCK), X.dtype)
+        rows = np.empty((BLOCK if use_gemm else 0, d), X.dtype)
+        XT = np.empty((0 if use_gemm else d, BLOCK + XT_PAD), X.dtype)
         prod = np.empty((n_comp, d), X.dtype)
         term = np.empty(BLOCK if counts else 0)
         logp, lpn, scratch = posterior_buffers(n_comp, X)
         for start in block_starts(p, P, n, segment_rows):
             nb = min(BLOCK, n - start)
-            if use_gemm and nb < BLOCK:
-                _zero_columns(XT, nb)
-            if start_block(X, resp_in, sample_weight, start, nb, XT, logp):
-                if use_gemm:
-                    _linear_logprob_gemm(XT, nb, coef, log_norm, logp)
+            if use_gemm:
+                _load_rows(X, start, nb, rows)
+                compute = not given
+                if given:
+                    load_block(resp_in, start, nb, logp)
+                    weigh_block(logp, nb, sample_weight, start)
                 else:
+                    _linear_logprob_gemm(rows, nb, coef, log_norm, logp)
+            else:
+                compute = start_block(X, resp_in, sample_weight, start, nb, XT, logp)
+                if compute:
                     _linear_logprob_loops(XT, nb, coef, log_norm, logp)
+            if compute:
                 if counts:
-                    _row_log_factorials(XT, nb, log_factorial, term)
+                    _row_log_factorials(X, start, nb, log_factorial, term)
                 posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp,
                                 out_label, ll[p], sample_weight, term)
             if want_stats:
-                _linear_stats(XT, nb, logp, use_gemm, prod, nk_p[p], sx_p[p])
+                if use_gemm:
+                    _linear_stats_gemm(rows, nb, logp, prod, nk_p[p], sx_p[p])
+                else:
+                    _linear_stats_loops(XT, nb, logp, nk_p[p], sx_p[p])
 
 
 # --------------------------------------------------------------------------
