@@ -143,3 +143,29 @@ class BayesianFit(Fit):
         return float(self._fit(covariance_type).lower_bound_)
 
     track_lower_bound.unit = "nats"
+
+
+class FamilyEMIteration(EMIteration):
+    """One EM iteration of each of the other families (the fused pass, the
+    M-step, the chain's closed forms), from their built-in data and a
+    shared start (``fastem.tools.reference``)."""
+
+    params = (["bernoulli", "poisson", "categorical", "student-t"], ["float64", "float32"],
+              ["100000"], ["8", "32"], ["4", "16"])
+    param_names = ["family", "dtype", "n_samples", "n_features", "n_components"]
+
+    def setup(self, family, dtype, n_samples, n_features, n_components):
+        from fastem.tools.reference import ESTIMATORS, family_data, family_start
+
+        n_samples, n_features, n_components = int(n_samples), int(n_features), int(n_components)
+        self.X = family_data(family, n_samples, n_features, n_components, dtype=dtype)
+        fastem.warmup(dtypes=(dtype,), families=(family,),
+                      covariance_types=("full",) if family == "student-t" else ())
+        warnings.simplefilter("ignore")
+        self.model = getattr(fastem, ESTIMATORS[family])(
+            n_components, max_iter=2, tol=0.0,
+            **family_start(family, self.X, n_components)).fit(self.X)
+        self.params = self.model._current_parameters()
+        self.family = self.model._family()
+        self.family.setup(n_features, self.X.dtype)
+        self.family.prepare(self.X, None)

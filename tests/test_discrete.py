@@ -497,3 +497,65 @@ def test_categorical_bad_codes_and_unknown_categories():
     assert np.isfinite(roomy.score_samples(unseen)).all()
     with pytest.raises(ValueError, match="integral type"):
         fastem.CategoricalMixture(2, min_categories=np.array([1.5, 2])).fit(X)
+
+
+# --------------------------------------------------------------------------
+# Parity with independent implementations (where installed).
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "poisson", "categorical"])
+def test_matches_pomegranate_from_the_same_start(kind):
+    """pomegranate's GeneralMixtureModel, started from our initial
+    parameters, after the same number of EM iterations (no smoothing:
+    alpha tiny)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("pomegranate")
+    from pomegranate import distributions as dists
+    from pomegranate.gmm import GeneralMixtureModel
+
+    from fastem.tools.reference import ESTIMATORS, family_data, family_start
+
+    X = family_data(kind, 4000, 5, 3, seed=33)
+    start = family_start(kind, X, 3)
+    model = getattr(fastem, ESTIMATORS[kind])(3, max_iter=8, tol=0.0, alpha=1e-12, **start)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    weights = torch.tensor(start["weights_init"], dtype=torch.float64)
+    if kind == "bernoulli":
+        comps = [dists.Bernoulli(probs=torch.tensor(p)) for p in start["probabilities_init"]]
+    elif kind == "poisson":
+        comps = [dists.Poisson(lambdas=torch.tensor(r)) for r in start["rates_init"]]
+    else:
+        tables = start["probabilities_init"]
+        comps = [dists.Categorical(probs=torch.tensor(np.stack([t[k] for t in tables])))
+                 for k in range(3)]
+    theirs = GeneralMixtureModel(comps, priors=weights, max_iter=8, tol=0.0)
+    theirs.fit(X.astype(np.int64) if kind == "categorical" else X)
+    np.testing.assert_allclose(model.weights_, theirs.priors.numpy(), rtol=1e-6)
+    if kind == "bernoulli":
+        got = np.stack([d.probs.numpy() for d in theirs.distributions])
+        np.testing.assert_allclose(model.probabilities_, got, rtol=1e-6, atol=1e-9)
+    elif kind == "poisson":
+        got = np.stack([d.lambdas.numpy() for d in theirs.distributions])
+        np.testing.assert_allclose(model.rates_, got, rtol=1e-6)
+    else:
+        for j, table in enumerate(model.probabilities_):
+            got = np.stack([d.probs.numpy()[j, :table.shape[1]] for d in theirs.distributions])
+            np.testing.assert_allclose(table, got, rtol=1e-6, atol=1e-9)
+
+
+def test_bernoulli_matches_stepmix():
+    """StepMix's latent class model on binary items reaches the same maximum
+    likelihood fit."""
+    stepmix = pytest.importorskip("stepmix")
+    X = binary_data(n=4000, d=8, K=3, seed=34)[0]
+    ours = fastem.BernoulliMixture(3, alpha=1e-10, tol=1e-10, max_iter=2000, n_init=4,
+                                   random_state=0).fit(X)
+    theirs = stepmix.StepMix(n_components=3, measurement="binary", n_init=4, max_iter=2000,
+                             abs_tol=1e-10, rel_tol=1e-12, random_state=0, verbose=0,
+                             progress_bar=0).fit(X)
+    assert ours.score(X) == pytest.approx(theirs.score(X), abs=1e-6)
+    table = np.zeros((3, 3), int)
+    np.add.at(table, (ours.predict(X), theirs.predict(X)), 1)
+    assert table.max(axis=1).sum() >= 0.99 * X.shape[0]

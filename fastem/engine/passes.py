@@ -47,6 +47,11 @@ class Plan:
     n_features: int
     want_stats: bool
     stat_shapes: tuple
+    #: ``(sum, sum of absolute values)`` of a log-likelihood term that
+    #: depends on the rows alone, over the very rows (and weights) the plan's
+    #: passes read, which the family computed once per fit and the kernel
+    #: leaves out (a Poisson model's -sum log x!); added to every pass's sums.
+    lpn_offset = (0.0, 0.0)
 
     def run(self, chunk, sample_weight, outputs, accs, segment, resp=None):
         """Add a kernel-ready ``chunk`` of rows into ``accs``: ``outputs``
@@ -63,6 +68,18 @@ class Plan:
     def repair(self, chunk, out_resp, out_label):
         """Fix the outputs of rows with no finite log-density (called only
         when the chunk's log-likelihood sum is not finite)."""
+
+
+def rows_to_repair(out_resp, out_label):
+    """The rows of a chunk's outputs with no posterior from the kernel (label
+    -1 or NaN responsibilities: every log-density -inf), as indices; empty
+    when none."""
+    bad = np.zeros(max(out_resp.shape[0], out_label.shape[0]), dtype=bool)
+    if out_label.shape[0]:
+        bad |= out_label < 0
+    if out_resp.shape[0]:
+        bad |= np.isnan(out_resp[:, 0])
+    return np.flatnonzero(bad)
 
 
 def accumulators(plan, n_samples):
@@ -85,7 +102,9 @@ def finish(plan, totals, n_samples):
     """``Stats`` from reduced accumulators (``n_samples``: the number of
     rows, or the weights' sum)."""
     (sum_lpn, sum_abs), nk = totals[0], totals[1]
-    return Stats(n_samples, float(sum_lpn), float(sum_abs), nk, plan.moments(totals[2:]))
+    offset, offset_abs = plan.lpn_offset
+    return Stats(n_samples, float(sum_lpn) + offset, float(sum_abs) + offset_abs, nk,
+                 plan.moments(totals[2:]))
 
 
 def weight_chunk(sample_weight, start, stop, dtype):

@@ -27,7 +27,7 @@ from .. import kernels
 from ..data.chunks import kernel_array
 from ..data.validation import check_shape, float_array
 from ..engine.family import Family
-from ..engine.passes import Plan, compute_dtype, row_stats, stats_under
+from ..engine.passes import Plan, compute_dtype, row_stats, rows_to_repair, stats_under
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -285,14 +285,9 @@ class GaussianPlan(Plan):
         overflow gets NaN responsibilities and label -1 from the kernel
         (scikit-learn returns NaN and label 0).  Its posterior has a limit
         all the same (see ``far_rows_posterior``)."""
-        bad = np.zeros(chunk.shape[0], dtype=bool)
-        if out_label.shape[0]:
-            bad |= out_label < 0
-        if out_resp.shape[0]:
-            bad |= np.isnan(out_resp[:, 0])
-        if not bad.any():
+        rows = rows_to_repair(out_resp, out_label)
+        if not rows.size:
             return
-        rows = np.flatnonzero(bad)
         resp = far_rows_posterior(chunk[rows], self.params, self.covariance_type, self.lnorm)
         if out_resp.shape[0]:
             out_resp[rows] = resp
@@ -719,6 +714,27 @@ def sample(weights, means, covariances, covariance_type, n_samples, rng):
     return X, y
 
 
+def check_loaded_arrays(est, name, error, shapes, context=""):
+    """Each loaded attribute of ``shapes`` (name -> shape) a finite
+    float32/64 array of its shape, and ``weights_`` a probability vector;
+    raises ``error(message)``."""
+    K, d = est.n_components, est.n_features_in_
+    for key, shape in shapes.items():
+        value = getattr(est, key)
+        if not isinstance(value, np.ndarray) or value.shape != shape:
+            raise error(
+                f"{name!s}: {key} has shape {np.shape(value)}, expected {shape} for "
+                f"n_components={K}, n_features={d}{context}")
+        if value.dtype not in (np.float32, np.float64):
+            raise error(f"{name!s}: {key} has dtype {value.dtype}, not float32/64")
+        if not np.all(np.isfinite(value)):
+            raise error(f"{name!s}: {key} holds NaN or infinity")
+    w = est.weights_.astype(np.float64)
+    tol = 1e-5 if est.weights_.dtype == np.float32 else 1e-10
+    if np.any(w < 0) or abs(w.sum() - 1.0) > tol:
+        raise error(f"{name!s}: weights_ is not a probability vector")
+
+
 def check_gaussian_arrays(est, name, error):
     """Shapes, dtypes and values of a loaded model's Gaussian parameters
     (``weights_``, ``means_`` and the covariance-type-shaped three); raises
@@ -729,20 +745,7 @@ def check_gaussian_arrays(est, name, error):
     shapes = {"weights_": (K,), "means_": (K, d)}
     for key in ("covariances_", "precisions_", "precisions_cholesky_"):
         shapes[key] = covariance_shape(cov, K, d)
-    for key, shape in shapes.items():
-        value = getattr(est, key)
-        if value.shape != shape:
-            raise error(
-                f"{name!s}: {key} has shape {value.shape}, expected {shape} for "
-                f"n_components={K}, n_features={d}, covariance_type={cov!r}")
-        if value.dtype not in (np.float32, np.float64):
-            raise error(f"{name!s}: {key} has dtype {value.dtype}, not float32/64")
-        if not np.all(np.isfinite(value)):
-            raise error(f"{name!s}: {key} holds NaN or infinity")
-    w = est.weights_.astype(np.float64)
-    tol = 1e-5 if est.weights_.dtype == np.float32 else 1e-10
-    if np.any(w < 0) or abs(w.sum() - 1.0) > tol:
-        raise error(f"{name!s}: weights_ is not a probability vector")
+    check_loaded_arrays(est, name, error, shapes, f", covariance_type={cov!r}")
     single = np.float32 in (est.precisions_cholesky_.dtype, est.precisions_.dtype)
     rtol = 1e-4 if single else 1e-8
     chol = est.precisions_cholesky_.astype(np.float64)

@@ -24,7 +24,7 @@ from ..data.chunks import kernel_array
 from ..data.validation import check_shape, float_array
 from ..engine.family import Family
 from ..engine.passes import Plan, compute_dtype, stats_under
-from .gaussian import check_weights
+from .gaussian import check_loaded_arrays, check_weights
 
 #: Components with less responsibility than this are re-seeded (``reseed``).
 MIN_RESPONSIBILITY = 2.0
@@ -41,8 +41,12 @@ class LinearPlan(Plan):
     row term (empty: none); with ``given``, statistics under given
     responsibilities only."""
 
-    def __init__(self, dtype, coef, lnorm, log_factorial, want_stats, given=False):
+    def __init__(self, dtype, coef, lnorm, log_factorial, want_stats, given=False,
+                 lpn_offset=None):
         self.dtype = np.dtype(dtype)
+        if lpn_offset is not None:  # the row term, summed once per fit
+            self.lpn_offset = lpn_offset
+            log_factorial = np.empty(0)
         self.n_components, self.n_features = coef.shape
         self.want_stats = want_stats
         self.coef = kernel_array(coef, self.dtype)
@@ -53,6 +57,9 @@ class LinearPlan(Plan):
 
     def run(self, chunk, sample_weight, outputs, accs, segment, resp=None):
         resp = self.no_resp if resp is None else resp
+        if outputs[0].shape[0] and self.lpn_offset != (0.0, 0.0):
+            raise RuntimeError("a fit's plan (its row term summed once) writes no per-row "
+                               "log-likelihoods")
         kernels.linear_pass(chunk, self.coef, self.lnorm, self.log_factorial, resp,
                             sample_weight, *outputs, segment, *accs)
 
@@ -83,6 +90,9 @@ class LinearFamily(Family):
         self.values_init = values_init
         self.inits = (None, None)
         self.array_attributes = ("weights_", self.values_name)
+        #: The fit's data's row term, summed once (``prepare``): its passes
+        #: then leave it to ``Plan.lpn_offset``.  None: each pass computes it.
+        self.row_total = None
 
     # ------------------------------------------------------------ set-up
 
@@ -138,7 +148,7 @@ class LinearFamily(Family):
     def plan(self, params, data_dtype, want_stats):
         coef, lnorm = self.natural(params)
         return LinearPlan(self.kernel_dtype_for(params, data_dtype), coef, lnorm,
-                          self.log_factorial, want_stats)
+                          self.log_factorial, want_stats, lpn_offset=self.row_total)
 
     def m_step(self, stats):
         nk = stats.nk + 10 * np.finfo(self.dtype).eps
@@ -231,19 +241,7 @@ class LinearFamily(Family):
 
     def check_loaded(self, est, name, error):
         K, d = est.n_components, est.n_features_in_
-        for key, shape in (("weights_", (K,)), (self.values_name, (K, d))):
-            value = getattr(est, key)
-            if not isinstance(value, np.ndarray) or value.shape != shape:
-                raise error(f"{name!s}: {key} has shape {np.shape(value)}, expected {shape} "
-                            f"for n_components={K}, n_features={d}")
-            if value.dtype not in (np.float32, np.float64):
-                raise error(f"{name!s}: {key} has dtype {value.dtype}, not float32/64")
-            if not np.all(np.isfinite(value)):
-                raise error(f"{name!s}: {key} holds NaN or infinity")
-        w = est.weights_.astype(np.float64)
-        tol = 1e-5 if est.weights_.dtype == np.float32 else 1e-10
-        if np.any(w < 0) or abs(w.sum() - 1.0) > tol:
-            raise error(f"{name!s}: weights_ is not a probability vector")
+        check_loaded_arrays(est, name, error, {"weights_": (K,), self.values_name: (K, d)})
         try:
             self.check_init(getattr(est, self.values_name))
         except ValueError as problem:

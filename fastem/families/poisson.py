@@ -2,10 +2,12 @@
 
 log p(x | k) = sum_j x_j log lambda_kj - lambda_kj - log x_j!,
 
-linear in the row but for -sum_j log x_j!, which depends on the row alone:
-the kernel computes it once per row and adds it to the row's log-likelihood
-(``fastem.kernels.discrete``; a table for counts below
-``FACTORIAL_TABLE``, lgamma above).  Prior: Gamma(shape 1 + alpha, rate
+linear in the row but for -sum_j log x_j!, which depends on the row alone
+and not on the parameters: a fit sums it over the data once (``prepare``)
+and its passes add that total (``Plan.lpn_offset``) instead of computing it
+again; a pass for per-row outputs (``score_samples``) has the kernel compute
+it once per row (a table for counts below ``FACTORIAL_TABLE``, lgamma
+above).  Prior: Gamma(shape 1 + alpha, rate
 alpha) on every rate, so the M-step is
 
     lambda_kj = (sum_i w_i r_ik x_ij + alpha) / (nk_k + alpha),
@@ -17,6 +19,7 @@ import math
 
 import numpy as np
 
+from ..engine.passes import run_pass
 from .linear import LinearFamily
 
 #: Counts below this take log k! from a table.
@@ -29,6 +32,23 @@ class PoissonFamily(LinearFamily):
     values_name = "rates_"
     init_name = "rates_init"
     log_factorial = _LOG_FACTORIAL
+
+    def prepare(self, X, sample_weight, cache=None):
+        """The data's -sum_i w_i sum_j log x_ij!, once per fit (and once for
+        all the fits of ``fastem.select``): a pass of one component with
+        every rate 1, whose log-likelihood is that less d per row -- the
+        kernel's own sum, so every source of the rows gives the same bits.
+        The fit's passes then leave the row term out of the kernel."""
+        cache = {} if cache is None else cache
+        if "poisson_row_total" not in cache:
+            d = X.shape[1]
+            one = PoissonFamily(1, self.alpha)
+            one.setup(d, X.dtype)
+            params = one.finish((np.ones(1), np.ones((1, d))))
+            stats = run_pass(X, one, params, want_stats=False, sample_weight=sample_weight)
+            total = stats.sum_lpn + d * stats.n_samples
+            cache["poisson_row_total"] = (total, -total)  # every term is <= 0
+        self.row_total = cache["poisson_row_total"]
 
     def check_init(self, values):
         if np.any(values <= 0.0):

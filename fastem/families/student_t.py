@@ -35,7 +35,7 @@ from scipy.special import digamma, gammaln
 from .. import kernels
 from ..data.chunks import kernel_array
 from ..data.validation import float_array
-from ..engine.passes import Plan, Stats, compute_dtype
+from ..engine.passes import Plan, Stats, compute_dtype, rows_to_repair
 from .gaussian import (
     GaussianFamily,
     Moments,
@@ -132,12 +132,8 @@ class StudentTPlan(Plan):
         """The posterior of rows so far from every component that their
         distances overflow: in float64, from log maha = 2 log a + log |(x /
         a - mu / a) U|^2 with ``a`` a power of two near the row's size."""
-        bad = np.zeros(chunk.shape[0], dtype=bool)
-        if out_label.shape[0]:
-            bad |= out_label < 0
-        if out_resp.shape[0]:
-            bad |= np.isnan(out_resp[:, 0])
-        if not bad.any():
+        bad = rows_to_repair(out_resp, out_label)
+        if not bad.size:
             return
         rows = np.asarray(chunk[bad], dtype=np.float64)
         params = self.params
