@@ -559,3 +559,26 @@ def test_bernoulli_matches_stepmix():
     table = np.zeros((3, 3), int)
     np.add.at(table, (ours.predict(X), theirs.predict(X)), 1)
     assert table.max(axis=1).sum() >= 0.99 * X.shape[0]
+
+
+def test_warm_start_and_reseed():
+    X = categorical_data(n=2000, categories=(3, 4, 2), seed=35)[0]
+    model = fastem.CategoricalMixture(2, warm_start=True, max_iter=3, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+        first = model.lower_bound_
+        model.fit(X[X[:, 0] < 2])  # fewer categories seen: the model keeps its own
+        assert list(model.n_categories_) == [3, 4, 2]
+        model.fit(X)
+    assert model.lower_bound_ >= first - 1e-12
+    wider = X.copy()
+    wider[0, 1] = 6
+    with pytest.raises(fastem.UnknownCategoryError, match="warm_start"):
+        model.fit(wider)
+    # A component given weight 0 gets no responsibility: re-seeded, not left empty.
+    B = binary_data(n=600, d=4, K=3, seed=36)[0]
+    with pytest.warns(fastem.ReseedWarning):
+        m = fastem.BernoulliMixture(3, reseed=True, weights_init=[0.5, 0.5, 0.0],
+                                    random_state=0, max_iter=30).fit(B)
+    assert np.all(np.isfinite(m.probabilities_)) and np.all(m.weights_ > 0.01)

@@ -329,3 +329,19 @@ def test_bad_degrees_of_freedom_are_refused():
         fastem.StudentTMixture(2, degrees_of_freedom_init=0.0).fit(X)
     with pytest.raises(ValueError, match="degrees_of_freedom_init"):
         fastem.StudentTMixture(2, degrees_of_freedom_init=[1.0, -2.0]).fit(X)
+
+
+def test_reseed_and_warm_start():
+    X = t_data(n=600, d=2, K=2, seed=21)[0]
+    X[:3] = 1e3  # three far rows: a component collapses onto them
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = fastem.StudentTMixture(5, reseed=True, random_state=0, max_iter=50).fit(X)
+    assert np.all(np.isfinite(m.means_)) and np.all(m.degrees_of_freedom_ > 0)
+    w = fastem.StudentTMixture(2, warm_start=True, max_iter=2, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w.fit(X)
+        before = w.lower_bounds_[-1]
+        w.fit(X)
+    assert w.lower_bounds_[0] >= before - 1e-10

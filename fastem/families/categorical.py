@@ -242,7 +242,18 @@ class CategoricalFamily(LinearFamily):
     # ------------------------------------------------------- fitted model
 
     def from_estimator(self, est):
-        offsets = offsets_of(np.asarray(est.n_categories_, dtype=np.int64))
+        n_categories = np.asarray(est.n_categories_, dtype=np.int64)
+        offsets = offsets_of(n_categories)
+        if self.offsets is not None and not np.array_equal(self.offsets, offsets):
+            # warm_start on new data: its codes must be ones the model knows
+            seen = np.diff(self.offsets)
+            over = np.flatnonzero(seen > n_categories)
+            if over.size:
+                j = int(over[0])
+                raise UnknownCategoryError(
+                    f"warm_start: X holds category {seen[j] - 1} in feature {j}, which the "
+                    f"model never saw (n_categories_[{j}] = {n_categories[j]}).")
+            self.offsets = offsets
         return CategoricalParams(est.weights_, np.concatenate(list(est.probabilities_), axis=1),
                                  offsets)
 
