@@ -20,14 +20,12 @@ this file adds the t's log-density, the scale weights and their sums.
 Layout, precision and accumulators as ``gaussian.py`` describes.
 """
 
-import math
-
 import numpy as np
 from numba import prange
 
 from ._blocks import block_starts, load_block
 from ._config import BLOCK, XT_PAD, helper, kernel
-from ._posterior import posterior_block, posterior_buffers
+from ._posterior import log_block, posterior_block, posterior_buffers
 from .gaussian import (
     GEMM_MIN_FEATURES,
     GEMM_SCATTER_MIN_FEATURES,
@@ -42,20 +40,31 @@ from .gaussian import (
 
 
 @helper
-def _t_logprob(logp, nb, log_norm, dof, n_features, dist, lg):
+def _t_logprob(logp, nb, log_norm, dof, n_features, dist, lg, work):
     """On entry ``logp[k, b] = -maha / 2``; on exit the weighted t
     log-density, with ``dist[k, b] = maha`` and ``lg[k, b] = log(1 + maha /
-    nu_k)`` kept for the statistics."""
+    nu_k)`` kept for the statistics.  The logs are ``log_block``'s
+    vectorised ones (a distance that overflowed gives +inf, so -inf)."""
     for k in range(logp.shape[0]):
         nu = dof[k]
+        inv = 1.0 / nu
         half = 0.5 * (nu + n_features)
         row = logp[k]
+        dk = dist[k]
+        lk = lg[k]
+        far = False
         for b in range(nb):
             m = -2.0 * np.float64(row[b])
-            lv = math.log1p(m / nu)
-            dist[k, b] = m
-            lg[k, b] = lv
-            row[b] = log_norm[k] - half * lv
+            dk[b] = m
+            lk[b] = 1.0 + m * inv
+            far |= m == np.inf
+        log_block(lk, nb, work)
+        if far:
+            for b in range(nb):
+                if dk[b] == np.inf:
+                    lk[b] = np.inf
+        for b in range(nb):
+            row[b] = log_norm[k] - half * lk[b]
 
 
 @helper
@@ -105,6 +114,7 @@ def t_full_pass(X, means, prec_chol, log_norm, dof, sample_weight, out_lpn, out_
         YT = np.empty((d if use_gemm else 0, BLOCK), X.dtype)
         dist = np.empty((n_comp, BLOCK))
         lg = np.empty((n_comp, BLOCK))
+        work = np.empty(BLOCK)
         wu = np.empty((n_comp, BLOCK), X.dtype)
         no_term = np.empty(0)
         logp, lpn, scratch = posterior_buffers(n_comp, X)
@@ -115,7 +125,7 @@ def t_full_pass(X, means, prec_chol, log_norm, dof, sample_weight, out_lpn, out_
                 _logprob_block_full_gemm(XT, nb, means, packed, edges, zeros, diffT, YT, logp)
             else:
                 _logprob_block_full(XT, nb, means, prec_chol, zeros, diffT, y4, logp)
-            _t_logprob(logp, nb, log_norm, dof, d, dist, lg)
+            _t_logprob(logp, nb, log_norm, dof, d, dist, lg, work)
             posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, ll[p],
                             sample_weight, no_term)
             if want_stats:
@@ -140,6 +150,7 @@ def t_diag_pass(X, means, prec_chol, log_norm, dof, sample_weight, out_lpn, out_
         XT = np.empty((d, BLOCK + XT_PAD), X.dtype)
         dist = np.empty((n_comp, BLOCK))
         lg = np.empty((n_comp, BLOCK))
+        work = np.empty(BLOCK)
         wu = np.empty((n_comp, BLOCK), X.dtype)
         no_term = np.empty(0)
         logp, lpn, scratch = posterior_buffers(n_comp, X)
@@ -147,7 +158,7 @@ def t_diag_pass(X, means, prec_chol, log_norm, dof, sample_weight, out_lpn, out_
             nb = min(BLOCK, n - start)
             load_block(X, start, nb, XT)
             _logprob_block_diag(XT, nb, means, prec_chol, zeros, logp)
-            _t_logprob(logp, nb, log_norm, dof, d, dist, lg)
+            _t_logprob(logp, nb, log_norm, dof, d, dist, lg, work)
             posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, ll[p],
                             sample_weight, no_term)
             if want_stats:

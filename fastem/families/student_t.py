@@ -29,7 +29,6 @@ weights u differ per component, so no data-wide scatter serves it).
 from typing import NamedTuple
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import digamma, gammaln
 
 from .. import kernels
@@ -164,24 +163,33 @@ def dof_update(nk, sum_u, sum_log, dof_e, n_features):
     responsibility, the root of log(nu / 2) - digamma(nu / 2) + c = 0 with
     c = 1 + (sum r E[log u] - sum r E[u]) / nk, where under the E-step's
     nu_e, sum r E[log u] = nk (digamma((nu_e + d) / 2) - log(nu_e / 2)) -
-    sum_log.  The left side decreases in nu; the root is clipped to
-    ``DOF_BOUNDS``."""
-    lo, hi = DOF_BOUNDS
-    out = np.array(dof_e, dtype=np.float64)
-    for k in np.flatnonzero(nk > 0):
-        nu_e = dof_e[k]
-        c = (1.0 + digamma(0.5 * (nu_e + n_features)) - np.log(0.5 * nu_e)
-             - (sum_log[k] + sum_u[k]) / nk[k])
+    sum_log.  The left side decreases in nu: bisection on log nu for every
+    component at once (to the last bit), clipped to ``DOF_BOUNDS``."""
+    lo, hi = np.log(DOF_BOUNDS[0]), np.log(DOF_BOUNDS[1])
+    dof_e = np.asarray(dof_e, dtype=np.float64)
+    out = dof_e.copy()
+    active = np.flatnonzero(nk > 0)
+    if not active.size:
+        return out
+    nu_e = dof_e[active]
+    c = (1.0 + digamma(0.5 * (nu_e + n_features)) - np.log(0.5 * nu_e)
+         - (sum_log[active] + sum_u[active]) / nk[active])
 
-        def h(nu, c=c):
-            return np.log(0.5 * nu) - digamma(0.5 * nu) + c
+    def h(log_nu):
+        nu = np.exp(log_nu)
+        return np.log(0.5 * nu) - digamma(0.5 * nu) + c
 
-        if h(hi) >= 0.0:
-            out[k] = hi
-        elif h(lo) <= 0.0:
-            out[k] = lo
-        else:
-            out[k] = brentq(h, lo, hi, xtol=1e-12, rtol=1e-14)
+    a = np.full(active.size, lo)
+    b = np.full(active.size, hi)
+    for _ in range(64):
+        mid = 0.5 * (a + b)
+        above = h(mid) > 0.0  # the root lies above mid
+        a = np.where(above, mid, a)
+        b = np.where(above, b, mid)
+    root = np.exp(0.5 * (a + b))
+    root = np.where(h(np.full(active.size, hi)) >= 0.0, DOF_BOUNDS[1], root)
+    root = np.where(h(np.full(active.size, lo)) <= 0.0, DOF_BOUNDS[0], root)
+    out[active] = root
     return out
 
 
