@@ -91,3 +91,24 @@ def test_plot_errors():
         fastem.plot_mixture(model, X)
     with pytest.raises(Exception, match="not fitted"):
         fastem.plot_bound(fastem.GaussianMixture())
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "poisson", "categorical", "student-t"])
+def test_plots_of_the_other_families(tmp_path, family):
+    from fastem.tools.reference import ESTIMATORS, family_data
+
+    data = family_data(family, 800, 3, 2, seed=3)
+    model = getattr(fastem, ESTIMATORS[family])(2, random_state=0).fit(data)
+    ax = fastem.plot_bound(model)
+    np.testing.assert_array_equal(ax.lines[0].get_data()[1], model.lower_bounds_)
+    ax = fastem.plot_mixture(model, data)
+    points = ax.collections[0].get_offsets()
+    if family == "student-t":
+        np.testing.assert_allclose(points, data[:, :2])
+        assert len(ax.patches) == 2 * 2
+    else:  # discrete rows jittered, so that equal rows stay visible
+        assert np.abs(points - data[:, :2]).max() <= 0.3
+        assert not ax.patches
+    marks = [line.get_xydata()[0] for line in ax.lines]
+    assert len(marks) == 2 and all(np.isfinite(m).all() for m in marks)
+    ax.figure.savefig(tmp_path / "m.png")

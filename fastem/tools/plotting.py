@@ -70,11 +70,15 @@ def plot_bound(model, ax=None):
         ax.legend(loc="lower right", fontsize="small")
     state = "converged" if model.converged_ else "not converged"
     kind = "" if _has_chain(model) else "variational "
-    ax.set_title(f"EM {kind}lower bound: {model.n_components} {model.covariance_type} "
+    ax.set_title(f"EM {kind}lower bound: {model.n_components} {_component_kind(model)} "
                  f"components, {state} after {model.n_iter_} iterations")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("mean log-likelihood per sample" if _has_chain(model)
-                  else "lower bound (ELBO, total)")
+    if not _has_chain(model):
+        ax.set_ylabel("lower bound (ELBO, total)")
+    elif hasattr(model, "alpha"):  # a MAP family: the prior is in the bound
+        ax.set_ylabel("mean log-likelihood + log prior / n, per sample")
+    else:
+        ax.set_ylabel("mean log-likelihood per sample")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
     return ax
@@ -137,13 +141,40 @@ def _projection(features, n_features):
     return np.asarray(P, dtype=np.float64), labels
 
 
+def _component_kind(model):
+    """"full", "diag", ... for models with covariance types (and "Student-t
+    full"), else the family ("Bernoulli", "Poisson", "Categorical")."""
+    name = type(model).__name__
+    cov = getattr(model, "covariance_type", None)
+    if name == "StudentTMixture":
+        return f"Student-t {cov}"
+    return cov if cov is not None else name.replace("Mixture", "")
+
+
+def _component_means(model):
+    """E[x | component] of each component, (K, d) float64: the means, the
+    Bernoulli probabilities, the Poisson rates, the expected category code."""
+    if hasattr(model, "means_"):
+        return np.asarray(model.means_, dtype=np.float64)
+    if hasattr(model, "rates_"):
+        return np.asarray(model.rates_, dtype=np.float64)
+    probabilities = model.probabilities_
+    if isinstance(probabilities, np.ndarray):
+        return np.asarray(probabilities, dtype=np.float64)
+    return np.stack([p @ np.arange(p.shape[1]) for p in probabilities], axis=1)
+
+
 def plot_mixture(model, X, features=None, ax=None, random_state=0):
     """Draw the rows of X, coloured by their most likely component, and each
-    component's mean with its 1- and 2-sigma ellipses.
+    component's mean with (for Gaussian and t components) its 1- and 2-sigma
+    ellipses (of the t's scale matrix).  For discrete data (Bernoulli,
+    Poisson, categorical mixtures) the rows are jittered by up to 0.3 so
+    that equal rows do not hide each other, and each component is marked at
+    its expected value (probabilities, rates, expected codes).
 
     Parameters
     ----------
-    model : fitted GaussianMixture
+    model : fitted fastem mixture
     X : array-like of shape (n_samples, n_features)
         In memory (at most ``MAX_POINTS`` rows, uniformly chosen, are drawn).
     features : pair of int, or array of shape (n_features, 2), optional
@@ -174,10 +205,21 @@ def plot_mixture(model, X, features=None, ax=None, random_state=0):
     ax = _axes(ax)
     labels = model.predict(X)
     Y = np.asarray(X, dtype=np.float64) @ P
+    shaped = hasattr(model, "covariances_")
+    if not shaped:
+        Y = Y + np.random.default_rng(random_state).uniform(-0.3, 0.3, size=Y.shape)
     colours = [f"C{k % 10}" for k in range(model.n_components)]
     ax.scatter(Y[:, 0], Y[:, 1], s=4, c=[colours[k] for k in labels], alpha=0.5,
                linewidths=0)
-    means = np.asarray(model.means_, dtype=np.float64) @ P
+    means = _component_means(model) @ P
+    for k in range(model.n_components):
+        ax.plot(*means[k], marker="x", color="black", markersize=6)
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    ax.set_title(f"{model.n_components} {_component_kind(model)} components")
+    if not shaped:
+        ax.autoscale_view()
+        return ax
     for k, cov in enumerate(_full_covariances(model)):
         projected = P.T @ cov @ P
         values, vectors = np.linalg.eigh(projected)
@@ -187,10 +229,6 @@ def plot_mixture(model, X, features=None, ax=None, random_state=0):
             ax.add_patch(Ellipse(means[k], 2 * scale * np.sqrt(values[1]),
                                  2 * scale * np.sqrt(values[0]), angle=angle, fill=False,
                                  edgecolor=colours[k], linewidth=1.5 / scale))
-        ax.plot(*means[k], marker="x", color="black", markersize=6)
-    ax.set_xlabel(axis_labels[0])
-    ax.set_ylabel(axis_labels[1])
-    ax.set_title(f"{model.n_components} {model.covariance_type} components")
     ax.autoscale_view()
     return ax
 
