@@ -36,6 +36,7 @@ def main():
 
     fastem.warmup(dtypes=("float64",), families=(args.family,),
                   covariance_types=("full",) if args.family == "student-t" else ())
+    cls = getattr(fastem, ESTIMATORS[args.family])  # its imports (scikit-learn) before
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
     before = peak_mb()
@@ -45,8 +46,7 @@ def main():
         numpy_em(args.family, X, family_start(args.family, X, args.n_components), 10)
         what = "numpy EM, 10 iterations"
     else:
-        model = getattr(fastem, ESTIMATORS[args.family])(args.n_components,
-                                                         random_state=0).fit(X)
+        model = cls(args.n_components, random_state=0).fit(X)
         what = f"fastem, n_iter {model.n_iter_}, lower_bound {model.lower_bound_:.10f}"
     seconds = time.perf_counter() - start
     print(f"{args.family} {args.n_samples:,} x {args.n_features}, k={args.n_components}: "
