@@ -3,7 +3,9 @@
 ``fastem.GaussianMixture`` and ``fastem.BayesianGaussianMixture`` are
 drop-in replacements for scikit-learn's, whose EM iterations run as fused,
 multi-threaded passes over the data, on one engine (``fastem.engine``) that
-every model family (``fastem.families``) plugs into.
+every model family (``fastem.families``) plugs into; ``BernoulliMixture``,
+``PoissonMixture``, ``CategoricalMixture`` and ``StudentTMixture`` are
+mixtures of the other families, with the same API.
 
 The models are loaded on first access: importing scikit-learn takes longer
 than everything else fastem imports, and ``fastem.warmup``, the kernels and
