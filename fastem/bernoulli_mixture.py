@@ -33,7 +33,10 @@ COMMON_DOC = """
         User-provided initial weights.
 """
 
-ENGINE_DOC = """
+def engine_doc(reseed_to):
+    """The engine's parameters' documentation; ``reseed_to``: where a
+    re-seeded component goes (its family's ``replace``)."""
+    return f"""
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and :meth:`sample`.
     warm_start : bool, default=False
@@ -42,7 +45,7 @@ ENGINE_DOC = """
         1 prints each initialisation and iteration; 2 adds times and changes.
     verbose_interval : int, default=10
         Iterations between two prints.
-    bound_check : {'warn', 'raise', 'ignore'}, default='warn'
+    bound_check : {{'warn', 'raise', 'ignore'}}, default='warn'
         What to do when the bound decreases by more than rounding explains
         (EM guarantees it never decreases): a
         :class:`fastem.BoundDecreaseWarning`, a
@@ -53,10 +56,12 @@ ENGINE_DOC = """
         1,000,000 out of core.
     reseed : bool, default=False
         Move a component with less than 2 samples' worth of responsibility
-        halfway between the row the others explain worst and their mean,
-        instead of keeping it empty (a :class:`fastem.ReseedWarning` says
-        so).
+        {reseed_to}, instead of keeping it empty (a
+        :class:`fastem.ReseedWarning` says so).
 """
+
+
+ENGINE_DOC = engine_doc("halfway between the row the others explain worst and their mean")
 
 ATTRIBUTES_DOC = """
     weights_ : ndarray of shape (n_components,)

@@ -5,7 +5,7 @@ from numbers import Real
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils._param_validation import Interval
 
-from .bernoulli_mixture import ENGINE_DOC
+from .bernoulli_mixture import engine_doc
 from .engine.estimator import (
     COMMON_PARAMETERS,
     CriteriaMixin,
@@ -50,10 +50,9 @@ class StudentTMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
         Initial degrees of freedom (None: 10 for every component), > 0.
     fit_degrees_of_freedom : bool, default=True
         Estimate the degrees of freedom (within [0.1, 1e4]); False keeps
-        ``degrees_of_freedom_init``.""" + ENGINE_DOC.replace(
-        "halfway between the row the others explain worst and their mean",
-        "to the row the others explain worst, with their mean scale and "
-        "degrees of freedom") + """
+        ``degrees_of_freedom_init``.""" + engine_doc(
+        "(or whose scale matrix is not positive-definite) to the row the others "
+        "explain worst, with their mean scale and degrees of freedom") + """
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)

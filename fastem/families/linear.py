@@ -38,11 +38,10 @@ class LinearParams(NamedTuple):
 class LinearPlan(Plan):
     """A pass of ``linear_pass``: ``coef`` (the compute dtype) and the
     float64 ``lnorm`` per component; ``log_factorial`` the table of the
-    row term (empty: none); with ``given``, statistics under given
-    responsibilities only."""
+    row term (empty: none); ``lpn_offset``: the row term summed once per
+    fit instead (see ``Plan.lpn_offset``)."""
 
-    def __init__(self, dtype, coef, lnorm, log_factorial, want_stats, given=False,
-                 lpn_offset=None):
+    def __init__(self, dtype, coef, lnorm, log_factorial, want_stats, lpn_offset=None):
         self.dtype = np.dtype(dtype)
         if lpn_offset is not None:  # the row term, summed once per fit
             self.lpn_offset = lpn_offset
@@ -120,7 +119,7 @@ class LinearFamily(Family):
     def given_plan(self, n_features, dtype):
         K = self.n_components
         return LinearPlan(dtype, np.zeros((K, n_features)), np.zeros(K), self.log_factorial,
-                          True, given=True)
+                          True)
 
     def initial_estimate(self, X, source):
         """The M-step under the initial responsibilities, with the weights
