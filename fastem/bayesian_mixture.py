@@ -4,12 +4,12 @@ the EM engine."""
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.mixture import BayesianGaussianMixture as _SkBayesianGaussianMixture
 
-from .engine.estimator import ENGINE_CONSTRAINTS, MixtureEstimator
+from .engine.estimator import ENGINE_CONSTRAINTS, LEARNING_DOC, MixtureEstimator
 from .families.bayesian_gaussian import BayesianGaussianFamily
 
 
 class BayesianGaussianMixture(MixtureEstimator, DensityMixin, BaseEstimator):
-    """Variational Bayesian Gaussian mixture on fused, multi-threaded Numba kernels.
+    __doc__ = """Variational Bayesian Gaussian mixture on fused, multi-threaded Numba kernels.
 
     A drop-in replacement for :class:`sklearn.mixture.BayesianGaussianMixture`:
     same parameters, attributes, methods, warnings and errors, and the same
@@ -65,8 +65,7 @@ class BayesianGaussianMixture(MixtureEstimator, DensityMixin, BaseEstimator):
         Re-seed a component whose covariance cannot be factorised at the row
         the others explain worst, instead of failing.  (An emptied component
         is left alone: switching components off is what the weights' prior
-        does.)
-
+        does.)""" + LEARNING_DOC + """
     Attributes
     ----------
     weights_, means_, covariances_, precisions_, precisions_cholesky_
@@ -121,12 +120,20 @@ class BayesianGaussianMixture(MixtureEstimator, DensityMixin, BaseEstimator):
         bound_check="warn",
         init_max_samples="auto",
         reseed=False,
+        learning_method="batch",
+        batch_size="auto",
+        learning_decay=0.7,
+        learning_offset=10.0,
+        total_samples=1e6,
     ):
         super().__init__(
             n_components=n_components, tol=tol, max_iter=max_iter, n_init=n_init,
             init_params=init_params, random_state=random_state, warm_start=warm_start,
             verbose=verbose, verbose_interval=verbose_interval, bound_check=bound_check,
             init_max_samples=init_max_samples, reseed=reseed,
+            learning_method=learning_method, batch_size=batch_size,
+            learning_decay=learning_decay, learning_offset=learning_offset,
+            total_samples=total_samples,
         )
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar

@@ -7,6 +7,7 @@ from sklearn.utils._param_validation import Interval
 
 from .engine.estimator import (
     COMMON_PARAMETERS,
+    LEARNING_DOC,
     CriteriaMixin,
     MixtureEstimator,
     mixture_constraints,
@@ -57,8 +58,7 @@ def engine_doc(reseed_to):
     reseed : bool, default=False
         Move a component with less than 2 samples' worth of responsibility
         {reseed_to}, instead of keeping it empty (a
-        :class:`fastem.ReseedWarning` says so).
-"""
+        :class:`fastem.ReseedWarning` says so).""" + LEARNING_DOC
 
 
 ENGINE_DOC = engine_doc("halfway between the row the others explain worst and their mean")
@@ -125,12 +125,17 @@ class BernoulliMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstima
     def __init__(self, n_components=1, *, tol=1e-3, max_iter=100, n_init=1,
                  init_params="kmeans", weights_init=None, probabilities_init=None, alpha=1e-2,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 bound_check="warn", init_max_samples="auto", reseed=False):
+                 bound_check="warn", init_max_samples="auto", reseed=False, learning_method="batch",
+                 batch_size="auto", learning_decay=0.7, learning_offset=10.0,
+                 total_samples=1e6):
         super().__init__(
             n_components=n_components, tol=tol, max_iter=max_iter, n_init=n_init,
             init_params=init_params, random_state=random_state, warm_start=warm_start,
             verbose=verbose, verbose_interval=verbose_interval, bound_check=bound_check,
             init_max_samples=init_max_samples, reseed=reseed,
+            learning_method=learning_method, batch_size=batch_size,
+            learning_decay=learning_decay, learning_offset=learning_offset,
+            total_samples=total_samples,
         )
         self.weights_init = weights_init
         self.probabilities_init = probabilities_init

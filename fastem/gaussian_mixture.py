@@ -4,12 +4,12 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.mixture import GaussianMixture as _SkGaussianMixture
 
 from .engine.bound import BoundDecreaseError, BoundDecreaseWarning
-from .engine.estimator import ENGINE_CONSTRAINTS, CriteriaMixin, MixtureEstimator
+from .engine.estimator import ENGINE_CONSTRAINTS, LEARNING_DOC, CriteriaMixin, MixtureEstimator
 from .families.gaussian import GaussianFamily
 
 
 class GaussianMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimator):
-    """Gaussian mixture fitted by EM on fused, multi-threaded Numba kernels.
+    __doc__ = """Gaussian mixture fitted by EM on fused, multi-threaded Numba kernels.
 
     A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: same
     parameters, attributes, methods, warnings and errors, and the same
@@ -76,8 +76,7 @@ class GaussianMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
         ``1 / n_components``, and EM goes on; a :class:`fastem.ReseedWarning`
         says what was re-seeded.  scikit-learn has no such option (it raises
         "ill-defined empirical covariance", or keeps an empty component).
-        Not a scikit-learn parameter (keyword-only).
-
+        Not a scikit-learn parameter (keyword-only).""" + LEARNING_DOC + """
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
@@ -150,12 +149,20 @@ class GaussianMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
         bound_check="warn",
         init_max_samples="auto",
         reseed=False,
+        learning_method="batch",
+        batch_size="auto",
+        learning_decay=0.7,
+        learning_offset=10.0,
+        total_samples=1e6,
     ):
         super().__init__(
             n_components=n_components, tol=tol, max_iter=max_iter, n_init=n_init,
             init_params=init_params, random_state=random_state, warm_start=warm_start,
             verbose=verbose, verbose_interval=verbose_interval, bound_check=bound_check,
             init_max_samples=init_max_samples, reseed=reseed,
+            learning_method=learning_method, batch_size=batch_size,
+            learning_decay=learning_decay, learning_offset=learning_offset,
+            total_samples=total_samples,
         )
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar

@@ -54,12 +54,17 @@ class PoissonMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimato
     def __init__(self, n_components=1, *, tol=1e-3, max_iter=100, n_init=1,
                  init_params="kmeans", weights_init=None, rates_init=None, alpha=1e-2,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 bound_check="warn", init_max_samples="auto", reseed=False):
+                 bound_check="warn", init_max_samples="auto", reseed=False, learning_method="batch",
+                 batch_size="auto", learning_decay=0.7, learning_offset=10.0,
+                 total_samples=1e6):
         super().__init__(
             n_components=n_components, tol=tol, max_iter=max_iter, n_init=n_init,
             init_params=init_params, random_state=random_state, warm_start=warm_start,
             verbose=verbose, verbose_interval=verbose_interval, bound_check=bound_check,
             init_max_samples=init_max_samples, reseed=reseed,
+            learning_method=learning_method, batch_size=batch_size,
+            learning_decay=learning_decay, learning_offset=learning_offset,
+            total_samples=total_samples,
         )
         self.weights_init = weights_init
         self.rates_init = rates_init

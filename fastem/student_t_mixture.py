@@ -97,12 +97,17 @@ class StudentTMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
                  means_init=None, precisions_init=None, degrees_of_freedom_init=None,
                  fit_degrees_of_freedom=True, random_state=None, warm_start=False, verbose=0,
                  verbose_interval=10, bound_check="warn", init_max_samples="auto",
-                 reseed=False):
+                 reseed=False, learning_method="batch",
+                 batch_size="auto", learning_decay=0.7, learning_offset=10.0,
+                 total_samples=1e6):
         super().__init__(
             n_components=n_components, tol=tol, max_iter=max_iter, n_init=n_init,
             init_params=init_params, random_state=random_state, warm_start=warm_start,
             verbose=verbose, verbose_interval=verbose_interval, bound_check=bound_check,
             init_max_samples=init_max_samples, reseed=reseed,
+            learning_method=learning_method, batch_size=batch_size,
+            learning_decay=learning_decay, learning_offset=learning_offset,
+            total_samples=total_samples,
         )
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar

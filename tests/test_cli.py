@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -239,3 +240,29 @@ def test_family_options_reach_the_model(tmp_path, capsys):
     assert fastem.load(out_file).alpha == 3.0
     code, _, err = run(["fit", str(path), "-k", "2", "--model", "bernoulli"], capsys)
     assert code == 1 and "must be 0 or 1" in err
+
+
+@pytest.mark.parametrize("method", ["incremental", "online"])
+def test_fit_incremental_and_online_show_blocks_and_passes(tmp_path, data, capsys, method):
+    model_path = tmp_path / "m.npz"
+    code, out, err = run(["fit", str(data), "-k", "3", "--learning-method", method,
+                          "--batch-size", "500", "--max-iter", "4", "--out", str(model_path)],
+                         capsys)
+    assert code == 0
+    passes = [line for line in err.splitlines() if line.startswith("pass")]
+    blocks = [line for line in err.splitlines() if line.strip().startswith(("block", "batch"))]
+    direct = fastem.GaussianMixture(3, random_state=0, learning_method=method, batch_size=500,
+                                    max_iter=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 4 passes: not converged
+        direct.fit(X)
+    assert len(passes) == direct.n_iter_
+    assert all("bound" in line for line in passes)
+    if method == "incremental":  # F after every step once every block has statistics
+        assert len(blocks) == len(direct.m_step_bounds_)
+        assert blocks[-1].startswith("  block 6/6  rows 2500-3000  bound")
+    else:
+        assert len(blocks) == direct.n_iter_ * 6 and "log-likelihood" in blocks[0]
+    saved = fastem.load(model_path)
+    np.testing.assert_array_equal(saved.means_, direct.means_)
+    assert saved.learning_method == method

@@ -249,7 +249,9 @@ def test_constructor_signature_extends_sklearns():
     ours_params = list(ours.parameters.values())
     assert ours_params[: len(theirs.parameters)] == list(theirs.parameters.values())
     extra = ours_params[len(theirs.parameters):]
-    assert [p.name for p in extra] == ["bound_check", "init_max_samples", "reseed"]
+    assert [p.name for p in extra] == ["bound_check", "init_max_samples", "reseed",
+                                       "learning_method", "batch_size", "learning_decay",
+                                       "learning_offset", "total_samples"]
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in extra)
 
 

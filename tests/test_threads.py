@@ -43,6 +43,16 @@ for model, data in models:
     for a in (model.weights_, np.asarray(model.lower_bounds_), model.score_samples(data),
               model.predict_proba(data)):
         digest.update(np.ascontiguousarray(a).tobytes())
+# Incremental and online EM: blocks, M-steps between them, kept statistics.
+for method in ("incremental", "online"):
+    for cov in ("full", "tied"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = fastem.GaussianMixture(3, covariance_type=cov, learning_method=method,
+                                       batch_size=7000, max_iter=3, tol=0.0,
+                                       random_state=0).fit(X)
+        for a in (m.means_, m.covariances_, np.asarray(m.lower_bounds_)):
+            digest.update(np.ascontiguousarray(a).tobytes())
 print(numba.get_num_threads(), digest.hexdigest())
 """
 

@@ -24,15 +24,24 @@ from .init import initial_responsibilities
 from .reseed import Reseeder, ReseedWarning, reseed_message
 
 
-def run_em(est, family, X, sw, positive, on_iteration=None):
+def run_em(est, family, X, sw, positive, on_iteration=None, on_block=None):
     """``em_steps`` with each pass it asks for made at once;
     ``on_iteration(lower_bound, seconds)``, if given, hears of each
-    iteration's bound and how long its pass took."""
+    iteration's bound and how long its pass took; ``on_block(index, count,
+    start, stop, value)`` of each step of incremental or online EM
+    (``fastem.engine.incremental``)."""
     pass_seconds = [0.0]
 
     def report(lower_bound):
         on_iteration(lower_bound, pass_seconds[0])
 
+    method = getattr(est, "learning_method", "batch")
+    if method != "batch":
+        from .incremental import run_incremental, run_online
+
+        run = run_incremental if method == "incremental" else run_online
+        run(est, family, X, sw, positive, on_iteration, on_block)
+        return
     steps = em_steps(est, family, X, sw, positive,
                      on_iteration=report if on_iteration is not None else None)
     try:
@@ -70,17 +79,8 @@ def em_steps(est, family, X, sw, positive, cache=None, on_iteration=None):
     hears of each iteration's bound.  The fitted attributes are set when it
     finishes."""
     n_samples, n_features = X.shape
-    _check_sizes(n_samples, family.n_components, positive)
-    family.setup(n_features, X.dtype)
-    dtype = family.dtype
-    if isinstance(sw, np.ndarray):
-        # Once in the passes' dtype, so that no pass converts them again.
-        sw = kernel_array(sw, dtype)
-
-    do_init = not (est.warm_start and hasattr(est, "converged_"))
+    sw, do_init, random_state = start_fit(est, family, X, sw, positive, cache)
     n_init = est.n_init if do_init else 1
-    random_state = check_random_state(est.random_state)
-    family.prepare(X, sw, cache)
     reseeder = Reseeder(family, X, sw) if est.reseed else None
 
     max_lower_bound = -np.inf
@@ -91,17 +91,7 @@ def em_steps(est, family, X, sw, positive, cache=None, on_iteration=None):
         est._init_index = init  # read by the command line's progress lines
         est._print_verbose_msg_init_beg(init)
         events = []
-        if do_init:
-            estimate = None
-            if family.needs_responsibilities():
-                source = initial_responsibilities(X, sw, est.init_params, family.n_components,
-                                                  random_state, est.init_max_samples)
-                estimate, nk = family.initial_estimate(X, source)
-                if reseeder is not None:
-                    estimate = reseeder(estimate, nk, "initialisation", events)
-            params = family.initial_params(estimate)
-        else:
-            params = family.from_estimator(est)
+        params = initial_params(est, family, X, sw, do_init, random_state, reseeder, events)
         lower_bound = -np.inf if do_init else est.lower_bound_
         lower_bounds = []
         checker = BoundChecker(est.bound_check, family.exact_em, family.kernel_dtype, n_features)
@@ -168,25 +158,69 @@ def em_steps(est, family, X, sw, positive, cache=None, on_iteration=None):
 
     if reseeds:
         warnings.warn(reseed_message(reseeds), ReseedWarning, stacklevel=4)
-    if not best_converged and est.max_iter > 0:
+    params, n_iter, lower_bounds, checker = best
+    chain = None
+    if family.exact_em and est.bound_check != "ignore":
+        chain = (checker.m_step_bounds, checker.kl_divergences)
+    set_fitted(est, family, params, n_iter, lower_bounds, max_lower_bound, best_converged, chain)
+
+
+def start_fit(est, family, X, sw, positive, cache=None):
+    """A fit's set-up: the sizes checked, the family set up for X and
+    prepared (its data-wide quantities), the sample weights in its dtype.
+    Returns ``(sw, do_init, random_state)``: ``do_init`` False for a warm
+    start from the estimator's fitted parameters."""
+    _check_sizes(X.shape[0], family.n_components, positive)
+    family.setup(X.shape[1], X.dtype)
+    if isinstance(sw, np.ndarray):
+        # Once in the passes' dtype, so that no pass converts them again.
+        sw = kernel_array(sw, family.dtype)
+    do_init = not (est.warm_start and hasattr(est, "converged_"))
+    random_state = check_random_state(est.random_state)
+    family.prepare(X, sw, cache)
+    return sw, do_init, random_state
+
+
+def initial_params(est, family, X, sw, do_init, random_state, reseeder=None, events=None):
+    """The parameters of a run's first E-step: from the initialisation
+    (``init_params`` on X, the ``*_init`` arrays), or the estimator's own
+    for a warm start."""
+    if not do_init:
+        return family.from_estimator(est)
+    estimate = None
+    if family.needs_responsibilities():
+        source = initial_responsibilities(X, sw, est.init_params, family.n_components,
+                                          random_state, est.init_max_samples)
+        estimate, nk = family.initial_estimate(X, source)
+        if reseeder is not None:
+            estimate = reseeder(estimate, nk, "initialisation", events)
+    return family.initial_params(estimate)
+
+
+def set_fitted(est, family, params, n_iter, lower_bounds, lower_bound, converged, chain=None,
+               max_iter=None):
+    """The fitted attributes of the best run (a ``ConvergenceWarning`` when it
+    did not converge); ``chain``: ``(m_step_bounds, kl_divergences)``, or
+    None when none were kept (then no earlier fit's are left behind)."""
+    max_iter = est.max_iter if max_iter is None else max_iter
+    if not converged and max_iter > 0:
         warnings.warn(
             "Best performing initialization did not converge. "
             "Try different init parameters, or increase max_iter, "
             "tol, or check for degenerate data.",
             ConvergenceWarning,
         )
-
-    params, n_iter, lower_bounds, checker = best
     for name, value in family.fitted_attributes(params).items():
         setattr(est, name, value)
+    est.__dict__.pop("_online", None)  # an online fit's state, set again by one
     est.n_iter_ = n_iter
     est.lower_bounds_ = lower_bounds
-    est.lower_bound_ = max_lower_bound
-    est.converged_ = best_converged
-    if family.exact_em and est.bound_check != "ignore":
-        est.m_step_bounds_ = np.asarray(checker.m_step_bounds, dtype=np.float64)
-        est.kl_divergences_ = np.asarray(checker.kl_divergences, dtype=np.float64)
-    else:  # none computed: no chain of an earlier fit left behind
+    est.lower_bound_ = lower_bound
+    est.converged_ = converged
+    if chain is not None:
+        est.m_step_bounds_ = np.asarray(chain[0], dtype=np.float64)
+        est.kl_divergences_ = np.asarray(chain[1], dtype=np.float64)
+    else:
         for name in ("m_step_bounds_", "kl_divergences_"):
             if hasattr(est, name):
                 delattr(est, name)

@@ -8,7 +8,7 @@ constructor parameters and says which family it is (``_family()``).
 """
 
 import math
-from numbers import Integral
+from numbers import Integral, Real
 from time import time
 
 import numpy as np
@@ -29,7 +29,50 @@ ENGINE_CONSTRAINTS = {
     "bound_check": [StrOptions({"warn", "raise", "ignore"})],
     "init_max_samples": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     "reseed": ["boolean"],
+    "learning_method": [StrOptions({"batch", "incremental", "online"})],
+    "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    # LatentDirichletAllocation's, whose convention these parameters follow.
+    "learning_decay": [Interval(Real, 0, 1, closed="both")],
+    "learning_offset": [Interval(Real, 1.0, None, closed="left")],
+    "total_samples": [Interval(Real, 0, None, closed="neither")],
 }
+
+
+#: The documentation of the learning parameters every model has.
+LEARNING_DOC = """
+    learning_method : {'batch', 'incremental', 'online'}, default='batch'
+        'batch': EM, one pass over all rows per iteration.  'incremental':
+        Neal and Hinton's incremental EM -- the rows in blocks of
+        ``batch_size``, each block's statistics kept; a step recomputes one
+        block's under the current parameters and runs the M-step on the
+        total, so a pass makes as many M-steps as there are blocks (often
+        reaching the optimum in fewer passes: for data read from disk).  Its
+        bound F(q, theta) is exact after every step and checked per block;
+        ``n_iter_`` counts passes, ``tol`` applies to F's change over a pass.
+        'online': stepwise EM over mini-batches of ``batch_size`` rows (as
+        :meth:`partial_fit`), initialised on the first one, ``max_iter``
+        passes; for streams and a good model in one pass.  Neither takes
+        ``reseed``; a tied Gaussian model's passes then keep per-component
+        second moments (the full kernel), as its blocks need them.
+        Not a scikit-learn parameter (keyword-only), named after
+        ``LatentDirichletAllocation``'s.
+    batch_size : int or 'auto', default='auto'
+        Rows per block (incremental; 'auto': 64 blocks, fewer when that
+        makes blocks below 16,384 rows -- but 4 when the rows allow -- or
+        their kept statistics would pass 256 MiB; a dask array's own row
+        blocks are its blocks) or per mini-batch (online and
+        :meth:`partial_fit`; 'auto': 65,536).
+    learning_decay : float, default=0.7
+        Online EM's step for batch t is ``(learning_offset + t) **
+        -learning_decay`` (t = 0 for the first, whose step is 1); in
+        (0.5, 1] for the guarantees of stepwise EM.
+    learning_offset : float, default=10.0
+        Down-weights the first batches' steps (>= 1).
+    total_samples : float, default=1e6
+        The size of the data :meth:`partial_fit` scales each batch's
+        statistics to (``fit`` uses the number of rows); matters for models
+        with priors (the MAP families, Bayesian models).
+"""
 
 
 def mixture_constraints(*names):
@@ -56,7 +99,8 @@ class MixtureEstimator:
     rest."""
 
     def __init__(self, n_components, *, tol, max_iter, n_init, init_params, random_state,
-                 warm_start, verbose, verbose_interval, bound_check, init_max_samples, reseed):
+                 warm_start, verbose, verbose_interval, bound_check, init_max_samples, reseed,
+                 learning_method, batch_size, learning_decay, learning_offset, total_samples):
         self.n_components = n_components
         self.tol = tol
         self.max_iter = max_iter
@@ -69,6 +113,11 @@ class MixtureEstimator:
         self.bound_check = bound_check
         self.init_max_samples = init_max_samples
         self.reseed = reseed
+        self.learning_method = learning_method
+        self.batch_size = batch_size
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
+        self.total_samples = total_samples
 
     def _family(self):
         """The model family, made from the constructor parameters."""
@@ -130,12 +179,66 @@ class MixtureEstimator:
         # attribute, so no half-updated model survives.  The BLAS thread
         # limit is a context manager and is restored on the way out too.
         saved = self._fitted_attributes()
+        state = getattr(self, "_online", None)
         try:
             with config_context(skip_parameter_validation=True), single_threaded_blas():
                 return self._fit_predict(X, labels, sample_weight)
         except BaseException:
             self._restore_fitted_attributes(saved)
+            if state is not None:
+                self._online = state
             raise
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the model with one batch of rows by online (stepwise) EM.
+
+        The first call initialises the model from the first ``batch_size``
+        rows of X (``init_params``; or goes on from a model fitted by
+        ``fit``); every call then cuts X into batches of ``batch_size`` rows
+        and, for each, takes its statistics under the current parameters,
+        scaled to ``total_samples`` rows, into running statistics with step
+        ``(learning_offset + t) ** -learning_decay`` (``t`` the batches seen
+        before; the first batch's step is 1), and runs the M-step.  Later
+        calls check X's number of features as scikit-learn's ``partial_fit``
+        estimators do.  ``n_iter_`` counts the calls, ``n_batches_seen_`` the
+        batches; ``lower_bound_`` is the mean log-likelihood of this call's
+        batches, each under the parameters that scored it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Anything ``fit`` takes (arrays, memmaps, chunk sources, dask
+            arrays).
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : object
+        """
+        from .incremental import partial_fit
+
+        if not get_config()["skip_parameter_validation"]:
+            self._validate_params()
+        state = getattr(self, "_online", None)
+        first = state is None and not hasattr(self, "converged_")
+        saved = self._fitted_attributes()
+        kept = None if state is None else (state.running, state.t)
+        try:
+            with config_context(skip_parameter_validation=True), single_threaded_blas():
+                X = self._validate_X(X, reset=first)
+                sw, positive = validation.check_sample_weight(sample_weight, X)
+                partial_fit(self, self._family(), X, sw, positive)
+        except BaseException:
+            self._restore_fitted_attributes(saved)
+            if state is None:
+                self.__dict__.pop("_online", None)
+            else:
+                state.running, state.t = kept
+                self._online = state
+            raise
+        return self
 
     def _fitted_attributes(self):
         """The fitted state: public attributes ending in an underscore
@@ -213,8 +316,8 @@ class MixtureEstimator:
         """The fit as a generator of E-step requests (``fastem.engine.em``)."""
         return em_steps(self, self._family(), X, sw, positive, cache)
 
-    def _run_em(self, X, sw, positive, on_iteration=None):
-        run_em(self, self._family(), X, sw, positive, on_iteration)
+    def _run_em(self, X, sw, positive, on_iteration=None, on_block=None):
+        run_em(self, self._family(), X, sw, positive, on_iteration, on_block)
 
     def _check_sample_weight(self, sample_weight, X):
         return validation.check_sample_weight(sample_weight, X)

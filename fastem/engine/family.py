@@ -61,6 +61,16 @@ class Family:
     #: Whether ``check_values`` has anything to check (else no pass is made).
     checks_values = False
 
+    #: The fields of the statistics' ``moments`` that are not sums but the
+    #: frame the sums are taken in (a centre, the E-step's degrees of
+    #: freedom): statistics of different E-steps are added after ``rebase``.
+    frame_fields = ()
+
+    #: Whether every pass reads every row (batch EM).  Incremental and
+    #: online EM set it False before ``prepare``: a quantity summed once
+    #: over all rows must then come from each pass instead.
+    whole_passes = True
+
     #: The fitted attributes that are arrays (saved as arrays), and those
     #: that are plain numbers, beyond the engine's own.
     array_attributes = ()
@@ -120,6 +130,29 @@ class Family:
         """Raise ``ValueError`` unless a validated block of rows holds values
         the family's densities take (0/1, counts, category codes: float
         data always pass); ``params``: the fitted model's, when scoring."""
+
+    def rebase(self, stats, frame):
+        """``stats.moments`` expressed in the frame of the moments ``frame``
+        (the same sums, taken about ``frame``'s centre): what statistics of
+        different E-steps need before they are added.  By default the
+        moments are plain sums and are returned as they are."""
+        return stats.moments
+
+    def entropy(self, stats, params):
+        """H(q) summed over the rows of ``stats``, q the posterior of the
+        E-step under ``params`` that took them: the log-likelihood less
+        E_q[log p(X, Z | params)] (exact EM)."""
+        return stats.sum_lpn - self.expected_log_joint(stats, params)[0]
+
+    def block_bound(self, stats, entropy, params):
+        """``(F, scale)`` per unit weight: F(q, params) = E_q[log p(X, Z |
+        params)] + H(q) + log p(params), with q the posteriors ``stats`` were
+        taken under (possibly of different E-steps: incremental EM) and
+        ``entropy`` their H(q); ``scale`` the size of its terms."""
+        joint, scale = self.expected_log_joint(stats, params)
+        prior = self.log_prior(params)
+        n = stats.n_samples
+        return (joint + entropy + prior) / n, (scale + abs(prior)) / n
 
     def log_mass(self, params):
         """log of the total mixing weight of ``params`` (0 when it sums to

@@ -185,9 +185,19 @@ def _fit_in_lockstep(models, X, sw, positive):
         finally:
             seconds[i] += time.perf_counter() - started
 
-    from .em import em_steps
+    from .em import em_steps, run_em
 
     for i, model in enumerate(models):
+        if getattr(model, "learning_method", "batch") != "batch":
+            # Incremental and online EM run an M-step per block: no rounds to
+            # share, so such a candidate reads X on its own.
+            started = time.perf_counter()
+            try:
+                run_em(model, families[i], X, sw, positive)
+            except (ValueError, ArithmeticError) as error:
+                errors[i] = str(error)
+            seconds[i] += time.perf_counter() - started
+            continue
         steps[i] = em_steps(model, families[i], X, sw, positive, cache)
         advance(i, None)
     while requests:

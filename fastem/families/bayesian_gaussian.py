@@ -216,8 +216,9 @@ class BayesianGaussianFamily(GaussianComponents):
                                     dtype=np.float64)
 
     def m_step(self, stats):
+        stats, tied = self.tied_view(stats)
         nk, xk, sk, _ = gaussian_estimates(stats, self.covariance_type, self.reg_covar,
-                                           self.dtype, self.tied)
+                                           self.dtype, tied)
         estimate = self._update(nk, xk, sk)
         return estimate, self._reg_slack(estimate, nk)
 
@@ -303,14 +304,32 @@ class BayesianGaussianFamily(GaussianComponents):
         (a total over the rows, not per row): minus the E-step's sum r log r,
         the Wishart and weight normalisers and the means' precision term,
         over the new ``params``; ``stats`` from the E-step under
-        ``e_step_params``.  sum_i w_i sum_k r_ik log r_ik is the E-step's
-        expected log-densities (a closed form of its statistics) less its
-        log-likelihood."""
+        ``e_step_params``."""
+        expected, scale = self._expected(stats, e_step_params)
+        value = self._bound_terms(stats.sum_lpn - expected, params)
+        return value, (scale + stats.sum_abs_lpn) / stats.n_samples
+
+    def _expected(self, stats, params):
+        """sum_i w_i sum_k r_ik log rho_ik: the E-step's expected
+        log-densities, a closed form of its statistics."""
+        stats, tied = self.tied_view(stats)
+        return expected_log_density(stats, params.means, params.precisions_cholesky,
+                                    self.cached_log_norm(params), self.covariance_type, tied)
+
+    def entropy(self, stats, params):
+        """-sum_i w_i sum_k r_ik log r_ik: the log-likelihood (of the
+        variational log-densities) less their expectation."""
+        return stats.sum_lpn - self._expected(stats, params)[0]
+
+    def block_bound(self, stats, entropy, params):
+        """The bound of ``params`` fitted to ``stats`` (the M-step's result:
+        scikit-learn's formula holds there), the posteriors' entropy
+        ``entropy``: a total, as ``bound``."""
+        scale = stats.sum_abs_lpn / stats.n_samples
+        return self._bound_terms(entropy, params), scale
+
+    def _bound_terms(self, entropy, params):
         n_features = params.means.shape[1]
-        expected, scale = expected_log_density(
-            stats, e_step_params.means, e_step_params.precisions_cholesky,
-            self.cached_log_norm(e_step_params), self.covariance_type, self.tied)
-        sum_r_log_r = expected - stats.sum_lpn
         log_det = log_det_cholesky(params.precisions_cholesky, self.covariance_type,
                                    n_features) - 0.5 * n_features * np.log(
             params.degrees_of_freedom)
@@ -325,10 +344,9 @@ class BayesianGaussianFamily(GaussianComponents):
         else:
             wc = params.weight_concentration
             log_norm_weight = float(gammaln(np.sum(wc)) - np.sum(gammaln(wc)))
-        value = (-sum_r_log_r - log_wishart - log_norm_weight
-                 - 0.5 * n_features * float(np.sum(np.log(params.mean_precision))))
         # (scikit-learn's tied bound is an array of shape (1,): a number here.)
-        return np.float64(value), (scale + stats.sum_abs_lpn) / stats.n_samples
+        return np.float64(entropy - log_wishart - log_norm_weight
+                          - 0.5 * n_features * float(np.sum(np.log(params.mean_precision))))
 
     # ----------------------------------------------------------- re-seed
 

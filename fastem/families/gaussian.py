@@ -16,6 +16,7 @@ mean for tied, accumulated in float64, so covariances do not lose their
 digits to cancellation.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -403,10 +404,32 @@ def tied_scatter(X, sample_weight=None):
     return data_scatter(X, sample_weight, "full")
 
 
+def shift_sums(sum_x, second, weight, delta):
+    """Centred sums moved to another centre: with ``sum_x = sum_i w_i (x_i -
+    s)`` and ``second`` the matching second moment (full: upper triangle;
+    diag: squares; no columns: none), ``weight = sum_i w_i`` and ``delta =
+    s - s'``, the same sums about s' (x - s' = (x - s) + delta).  Full
+    second moments come back whole (both triangles)."""
+    moved_x = sum_x + weight[:, None] * delta
+    if second.ndim == 3 and second.shape[-1]:
+        outer = sum_x[:, :, None] * delta[:, None, :]
+        moved = (_symmetrize(second) + outer + np.swapaxes(outer, 1, 2)
+                 + weight[:, None, None] * delta[:, :, None] * delta[:, None, :])
+    elif second.size:
+        moved = second + 2.0 * delta * sum_x + weight[:, None] * delta**2
+    else:
+        moved = second
+    return moved_x, moved
+
+
+@functools.lru_cache(maxsize=16)
+def _upper_mask(d):
+    return np.triu(np.ones((d, d), dtype=bool))
+
+
 def _symmetrize(upper):
     """Fill the lower triangles of a stack of upper-triangular-filled matrices."""
-    lower = np.tril(np.swapaxes(upper, -1, -2), -1)
-    return np.triu(upper) + lower
+    return np.where(_upper_mask(upper.shape[-1]), upper, np.swapaxes(upper, -1, -2))
 
 
 # --------------------------------------------------------------------------
@@ -827,8 +850,50 @@ class GaussianComponents(Family):
         """The kernel's per-component constants, float64 ``(K,)``."""
         raise NotImplementedError
 
+    frame_fields = ("shift",)
+
+    def blockwise_tied(self):
+        """Whether passes cover only some rows (incremental and online EM)
+        in a tied model: the tied kernel leaves the rows' scatter to one
+        computation over all of them (``prepare``), so such passes run the
+        full kernel with the shared factor repeated and keep per-component
+        second moments instead (``tied_view``)."""
+        return self.covariance_type == "tied" and not self.whole_passes
+
+    def tied_view(self, stats):
+        """``(stats, tied scatter)`` for the tied M-step and bound: as they
+        are, with the scatter of all rows, for batch EM; for blockwise
+        passes, the first moments moved to the rows' mean and the scatter
+        the sum of the components' second moments about it (the rows'
+        responsibilities sum to 1)."""
+        if not self.blockwise_tied():
+            return stats, self.tied
+        mo = stats.moments
+        nk = stats.nk
+        total = float(nk.sum())
+        center = ((mo.sum_x.sum(axis=0) + nk @ mo.shift) / total if total > 0
+                  else mo.shift[0])
+        sum_x, second = shift_sums(mo.sum_x, mo.second, nk, mo.shift - center)
+        K, d = sum_x.shape
+        moments = Moments(np.broadcast_to(center, (K, d)), sum_x, np.empty((K, 0)))
+        return (stats._replace(moments=moments),
+                TiedScatter(total, center, second.sum(axis=0)))
+
+    def rebase(self, stats, frame):
+        """The sums about ``frame.shift`` (``shift_sums``)."""
+        mo = stats.moments
+        if mo.shift is frame.shift or np.array_equal(mo.shift, frame.shift):
+            return mo
+        sum_x, second = shift_sums(mo.sum_x, mo.second, stats.nk, mo.shift - frame.shift)
+        return Moments(frame.shift, sum_x, second)
+
     def plan(self, params, data_dtype, want_stats):
         dtype = self.kernel_dtype_for(params, data_dtype)
+        if self.blockwise_tied():
+            K, d = params.means.shape
+            chol = np.broadcast_to(np.asarray(params.precisions_cholesky), (K, d, d))
+            return GaussianPlan("full", dtype, params.means, chol,
+                                self.cached_log_norm(params), want_stats, params=params)
         return GaussianPlan(self.covariance_type, dtype, params.means,
                             np.asarray(params.precisions_cholesky),
                             self.cached_log_norm(params), want_stats, params=params)
@@ -949,8 +1014,9 @@ class GaussianFamily(GaussianComponents):
         return log_norm(params, self.covariance_type)
 
     def m_step(self, stats):
+        stats, tied = self.tied_view(stats)
         weights, means, covariances, loss = m_step(stats, self.covariance_type, self.reg_covar,
-                                                   self.dtype, tied=self.tied)
+                                                   self.dtype, tied=tied)
         return (weights, means, covariances), loss
 
     def finish(self, estimate):
@@ -972,9 +1038,9 @@ class GaussianFamily(GaussianComponents):
                 stats.sum_abs_lpn / stats.n_samples)
 
     def expected_log_joint(self, stats, params):
+        stats, tied = self.tied_view(stats)
         return expected_log_density(stats, params.means, params.precisions_cholesky,
-                                    self.cached_log_norm(params), self.covariance_type,
-                                    self.tied)
+                                    self.cached_log_norm(params), self.covariance_type, tied)
 
     # ----------------------------------------------------------- re-seed
 

@@ -39,6 +39,9 @@ class PoissonFamily(LinearFamily):
         every rate 1, whose log-likelihood is that less d per row -- the
         kernel's own sum, so every source of the rows gives the same bits.
         The fit's passes then leave the row term out of the kernel."""
+        if not self.whole_passes:  # a pass over some rows: each computes its own
+            self.row_total = None
+            return
         cache = {} if cache is None else cache
         if "poisson_row_total" not in cache:
             d = X.shape[1]

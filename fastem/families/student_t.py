@@ -47,6 +47,7 @@ from .gaussian import (
     log_det_cholesky,
     n_parameters,
     precision_cholesky,
+    shift_sums,
 )
 
 #: The degrees of freedom the M-step keeps to.
@@ -244,6 +245,29 @@ class StudentTFamily(GaussianFamily):
 
     def output_dtype(self, params, data_dtype):
         return compute_dtype(data_dtype)
+
+    frame_fields = ("shift", "dof")
+
+    def blockwise_tied(self):
+        return False  # tied runs the full kernel: its second moments are its own
+
+    def rebase(self, stats, frame):
+        """The sums about ``frame.shift`` (weighted by r E[u]), and ``sum_log``
+        as if taken under ``frame.dof``: what the updates use of it, sum r
+        E[log u] = nk (digamma((nu_e + d) / 2) - log(nu_e / 2)) - sum_log,
+        stays the same."""
+        mo = stats.moments
+        same_shift = mo.shift is frame.shift or np.array_equal(mo.shift, frame.shift)
+        if same_shift and np.array_equal(mo.dof, frame.dof):
+            return mo
+        d = mo.sum_x.shape[1]
+        sum_x, second = shift_sums(mo.sum_x, mo.second, mo.sum_u, mo.shift - frame.shift)
+
+        def g(nu):
+            return digamma(0.5 * (nu + d)) - np.log(0.5 * nu)
+
+        sum_log = mo.sum_log + stats.nk * (g(frame.dof) - g(mo.dof))
+        return TMoments(frame.shift, sum_log, mo.sum_u, sum_x, second, frame.dof)
 
     def m_step(self, stats):
         mo = stats.moments

@@ -292,8 +292,18 @@ class _Progress:
                 else 0.0
             left = int(min(left, max(0.0, np.ceil(needed))))
         rate = self.n_samples / seconds if seconds > 0 else float("inf")
-        print(f"iteration {self.iteration:4d}  bound {bound: .8f}  change {change: .2e}  "
+        word = "iteration" if getattr(self.model, "learning_method", "batch") == "batch" \
+            else "pass"
+        print(f"{word} {self.iteration:4d}  bound {bound: .8f}  change {change: .2e}  "
               f"{rate:10.3g} rows/s  ETA {_eta(left * seconds)}", file=self.stream, flush=True)
+
+    def block(self, index, count, start, stop, bound):
+        """A line per block of incremental EM (F after its step) or batch of
+        online EM (its mean log-likelihood)."""
+        what = f"block {index + 1}/{count}" if count else f"batch {index + 1}"
+        name = "bound" if count else "log-likelihood"
+        print(f"  {what}  rows {start}-{stop}  {name} {bound: .8f}", file=self.stream,
+              flush=True)
 
 
 def fit_with_progress(model, X, sample_weight=None, stream=None):
@@ -306,7 +316,7 @@ def fit_with_progress(model, X, sample_weight=None, stream=None):
         Xv = model._validate_X(X, reset=True)
         sw, positive = model._check_sample_weight(sample_weight, Xv)
         progress = _Progress(model, Xv.shape[0], stream)
-        model._run_em(Xv, sw, positive, on_iteration=progress.update)
+        model._run_em(Xv, sw, positive, on_iteration=progress.update, on_block=progress.block)
     return model
 
 
@@ -352,10 +362,12 @@ def fit_command(args):
     X = read_data(args.data)
     sample_weight = None if args.sample_weight is None else read_data(args.sample_weight)
     extra = {"covariance_type": args.covariance_type} if _has_covariance_types(args) else {}
+    batch_size = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
     model = _make_model(
         args, n_components=args.n_components, tol=args.tol, max_iter=args.max_iter,
         n_init=args.n_init, init_params=args.init_params, random_state=args.random_state,
-        reseed=args.reseed, **extra)
+        reseed=args.reseed, learning_method=args.learning_method, batch_size=batch_size,
+        **extra)
     kind = " ".join(w for w in (KINDS[args.model], extra.get("covariance_type")) if w)
     print(f"fitting {args.n_components} {kind} components to "
           f"{X.shape[0]:,} x {X.shape[1]} ({np.dtype(X.dtype).name}) from {args.data}",
@@ -508,6 +520,12 @@ def build_parser():
     f.add_argument("--random-state", type=int, default=0)
     f.add_argument("--reseed", action="store_true",
                    help="re-seed collapsed or empty components instead of failing")
+    f.add_argument("--learning-method", default="batch",
+                   choices=["batch", "incremental", "online"],
+                   help="batch EM (default); incremental EM: an M-step after every "
+                        "block of rows, the bound checked per block; online (stepwise) EM")
+    f.add_argument("--batch-size", default="auto",
+                   help="rows per block (incremental) or mini-batch (online); default auto")
     f.add_argument("--sample-weight", help="a file with one weight per row")
     f.add_argument("--out", help="write the model here (fastem's .npz format)")
     f.add_argument("--plot", help="draw the lower bound per iteration to this image file")
