@@ -137,9 +137,11 @@ def main(argv=None):
     parser.add_argument("--tol", type=float, default=1e-7)
     parser.add_argument("--within", type=float, default=1e-4)
     parser.add_argument("--max-iter", type=int, default=300)
+    parser.add_argument("--incremental-max-iter", type=int, default=None,
+                        help="passes of incremental EM at most (default: --max-iter)")
     parser.add_argument("--batch-size", default="auto")
     parser.add_argument("--online-batch", default="auto")
-    parser.add_argument("--first-pass", choices=["default", "both"], default="default")
+    parser.add_argument("--first-pass", choices=["default", "all"], default="default")
     parser.add_argument("--online-passes", type=int, default=3)
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
@@ -162,18 +164,19 @@ def main(argv=None):
     print(f"batch: {len(trace)} passes, final log-likelihood {target:.7f}", flush=True)
     from fastem.engine import incremental
 
-    default = incremental.FIRST_PASS_BATCH
-    for batch_first in ([default] if args.first_pass == "default" else [False, True]):
-        incremental.FIRST_PASS_BATCH = batch_first
-        est, trace = traced_fit(X, tol=args.tol, max_iter=args.max_iter,
+    default = incremental.FIRST_PASS
+    modes = [default] if args.first_pass == "default" else ["online", "incremental", "batch"]
+    for mode in modes:
+        incremental.FIRST_PASS = mode
+        est, trace = traced_fit(X, tol=args.tol,
+                                max_iter=args.incremental_max_iter or args.max_iter,
                                 learning_method="incremental",
                                 batch_size=size(args.batch_size), **start)
-        name = f"incremental, {-(-X.shape[0] // est._block_rows)} blocks" + (
-            ", first pass batch" if batch_first else "")
+        name = f"incremental, {-(-X.shape[0] // est._block_rows)} blocks, {mode} 1st pass"
         runs.append((name, trace))
         print(f"{name}: {len(trace)} passes, final log-likelihood {trace[-1][1]:.7f}",
               flush=True)
-    incremental.FIRST_PASS_BATCH = default
+    incremental.FIRST_PASS = default
     _, trace = traced_fit(X, tol=0.0, max_iter=args.online_passes, learning_method="online",
                           batch_size=size(args.online_batch), **start)
     runs.append((f"online, batches of {args.online_batch}", trace))

@@ -132,7 +132,9 @@ def _numpy_incremental(X, blocks, weights, means, covariances, reg_covar, n_pass
     return np.array(bounds), (w, mu, cov)
 
 
-def test_incremental_bound_is_f_recomputed_in_numpy():
+def test_incremental_bound_is_f_recomputed_in_numpy(monkeypatch):
+    # (the reference's first pass: an M-step after each block on those seen)
+    monkeypatch.setattr(incremental, "FIRST_PASS", "incremental")
     X = make_blobs(n_samples=1000, n_features=2, n_components=3, seed=3, spread=2.0)
     rng = np.random.default_rng(1)
     means = X[rng.choice(len(X), 3, replace=False)]
@@ -171,17 +173,23 @@ def test_incremental_and_batch_reach_the_same_optimum(cls, covariance_type):
     assert abs(inc.lower_bound_ - batch.score(X)) < 1e-7
 
 
-def test_incremental_first_pass_modes_both_converge(monkeypatch):
+def test_incremental_first_pass_modes_reach_the_same_optimum(monkeypatch):
     X = make_blobs(n_samples=3000, n_features=2, n_components=3, seed=2, spread=3.0)
-    results = []
-    for batch_first in (True, False):
-        monkeypatch.setattr(incremental, "FIRST_PASS_BATCH", batch_first)
+    start = fastem.GaussianMixture(3, max_iter=0, random_state=0).fit(X)
+    init = dict(weights_init=start.weights_, means_init=start.means_,
+                precisions_init=start.precisions_)
+    batch = fastem.GaussianMixture(3, max_iter=1, tol=0.0, **init).fit(X)
+    scores = []
+    for mode in ("batch", "incremental", "online"):
+        monkeypatch.setattr(incremental, "FIRST_PASS", mode)
         m = fastem.GaussianMixture(3, learning_method="incremental", batch_size=250, tol=1e-8,
-                                   max_iter=300, random_state=0, bound_check="raise").fit(X)
-        results.append(m)
-    assert abs(results[0].score(X) - results[1].score(X)) < 1e-6
-    # a batch first pass: one M-step in pass 1; else one per block
-    assert len(results[0].m_step_bounds_) != len(results[1].m_step_bounds_)
+                                   max_iter=300, bound_check="raise", **init).fit(X)
+        assert m.converged_
+        scores.append(m.score(X))
+        if mode == "batch":  # a batch first pass: batch EM's first iteration, to rounding
+            np.testing.assert_allclose(m.m_step_bounds_[0], batch.m_step_bounds_[0],
+                                       rtol=1e-12)
+    assert max(scores) - min(scores) < 1e-6
 
 
 # --------------------------------------------------------------------------
@@ -382,8 +390,10 @@ def test_memmap_and_chunk_source_equal_in_memory_bitwise(tmp_path, method):
 
 
 @pytest.mark.parametrize("method", ["incremental", "online"])
-def test_dask_blocks_are_the_blocks(method):
+def test_dask_blocks_are_the_blocks(method, monkeypatch):
     da = pytest.importorskip("dask.array")
+    # a dask block is not cut into the first pass's smaller batches
+    monkeypatch.setattr(incremental, "FIRST_PASS_SPLIT", 1)
     X = make_blobs(n_samples=4000, n_features=3, n_components=3, seed=13)
     params = dict(learning_method=method, batch_size=1000, max_iter=3, tol=0.0,
                   random_state=0, init_params="random_from_data")
@@ -446,3 +456,33 @@ def test_select_fits_incremental_candidates():
                                 learning_method="incremental", batch_size=300, as_frame=False)
     assert best.n_components == 3
     assert all(r["error"] is None for r in table)
+
+
+def test_convergence_benchmark_runs_on_a_small_file(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "convergence.py"
+    spec = importlib.util.spec_from_file_location("convergence_bench", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "r.json"
+    bench.main(["--rows", "60000", "--path", str(tmp_path / "x.npy"), "--tol", "1e-5",
+                "--online-batch", "5000", "--batch-size", "6000", "--json", str(out)])
+    import json
+
+    result = json.loads(out.read_text())
+    methods = [r["method"] for r in result["rows"]]
+    assert methods[0] == "batch" and methods[-1].startswith("online")
+    assert all(np.isfinite(r["final"]) for r in result["rows"])
+    assert "to within 0.0001 of batch's final log-likelihood" in capsys.readouterr().out
+
+
+def test_partial_fit_keeps_the_first_batch_dtype():
+    X = make_blobs(n_samples=1200, n_features=2, n_components=2, seed=19)
+    model = fastem.GaussianMixture(2, random_state=0, batch_size=400)
+    model.partial_fit(X[:600].astype(np.float32))
+    assert model.means_.dtype == np.float32
+    model.partial_fit(X[600:])  # float64 rows: computed in float64, the model stays float32
+    assert model.means_.dtype == np.float32 and model.n_batches_seen_ == 4  # 400 + 200, twice
+    assert np.isfinite(model.score(X))

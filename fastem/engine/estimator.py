@@ -49,6 +49,8 @@ LEARNING_DOC = """
         reaching the optimum in fewer passes: for data read from disk).  Its
         bound F(q, theta) is exact after every step and checked per block;
         ``n_iter_`` counts passes, ``tol`` applies to F's change over a pass.
+        Its first pass, before every block has statistics, is stepwise EM
+        on quarter blocks.
         'online': stepwise EM over mini-batches of ``batch_size`` rows (as
         :meth:`partial_fit`), initialised on the first one, ``max_iter``
         passes; for streams and a good model in one pass.  Neither takes
@@ -58,10 +60,10 @@ LEARNING_DOC = """
         ``LatentDirichletAllocation``'s.
     batch_size : int or 'auto', default='auto'
         Rows per block (incremental; 'auto': 64 blocks, fewer when that
-        makes blocks below 16,384 rows -- but 4 when the rows allow -- or
-        their kept statistics would pass 256 MiB; a dask array's own row
-        blocks are its blocks) or per mini-batch (online and
-        :meth:`partial_fit`; 'auto': 65,536).
+        makes blocks below 65,536 rows -- but 4 when the rows allow -- or
+        their kept statistics would pass 256 MiB) or per mini-batch (online
+        and :meth:`partial_fit`; 'auto': 65,536).  A dask array's own row
+        blocks are its blocks and batches, each computed where it lives.
     learning_decay : float, default=0.7
         Online EM's step for batch t is ``(learning_offset + t) **
         -learning_decay`` (t = 0 for the first, whose step is 1); in

@@ -16,7 +16,9 @@ algorithm that justifies incremental, sparse, and other variants", 1998).
     the sum of the blocks' entropies, each ``sum log p(x_i) - E_q[log p(X_b,
     Z_b | theta_b)]`` under the parameters its E-step used.  Both rises are
     checked (the bound check, per block), and a pass converges when F moved
-    by less than ``tol`` over it.
+    by less than ``tol`` over it.  Before every block has statistics -- the
+    first pass -- the parameters come from stepwise EM (below) on quarter
+    blocks (``FIRST_PASS``), whose statistics are kept all the same.
 
 ``learning_method="online"`` and ``partial_fit``
     Stepwise EM (Cappe and Moulines 2009; Liang and Klein 2009): running
@@ -51,17 +53,26 @@ from .bound import BoundDecreaseError, BoundDecreaseWarning, rounding_tolerance
 #: costs an M-step and the bound's closed forms, ~1 ms): then fewer, but at
 #: least four when the rows allow.
 INCREMENTAL_BLOCKS = 64
-MIN_BLOCK_ROWS = 16384
+MIN_BLOCK_ROWS = 65536
 
 #: Rows of an online mini-batch by default (``batch_size="auto"``).
 ONLINE_BATCH = 65536
 
-#: Whether incremental EM's first pass is a batch pass (every block's
-#: statistics under the initial parameters, then one M-step), or runs
-#: M-steps from the first block on (on the blocks seen so far): the second
-#: reaches the optimum in fewer passes (``benchmarks/convergence.py
-#: --first-pass both``: see the README).
-FIRST_PASS_BATCH = False
+#: How incremental EM's first pass, before every block has statistics, sets
+#: the parameters: "batch" (every block's statistics under the initial
+#: parameters, then one M-step), "incremental" (an M-step after every block
+#: on the blocks seen so far) or "online" (stepwise EM's running statistics,
+#: as ``learning_method="online"``).  Every block's statistics are kept in
+#: all three, so from the second pass on it is exact incremental EM, with F
+#: checked at every step.  ``benchmarks/convergence.py --first-pass all``
+#: measures them (see the README).
+FIRST_PASS = "online"
+
+#: With ``FIRST_PASS = "online"``, the first pass's stepwise batches are
+#: this many to a block: small batches make the better start, large blocks
+#: the cheaper passes after it (a step costs ~1 ms), and the later passes
+#: converge at nearly the same rate per pass for 64 blocks as for 256.
+FIRST_PASS_SPLIT = 4
 
 #: The most memory the kept statistics of incremental EM may take: beyond
 #: it, the blocks are made larger (fewer of them), and a warning says so.
@@ -284,6 +295,31 @@ class BlockBound:
 # The drivers.
 
 
+def _run_passes(est, one_pass, n_samples, on_iteration):
+    """Passes ``one_pass(n_pass)`` (returning the pass's bound) until the
+    bound changes by less than ``tol`` or ``max_iter`` is reached, with
+    scikit-learn's verbose lines: ``(bound, bounds, converged, passes)``."""
+    lower_bound = -np.inf
+    lower_bounds = []
+    converged = False
+    n_pass = 0
+    for n_pass in range(1, est.max_iter + 1):
+        previous = lower_bound
+        started = time()
+        lower_bound = one_pass(n_pass)
+        lower_bounds.append(lower_bound)
+        if on_iteration is not None:
+            on_iteration(lower_bound, time() - started)
+        change = lower_bound - previous
+        est._print_verbose_msg_iter_end(n_pass, change, lower_bound, n_samples)
+        if abs(change) < est.tol:
+            converged = True
+            break
+    if est.max_iter > 0:
+        est._print_verbose_msg_init_end(lower_bound, converged)
+    return lower_bound, lower_bounds, converged, n_pass
+
+
 def _check_method(est, family, method):
     if est.reseed:
         raise ValueError(
@@ -311,11 +347,17 @@ def run_incremental(est, family, X, sw, positive, on_iteration=None, on_block=No
         if init == 0:
             rows, message = incremental_rows(
                 n_samples, est.batch_size, stat_bytes(family, params, X.dtype, n_features))
+            if hasattr(X, "distributed_pass"):
+                rows = max(X.data.chunks[0])  # a dask array's row blocks are the blocks
             if message is not None:
                 warnings.warn(message, BlocksShrunkWarning, stacklevel=4)
             count = n_blocks(X, rows)
-            est._block_rows = rows  # for the verbose lines and the command line
-        run = _incremental_run(est, family, X, sw, params, rows, count, FIRST_PASS_BATCH,
+            kept = count * stat_bytes(family, params, X.dtype, n_features)
+            est._block_rows, est._kept_bytes = rows, kept  # (the command line's summary)
+            if est.verbose:
+                print(f"Incremental EM: {count} blocks of {rows} rows; kept statistics "
+                      f"{kept / 2**20:.3g} MiB")
+        run = _incremental_run(est, family, X, sw, params, rows, count, FIRST_PASS,
                                on_iteration, on_block)
         if best is None or run[1] > best[1] or est.max_iter == 0:
             best = run
@@ -323,24 +365,56 @@ def run_incremental(est, family, X, sw, positive, on_iteration=None, on_block=No
     set_fitted(est, family, params, n_iter, lower_bounds, lower_bound, converged, chain)
 
 
-def _incremental_run(est, family, X, sw, params, rows, count, batch_first, on_iteration,
+def _incremental_run(est, family, X, sw, params, rows, count, first_pass, on_iteration,
                      on_block=None):
     """One run from ``params``: ``(params, F, passes, F per pass, converged,
-    chain)``.  ``batch_first``: the first pass takes every block under the
-    initial parameters (a batch E-step) before its one M-step."""
+    chain)``; ``first_pass`` as ``FIRST_PASS``."""
     n_features = X.shape[1]
+    scale = _total_weight(X, sw)
     kept = [None] * count
     entropy = [0.0] * count
     bound = BlockBound(family, est.bound_check, n_features)
     current = [params]
-    lower_bound = -np.inf
-    lower_bounds = []
-    converged = False
-    n_pass = 0
-    for n_pass in range(1, est.max_iter + 1):
-        previous = lower_bound
-        started = time()
-        whole = n_pass == 1 and batch_first
+
+    def step(index, start, stop, n_pass, params, total):
+        """The M-step on the kept statistics' ``total``, and the bound."""
+        estimate, slack = family.m_step(total)
+        new_params = family.finish(estimate)
+        if all(k is not None for k in kept):
+            value = bound.step(index, n_pass, total, math.fsum(entropy), params, new_params,
+                               slack)
+            if est.verbose >= 2:
+                print(f"    block {index + 1}/{count} (rows {start}-{stop})\t "
+                      f"bound {value:.5f}")
+            if on_block is not None:
+                on_block(index, count, start, stop, value)
+        current[0] = new_params
+
+    def stepwise_pass():
+        """The first pass as stepwise EM, on batches of a quarter block
+        (``FIRST_PASS_SPLIT``): their statistics added into their blocks'."""
+        split = FIRST_PASS_SPLIT if rows % FIRST_PASS_SPLIT == 0 else 1
+        split = 1 if hasattr(X, "distributed_pass") else split
+        last = n_blocks(X, rows // split) - 1
+        running, t = None, 0
+        for index, start, stop, stats in block_stats(X, family, sw, rows // split,
+                                                     lambda i: current[0]):
+            b = index // split
+            entropy[b] += family.entropy(stats, current[0])
+            kept[b] = stats if kept[b] is None else combine(family, [kept[b], stats])
+            if index < last:
+                running, t = online_step(family, running, stats, t, scale,
+                                         est.learning_decay, est.learning_offset)
+                if running is not None:
+                    current[0] = family.finish(family.m_step(running)[0])
+                continue
+            step(b, b * rows, stop, 1, current[0], combine(family, kept))
+
+    def one_pass(n_pass):
+        if n_pass == 1 and first_pass == "online":
+            stepwise_pass()
+            return bound.value
+        whole = n_pass == 1 and first_pass == "batch"
         total = None
         for index, start, stop, stats in block_stats(X, family, sw, rows,
                                                      lambda i: current[0]):
@@ -349,41 +423,30 @@ def _incremental_run(est, family, X, sw, params, rows, count, batch_first, on_it
             entropy[index] = family.entropy(stats, params)
             if whole and index < count - 1:
                 continue  # the first pass: every block under the initial parameters
-            seen = [k for k in kept if k is not None]
             if total is None:
-                total = combine(family, seen)  # each pass starts from the exact sum
+                # each pass starts from the exact sum
+                total = combine(family, [k for k in kept if k is not None])
             elif old is None:
                 total = combine(family, [total, stats])  # the first pass
             else:
                 # The old block's statistics out, the new in: O(1) a step.
                 # (Rounding does not build up: each pass starts from the sum.)
                 total = combine(family, [total, old, stats], [1.0, -1.0, 1.0])
-            estimate, slack = family.m_step(total)
-            new_params = family.finish(estimate)
-            if len(seen) == count:
-                value = bound.step(index, n_pass, total, math.fsum(entropy), params,
-                                   new_params, slack)
-                if est.verbose >= 2:
-                    print(f"    block {index + 1}/{count} (rows {start}-{stop})\t "
-                          f"bound {value:.5f}")
-                if on_block is not None:
-                    on_block(index, count, start, stop, value)
-            current[0] = new_params
-        lower_bound = bound.value
-        lower_bounds.append(lower_bound)
-        if on_iteration is not None:
-            on_iteration(lower_bound, time() - started)
-        change = lower_bound - previous
-        est._print_verbose_msg_iter_end(n_pass, change, lower_bound, X.shape[0])
-        if abs(change) < est.tol:
-            converged = True
-            break
-    if est.max_iter > 0:
-        est._print_verbose_msg_init_end(lower_bound, converged)
+            step(index, start, stop, n_pass, params, total)
+        return bound.value
+
+    lower_bound, lower_bounds, converged, n_pass = _run_passes(est, one_pass, X.shape[0],
+                                                               on_iteration)
     chain = None
     if family.exact_em and est.bound_check != "ignore":
         chain = (bound.m_step_bounds, bound.gains)
     return current[0], lower_bound, n_pass, lower_bounds, converged, chain
+
+
+def _total_weight(X, sw):
+    if hasattr(sw, "compute"):
+        return float(sw.sum().compute())
+    return float(passes.total_weight(X.shape[0], sw))
 
 
 def online_rows(batch_size):
@@ -477,8 +540,7 @@ def run_online(est, family, X, sw, positive, on_iteration=None, on_block=None):
 
     rows = online_rows(est.batch_size)
     sw, do_init, random_state, head, head_sw = _online_start(est, family, X, sw, rows)
-    scale = passes.total_weight(X.shape[0], sw) if not hasattr(sw, "compute") else float(
-        sw.sum().compute())
+    scale = _total_weight(X, sw)
     n_init = est.n_init if do_init else 1
     best = None
     for init in range(n_init):
@@ -486,25 +548,16 @@ def run_online(est, family, X, sw, positive, on_iteration=None, on_block=None):
         est._print_verbose_msg_init_beg(init)
         params = initial_params(est, family, head, head_sw, do_init, random_state)
         state = OnlineState(family)
-        lower_bound = -np.inf
-        lower_bounds = []
-        converged = False
-        n_pass = 0
-        for n_pass in range(1, est.max_iter + 1):
-            previous = lower_bound
-            started = time()
-            params, lower_bound = _online_pass(est, state, X, sw, params, rows, scale,
-                                               on_block)
-            lower_bounds.append(lower_bound)
-            if on_iteration is not None:
-                on_iteration(lower_bound, time() - started)
-            change = lower_bound - previous
-            est._print_verbose_msg_iter_end(n_pass, change, lower_bound, X.shape[0])
-            if abs(change) < est.tol:
-                converged = True
-                break
-        if est.max_iter > 0:
-            est._print_verbose_msg_init_end(lower_bound, converged)
+        current = [params]
+
+        def one_pass(n_pass):
+            current[0], value = _online_pass(est, state, X, sw, current[0], rows, scale,
+                                             on_block)
+            return value
+
+        lower_bound, lower_bounds, converged, n_pass = _run_passes(est, one_pass,
+                                                                   X.shape[0], on_iteration)
+        params = current[0]
         if best is None or lower_bound > best[1]:
             best = (params, lower_bound, n_pass, lower_bounds, converged, state)
     params, lower_bound, n_pass, lower_bounds, converged, state = best

@@ -91,6 +91,11 @@ def ill_defined_message(dtype):
     return msg
 
 
+@functools.lru_cache(maxsize=16)
+def _upper_mask(d):
+    return np.triu(np.ones((d, d), dtype=bool))
+
+
 def _triangular_inverse(matrices, lower):
     """Inverse of each triangular matrix of a float64 ``(K, d, d)`` stack.
 
@@ -103,8 +108,9 @@ def _triangular_inverse(matrices, lower):
         inverse, info = lapack.dtrtri(matrix, lower=int(lower))
         if info != 0:
             raise linalg.LinAlgError("singular triangular matrix")
-        out[k] = np.tril(inverse) if lower else np.triu(inverse)
-    return out
+        out[k] = inverse
+    upper = _upper_mask(matrices.shape[-1])
+    return np.where(upper.T if lower else upper, out, 0.0)
 
 
 def _inverse_cholesky_upper(covariances, dtype):
@@ -420,11 +426,6 @@ def shift_sums(sum_x, second, weight, delta):
     else:
         moved = second
     return moved_x, moved
-
-
-@functools.lru_cache(maxsize=16)
-def _upper_mask(d):
-    return np.triu(np.ones((d, d), dtype=bool))
 
 
 def _symmetrize(upper):
@@ -812,16 +813,18 @@ class GaussianComponents(Family):
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.tied = None  # the scatter of all rows, for a tied model (prepare)
-        self._log_norm_memo = (None, None)
+        self._log_norm_memo = ((None, None), (None, None))
 
     def cached_log_norm(self, params):
-        """``log_norm(params)``, remembered for the last parameters asked
-        about: an iteration's pass and its bound check ask twice about the
-        same parameters (the objects are never modified once made)."""
-        memo_params, memo = self._log_norm_memo
-        if memo_params is not params:
-            memo = self.log_norm(params)
-            self._log_norm_memo = (params, memo)
+        """``log_norm(params)``, remembered for the last two parameters asked
+        about: an iteration's pass and its bound check ask about the same
+        parameters, an incremental step's about the old and the new (the
+        objects are never modified once made)."""
+        for memo_params, memo in self._log_norm_memo:
+            if memo_params is params:
+                return memo
+        memo = self.log_norm(params)
+        self._log_norm_memo = ((params, memo), self._log_norm_memo[0])
         return memo
 
     def initial_statistics(self, X, source):

@@ -386,8 +386,13 @@ def fit_command(args):
         print(f"warning: {w.category.__name__}: {' '.join(str(w.message).split())}",
               file=sys.stderr)
     state = "converged" if model.converged_ else "did not converge"
-    print(f"{state} after {model.n_iter_} iterations in {seconds:.2f} s; "
+    steps = "iterations" if args.learning_method == "batch" else "passes"
+    print(f"{state} after {model.n_iter_} {steps} in {seconds:.2f} s; "
           f"lower bound {model.lower_bound_:.8f}")
+    if args.learning_method == "incremental":
+        blocks = -(-X.shape[0] // model._block_rows)
+        print(f"incremental EM: {blocks} blocks of {model._block_rows:,} rows; kept "
+              f"statistics {model._kept_bytes / 2**20:.3g} MiB")
     if args.out:
         model.save(args.out)
         print(f"model written to {args.out}")
