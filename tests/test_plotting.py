@@ -1,5 +1,7 @@
 """fastem.plot_bound and fastem.plot_mixture (matplotlib, the 'plot' extra)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,20 @@ def test_plots_of_the_other_families(tmp_path, family):
     marks = [line.get_xydata()[0] for line in ax.lines]
     assert len(marks) == 2 and all(np.isfinite(m).all() for m in marks)
     ax.figure.savefig(tmp_path / "m.png")
+
+
+@pytest.mark.parametrize("method", ["incremental", "online"])
+def test_plot_bound_of_incremental_and_online_fits(method):
+    X = make_blobs(n_samples=2000, n_features=2, n_components=2, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = fastem.GaussianMixture(2, learning_method=method, batch_size=250, max_iter=4,
+                                       tol=0.0, random_state=0).fit(X)
+    ax = fastem.plot_bound(model)
+    assert ax.get_xlabel() == "pass" and "after 4 passes" in ax.get_title()
+    lines = ax.get_lines()
+    np.testing.assert_allclose(lines[-2 if method == "online" else 1].get_ydata(),
+                               model.lower_bounds_)
+    if method == "incremental":  # F after every step: one in pass 1, then 8 a pass
+        assert lines[0].get_ydata().size == 1 + 3 * 8
+    plt.close(ax.figure)

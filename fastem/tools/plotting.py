@@ -42,11 +42,13 @@ def plot_bound(model, ax=None):
     theta_{t+1}) - L(q_t, theta_t), and the KL divergence the next E-step
     closes, log p(X | theta_{t+1}) - L(q_t, theta_{t+1}) (``m_step_bounds_``,
     ``kl_divergences_``).  A variational model's bound (its ELBO) is drawn
-    alone.
+    alone.  A model fitted by incremental EM: F after each pass and after
+    every step (per block) between them; by online EM: each pass's mean
+    batch log-likelihood.
 
     Parameters
     ----------
-    model : fitted GaussianMixture or BayesianGaussianMixture
+    model : fitted fastem mixture
     ax : matplotlib Axes, optional
 
     Returns
@@ -59,6 +61,9 @@ def plot_bound(model, ax=None):
     check_is_fitted(model)
     bounds = np.asarray(model.lower_bounds_, dtype=np.float64).ravel()
     ax = _axes(ax)
+    method = getattr(model, "learning_method", "batch")
+    if method != "batch":
+        return _plot_passes(ax, model, bounds, method)
     iterations = np.arange(1, bounds.size + 1)
     ax.plot(iterations, bounds, marker="o", markersize=3, linewidth=0 if _has_chain(model)
             else 1.5, color="C0", label="E-step: log-likelihood" if _has_chain(model)
@@ -79,6 +84,39 @@ def plot_bound(model, ax=None):
         ax.set_ylabel("mean log-likelihood + log prior / n, per sample")
     else:
         ax.set_ylabel("mean log-likelihood per sample")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def _plot_passes(ax, model, bounds, method):
+    """Incremental EM: F after every step (the first pass ends with the
+    first) and after each pass; online EM: each pass's mean batch
+    log-likelihood."""
+    from matplotlib.ticker import MaxNLocator
+
+    passes = np.arange(1, bounds.size + 1)
+    steps = np.asarray(getattr(model, "m_step_bounds_", []), dtype=np.float64)
+    if method == "incremental" and steps.size > 1 and bounds.size > 1:
+        per_pass = (steps.size - 1) / (bounds.size - 1)
+        x = np.concatenate([[1.0], 1.0 + np.arange(1, steps.size) / per_pass])
+        ax.plot(x, steps, linewidth=1.0, color="C1", label="F after every step")
+    label = ("F after each pass" if method == "incremental"
+             else "mean log-likelihood of the pass's batches")
+    ax.plot(passes, bounds, marker="o", markersize=3, linewidth=0 if method == "incremental"
+            else 1.5, color="C0", label=label)
+    if bounds.size:
+        ax.axhline(bounds[-1], color="0.6", linewidth=0.8, linestyle="--")
+    ax.legend(loc="lower right", fontsize="small")
+    state = "converged" if model.converged_ else "not converged"
+    ax.set_title(f"{method.capitalize()} EM: {model.n_components} {_component_kind(model)} "
+                 f"components, {state} after {model.n_iter_} passes")
+    ax.set_xlabel("pass")
+    if method == "online":
+        ax.set_ylabel("mean log-likelihood per sample")
+    else:
+        ax.set_ylabel("F(q, theta) per sample" if model._family().exact_em
+                      else "lower bound (ELBO, total)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
     return ax
