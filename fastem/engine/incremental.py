@@ -320,6 +320,15 @@ def _run_passes(est, one_pass, n_samples, on_iteration):
     return lower_bound, lower_bounds, converged, n_pass
 
 
+def _inits(est, do_init):
+    """The runs (``n_init``, one for a warm start), each announced as
+    scikit-learn's verbose output does."""
+    for init in range(est.n_init if do_init else 1):
+        est._init_index = init
+        est._print_verbose_msg_init_beg(init)
+        yield init
+
+
 def _check_method(est, family, method):
     if est.reseed:
         raise ValueError(
@@ -338,11 +347,8 @@ def run_incremental(est, family, X, sw, positive, on_iteration=None, on_block=No
     family.whole_passes = False
     n_samples, n_features = X.shape
     sw, do_init, random_state = start_fit(est, family, X, sw, positive)
-    n_init = est.n_init if do_init else 1
     best = None
-    for init in range(n_init):
-        est._init_index = init
-        est._print_verbose_msg_init_beg(init)
+    for init in _inits(est, do_init):
         params = initial_params(est, family, X, sw, do_init, random_state)
         if init == 0:
             rows, message = incremental_rows(
@@ -541,11 +547,8 @@ def run_online(est, family, X, sw, positive, on_iteration=None, on_block=None):
     rows = online_rows(est.batch_size)
     sw, do_init, random_state, head, head_sw = _online_start(est, family, X, sw, rows)
     scale = _total_weight(X, sw)
-    n_init = est.n_init if do_init else 1
     best = None
-    for init in range(n_init):
-        est._init_index = init
-        est._print_verbose_msg_init_beg(init)
+    for _ in _inits(est, do_init):
         params = initial_params(est, family, head, head_sw, do_init, random_state)
         state = OnlineState(family)
         current = [params]
