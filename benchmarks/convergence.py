@@ -12,19 +12,20 @@ such file), then fits 16 full components from one shared initialisation
 (k-means on a subsample, given to every method as
 ``weights_init``/``means_init``/``precisions_init``):
 
-* batch EM to ``--tol`` (default 1e-7): its final bound is the target;
+* batch EM to ``--tol`` (default 1e-7): the log-likelihood of its final
+  model is the target;
 * incremental EM (``learning_method="incremental"``, ``batch_size`` "auto"
-  unless given), with the first pass a batch pass (the default) and, with
-  ``--first-pass both``, also with M-steps from the first block on;
-* online EM (``learning_method="online"``): one pass, then its model's
-  mean log-likelihood on all rows (one scoring pass, not timed).
+  unless given, at most ``--incremental-max-iter`` passes) with its default
+  first pass (stepwise EM on quarter blocks) or, with ``--first-pass all``,
+  each of the three (``fastem.engine.incremental.FIRST_PASS``);
+* online EM (``learning_method="online"``, ``--online-passes`` passes).
 
-For each: the passes and the seconds (every pass and M-step, from the end of
-the initialisation) until its bound first comes within ``--within`` (default
-1e-4, per sample) of batch's final bound, and its final bound.  Batch's bound
-at pass t is the log-likelihood under the parameters of pass t; incremental
-EM's is F(q, theta) after the pass, a lower bound on the log-likelihood of
-its parameters, so its count is never optimistic.
+After every pass the model it ended with is scored on all rows (a pass the
+clock does not count).  For each method: the passes and the seconds (every
+pass and M-step, from the end of the initialisation) until that
+log-likelihood first comes within ``--within`` (default 1e-4, per sample)
+of the target, the totals, the final log-likelihood and the gap after one
+pass.
 
 Not a test: minutes of runtime and a 640 MB file.
 """

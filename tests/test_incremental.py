@@ -486,3 +486,26 @@ def test_partial_fit_keeps_the_first_batch_dtype():
     model.partial_fit(X[600:])  # float64 rows: computed in float64, the model stays float32
     assert model.means_.dtype == np.float32 and model.n_batches_seen_ == 4  # 400 + 200, twice
     assert np.isfinite(model.score(X))
+
+
+def test_partial_fit_reads_a_stream_once_block_by_block():
+    X = make_blobs(n_samples=3000, n_features=2, n_components=2, seed=20)
+    by_call = fastem.GaussianMixture(2, random_state=0, batch_size=500, total_samples=3000)
+    for lo in range(0, 3000, 500):
+        by_call.partial_fit(X[lo:lo + 500])
+    streamed = fastem.GaussianMixture(2, random_state=0, batch_size=500, total_samples=3000)
+    streamed.partial_fit(X[lo:lo + 500] for lo in range(0, 3000, 500))
+    assert_same_bits(streamed, by_call)
+
+    def interrupted():
+        for lo in range(0, 3000, 500):
+            if lo == 1500:
+                raise KeyboardInterrupt
+            yield X[lo:lo + 500]
+
+    partial = fastem.GaussianMixture(2, random_state=0, batch_size=500, total_samples=3000)
+    with pytest.raises(KeyboardInterrupt):
+        partial.partial_fit(interrupted())
+    assert partial.n_batches_seen_ == 3  # the blocks taken in before the interrupt stay
+    with pytest.raises(ValueError, match="no sample_weight with an iterator"):
+        partial.partial_fit(iter([X[:10]]), sample_weight=np.ones(10))

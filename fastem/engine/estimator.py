@@ -208,12 +208,15 @@ class MixtureEstimator:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or an iterator
             Anything ``fit`` takes (arrays, memmaps, chunk sources, dask
-            arrays).
+            arrays); or a one-shot iterator (a generator) of row blocks, a
+            stream read once: each block is then one call of its own, so the
+            model holds every block taken in when the stream stops or is
+            interrupted (a never-ending stream never returns).
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
-            As in :meth:`fit`.
+            As in :meth:`fit` (not with an iterator).
 
         Returns
         -------
@@ -223,6 +226,13 @@ class MixtureEstimator:
 
         if not get_config()["skip_parameter_validation"]:
             self._validate_params()
+        if hasattr(X, "__next__") and iter(X) is X:  # a stream: a block at a time
+            if sample_weight is not None:
+                raise ValueError("partial_fit takes no sample_weight with an iterator of "
+                                 "blocks: give each block to partial_fit with its weights.")
+            for block in X:
+                self.partial_fit(block)
+            return self
         state = getattr(self, "_online", None)
         first = state is None and not hasattr(self, "converged_")
         saved = self._fitted_attributes()
