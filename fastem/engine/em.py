@@ -197,13 +197,11 @@ def initial_params(est, family, X, sw, do_init, random_state, reseeder=None, eve
     return family.initial_params(estimate)
 
 
-def set_fitted(est, family, params, n_iter, lower_bounds, lower_bound, converged, chain=None,
-               max_iter=None):
+def set_fitted(est, family, params, n_iter, lower_bounds, lower_bound, converged, chain=None):
     """The fitted attributes of the best run (a ``ConvergenceWarning`` when it
     did not converge); ``chain``: ``(m_step_bounds, kl_divergences)``, or
     None when none were kept (then no earlier fit's are left behind)."""
-    max_iter = est.max_iter if max_iter is None else max_iter
-    if not converged and max_iter > 0:
+    if not converged and est.max_iter > 0:
         warnings.warn(
             "Best performing initialization did not converge. "
             "Try different init parameters, or increase max_iter, "

@@ -95,16 +95,11 @@ def _weighted_sum(items, coefs, frame_fields, frame):
         for c, item in zip(coefs[1:], items[1:]):
             total = total + (c * item if c != 1.0 else item)
         return total
-    fields = getattr(first, "_fields", None)
-    if fields is not None:
-        return type(first)(*(
-            getattr(frame, f) if f in frame_fields
-            else _weighted_sum([getattr(i, f) for i in items], coefs, frame_fields, frame)
-            for f in fields))
-    if isinstance(first, tuple):
-        return tuple(_weighted_sum([i[j] for i in items], coefs, frame_fields, frame)
-                     for j in range(len(first)))
-    return math.fsum(c * float(i) for c, i in zip(coefs, items))
+    # a NamedTuple of arrays (a Gaussian's or a t's moments)
+    return type(first)(*(
+        getattr(frame, f) if f in frame_fields
+        else _weighted_sum([getattr(i, f) for i in items], coefs, frame_fields, frame)
+        for f in first._fields))
 
 
 def combine(family, parts, coefs=None):
@@ -351,14 +346,14 @@ def run_incremental(est, family, X, sw, positive, on_iteration=None, on_block=No
     for init in _inits(est, do_init):
         params = initial_params(est, family, X, sw, do_init, random_state)
         if init == 0:
-            rows, message = incremental_rows(
-                n_samples, est.batch_size, stat_bytes(family, params, X.dtype, n_features))
+            block_bytes = stat_bytes(family, params, X.dtype, n_features)
+            rows, message = incremental_rows(n_samples, est.batch_size, block_bytes)
             if hasattr(X, "distributed_pass"):
                 rows = max(X.data.chunks[0])  # a dask array's row blocks are the blocks
             if message is not None:
                 warnings.warn(message, BlocksShrunkWarning, stacklevel=4)
             count = n_blocks(X, rows)
-            kept = count * stat_bytes(family, params, X.dtype, n_features)
+            kept = count * block_bytes
             est._block_rows, est._kept_bytes = rows, kept  # (the command line's summary)
             if est.verbose:
                 print(f"Incremental EM: {count} blocks of {rows} rows; kept statistics "
