@@ -62,6 +62,19 @@ def _signatures(f):
         "t_diag_pass": (_arr(f, 2), _arr(f, 2), _arr(f, 2), _arr(f8, 1), _arr(f8, 1),
                         _arr(f, 1), _arr(f, 1), _arr(f, 2), _arr(i8, 1), i8, _arr(f8, 2),
                         _arr(f8, 2), _arr(f8, 2), _arr(f8, 2), _arr(f8, 3), _arr(f8, 3)),
+        # X, counts
+        "nan_counts": (_arr(f, 2), _arr(i8, 1)),
+        # X, means, prec_chol, log_norm, sample_weight, out_lpn, out_resp,
+        # out_label, out_fill, draw_u, draw_e, ll, nk_p, sx_p, sxx_p
+        "full_missing_pass": (_arr(f, 2), _arr(f, 2), _arr(f, 3), _arr(f8, 1), _arr(f, 1),
+                              _arr(f, 1), _arr(f, 2), _arr(i8, 1), _arr(f, 2), _arr(f8, 1),
+                              _arr(f8, 2), _arr(f8, 2), _arr(f8, 2), _arr(f8, 3),
+                              _arr(f8, 4)),
+        # ... the same, with prec_chol (K, d) and sq_p (P, K, d)
+        "diag_missing_pass": (_arr(f, 2), _arr(f, 2), _arr(f, 2), _arr(f8, 1), _arr(f, 1),
+                              _arr(f, 1), _arr(f, 2), _arr(i8, 1), _arr(f, 2), _arr(f8, 1),
+                              _arr(f8, 2), _arr(f8, 2), _arr(f8, 2), _arr(f8, 3),
+                              _arr(f8, 3)),
         # X, start, mean, candidates, closest, out
         "candidate_sq_distances": (_arr(f, 2), i8, _arr(f, 1), _arr(f, 2), _arr(f, 1),
                                    _arr(f, 2)),
@@ -83,9 +96,9 @@ SPECIALISATIONS = {
 
 def kernel_dispatchers():
     """``{name: dispatcher}`` of every top-level kernel."""
-    from . import discrete, gaussian, kmeans, student
+    from . import discrete, gaussian, kmeans, missing, student
 
-    modules = (gaussian, kmeans, discrete, student)
+    modules = (gaussian, kmeans, discrete, student, missing)
     return {name: next(getattr(m, name) for m in modules if hasattr(m, name))
             for name in SPECIALISATIONS}
 
@@ -129,6 +142,7 @@ def main(folder, kernels=None, verbose=True):
 
 #: How the wheel build splits the kernels over two processes (about equal
 #: compile times each).
-SHARDS = (("full_pass", "lloyd_pass", "assigned_sq_distances", "linear_pass", "t_diag_pass"),
+SHARDS = (("full_pass", "lloyd_pass", "assigned_sq_distances", "linear_pass", "t_diag_pass",
+           "full_missing_pass"),
           ("diag_pass", "tied_pass", "candidate_sq_distances", "categorical_pass",
-           "t_full_pass"))
+           "t_full_pass", "diag_missing_pass", "nan_counts"))
