@@ -5,7 +5,8 @@ drop-in replacements for scikit-learn's, whose EM iterations run as fused,
 multi-threaded passes over the data, on one engine (``fastem.engine``) that
 every model family (``fastem.families``) plugs into; ``BernoulliMixture``,
 ``PoissonMixture``, ``CategoricalMixture`` and ``StudentTMixture`` are
-mixtures of the other families, with the same API.
+mixtures of the other families, with the same API; ``MixtureImputer`` fills
+in missing values with a Gaussian mixture fitted over them.
 
 The models are loaded on first access: importing scikit-learn takes longer
 than everything else fastem imports, and ``fastem.warmup``, the kernels and
@@ -29,6 +30,7 @@ _LAZY = {
     "PoissonMixture": ("poisson_mixture", "PoissonMixture"),
     "CategoricalMixture": ("categorical_mixture", "CategoricalMixture"),
     "StudentTMixture": ("student_t_mixture", "StudentTMixture"),
+    "MixtureImputer": ("mixture_imputer", "MixtureImputer"),
     "UnknownCategoryError": ("families.categorical", "UnknownCategoryError"),
     "select": ("engine.select", "select"),
     "warmup": ("engine.warmup", "warmup"),
@@ -44,6 +46,7 @@ __all__ = [
     "CategoricalMixture",
     "GaussianMixture",
     "MODELS",
+    "MixtureImputer",
     "ModelFileError",
     "PoissonMixture",
     "ReseedWarning",

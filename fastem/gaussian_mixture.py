@@ -4,11 +4,20 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.mixture import GaussianMixture as _SkGaussianMixture
 
 from .engine.bound import BoundDecreaseError, BoundDecreaseWarning
-from .engine.estimator import ENGINE_CONSTRAINTS, LEARNING_DOC, CriteriaMixin, MixtureEstimator
+from .engine.estimator import (
+    ENGINE_CONSTRAINTS,
+    LEARNING_DOC,
+    MISSING_CONSTRAINTS,
+    MISSING_DOC,
+    CriteriaMixin,
+    ImputerMixin,
+    MixtureEstimator,
+)
 from .families.gaussian import GaussianFamily
 
 
-class GaussianMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimator):
+class GaussianMixture(CriteriaMixin, ImputerMixin, MixtureEstimator, DensityMixin,
+                      BaseEstimator):
     __doc__ = """Gaussian mixture fitted by EM on fused, multi-threaded Numba kernels.
 
     A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: same
@@ -76,7 +85,7 @@ class GaussianMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
         ``1 / n_components``, and EM goes on; a :class:`fastem.ReseedWarning`
         says what was re-seeded.  scikit-learn has no such option (it raises
         "ill-defined empirical covariance", or keeps an empty component).
-        Not a scikit-learn parameter (keyword-only).""" + LEARNING_DOC + """
+        Not a scikit-learn parameter (keyword-only).""" + LEARNING_DOC + MISSING_DOC + """
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
@@ -109,6 +118,9 @@ class GaussianMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has feature names that are all strings.
+    n_rows_all_missing_ : int
+        With ``missing='marginalize'``: the rows of the fit's ``X`` with no
+        observed value (they take no part in it).
 
     Notes
     -----
@@ -127,6 +139,7 @@ class GaussianMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
     _parameter_constraints: dict = {
         **_SkGaussianMixture._parameter_constraints,
         **ENGINE_CONSTRAINTS,
+        **MISSING_CONSTRAINTS,
     }
 
     def __init__(
@@ -154,6 +167,7 @@ class GaussianMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
         learning_decay=0.7,
         learning_offset=10.0,
         total_samples=1e6,
+        missing="raise",
     ):
         super().__init__(
             n_components=n_components, tol=tol, max_iter=max_iter, n_init=n_init,
@@ -169,10 +183,13 @@ class GaussianMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
+        self.missing = missing
 
     def _family(self):
-        return GaussianFamily(self.n_components, self.covariance_type, self.reg_covar,
-                              self.weights_init, self.means_init, self.precisions_init)
+        family = GaussianFamily(self.n_components, self.covariance_type, self.reg_covar,
+                                self.weights_init, self.means_init, self.precisions_init)
+        family.missing = self.missing == "marginalize"
+        return family
 
 
 __all__ = ["GaussianMixture", "BoundDecreaseWarning", "BoundDecreaseError"]

@@ -223,3 +223,96 @@ def t_em(X, weights, means, covariances, dof, covariance_type, n_iter, reg_covar
                 new[k] = brentq(h, 0.1, 1e4, xtol=1e-12, rtol=1e-14)
             dof = new
     return weights, means, covariances, dof, bounds
+
+
+def _gaussian_covariances(covariances, covariance_type, n_components, n_features):
+    """Every component's covariance matrix, (K, d, d) float64."""
+    c = np.asarray(covariances, dtype=np.float64)
+    if covariance_type == "full":
+        return c
+    if covariance_type == "tied":
+        return np.broadcast_to(c, (n_components, n_features, n_features))
+    if covariance_type == "diag":
+        return np.stack([np.diag(v) for v in c])
+    return np.stack([v * np.eye(n_features) for v in c])
+
+
+def missing_e_step(X, weights, means, covariances, covariance_type):
+    """Row by row, from the covariances (not the precisions the kernels
+    use): each row's marginal log-likelihood over its observed coordinates,
+    responsibilities, and per component the completed row E[x | x_o, k] and
+    the conditional covariance of the missing block (zeros elsewhere)."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    K = means.shape[0]
+    covs = _gaussian_covariances(covariances, covariance_type, K, d)
+    lpn = np.empty(n)
+    resp = np.empty((n, K))
+    xhat = np.empty((n, K, d))
+    cond = np.zeros((n, K, d, d))
+    for i in range(n):
+        o = ~np.isnan(X[i])
+        m = ~o
+        wlp = np.empty(K)
+        for k in range(K):
+            S = covs[k]
+            Soo = S[np.ix_(o, o)]
+            diff = X[i, o] - means[k, o]
+            if o.any():
+                sign, logdet = np.linalg.slogdet(Soo)
+                quad = diff @ np.linalg.solve(Soo, diff)
+                wlp[k] = (np.log(weights[k]) - 0.5 * (o.sum() * np.log(2 * np.pi) + logdet)
+                          - 0.5 * quad)
+            else:
+                wlp[k] = np.log(weights[k])
+            xhat[i, k] = X[i]
+            if m.any():
+                gain = S[np.ix_(m, o)] @ np.linalg.inv(Soo) if o.any() else np.zeros((m.sum(), 0))
+                xhat[i, k, m] = means[k, m] + gain @ diff
+                cond[i, k][np.ix_(m, m)] = S[np.ix_(m, m)] - gain @ S[np.ix_(o, m)]
+        lpn[i] = logsumexp(wlp)
+        resp[i] = np.exp(wlp - lpn[i])
+    return lpn, resp, xhat, cond
+
+
+def missing_m_step(X, resp, xhat, cond, covariance_type, reg_covar, sample_weight=None):
+    """The M-step from the expected sufficient statistics (rows with no
+    observed coordinate left out); returns weights, means, covariances."""
+    n, K, d = xhat.shape
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    keep = ~np.all(np.isnan(X), axis=1)
+    r = resp[keep] * w[keep, None]
+    xh = xhat[keep]
+    cd = cond[keep]
+    nk = r.sum(axis=0) + 10 * np.finfo(np.float64).eps
+    means = np.einsum("ik,ikj->kj", r, xh) / nk[:, None]
+    scatter = np.empty((K, d, d))
+    for k in range(K):
+        z = xh[:, k] - means[k]
+        scatter[k] = (np.einsum("i,ij,il->jl", r[:, k], z, z)
+                      + np.einsum("i,ijl->jl", r[:, k], cd[:, k]))
+    weights = nk / nk.sum()
+    if covariance_type == "full":
+        cov = scatter / nk[:, None, None] + reg_covar * np.eye(d)
+    elif covariance_type == "tied":
+        cov = scatter.sum(axis=0) / nk.sum() + reg_covar * np.eye(d)
+    elif covariance_type == "diag":
+        cov = np.stack([np.diag(s) for s in scatter]) / nk[:, None] + reg_covar
+    else:
+        cov = np.stack([np.trace(s) for s in scatter]) / (nk * d) + reg_covar
+    return weights, means, cov
+
+
+def missing_em(X, weights, means, covariances, covariance_type, reg_covar, n_iter,
+               sample_weight=None):
+    """EM for missing data, row by row, from given parameters: returns the
+    parameters after ``n_iter`` iterations and each E-step's mean
+    log-likelihood."""
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    bounds = []
+    for _ in range(n_iter):
+        lpn, resp, xhat, cond = missing_e_step(X, weights, means, covariances, covariance_type)
+        bounds.append(np.sum(lpn if w is None else w * lpn) / (len(lpn) if w is None else w.sum()))
+        weights, means, covariances = missing_m_step(X, resp, xhat, cond, covariance_type,
+                                                     reg_covar, w)
+    return weights, means, covariances, bounds

@@ -137,7 +137,7 @@ def test_max_iter_zero_with_precisions_init_is_usable(X):
 def test_warmup_compiles_every_kernel():
     timings = fastem.warmup()
     families = ("bernoulli", "poisson", "categorical", "student-t")
-    assert set(timings) == {(c, d) for c in COVARIANCE_TYPES + ("kmeans",) + families
+    assert set(timings) == {(c, d) for c in COVARIANCE_TYPES + ("kmeans", "missing") + families
                             for d in ("float64", "float32")}
     from fastem import kernels
     from fastem.kernels._precompile import SPECIALISATIONS

@@ -78,6 +78,14 @@ ENTRY_POINTS = [
      dict(full_pass=F64, t_full_pass=F64)),
     ("fastem.StudentTMixture(2, covariance_type='diag', init_params='random').fit(X32)",
      dict(diag_pass=F32, t_diag_pass=F32)),
+    # missing values: the complete rows through the fused kernel, the others
+    # through the missing-value kernel of the covariance type
+    ("Xm = X.copy(); Xm[::7, 1] = np.nan; m = fastem.GaussianMixture(2, init_params='random', "
+     "missing='marginalize').fit(Xm); m.impute(Xm)",
+     dict(full_pass=F64, full_missing_pass=F64, nan_counts=F64)),
+    ("Xm = X32.copy(); Xm[::7, 1] = np.nan; fastem.GaussianMixture(2, covariance_type='diag', "
+     "init_params='random', missing='marginalize').fit(Xm)",
+     dict(diag_pass=F32, diag_missing_pass=F32, nan_counts=F32)),
 ]
 
 

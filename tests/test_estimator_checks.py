@@ -23,6 +23,8 @@ def expected_failures(estimator):
 @parametrize_with_checks([
     fastem.GaussianMixture(),
     fastem.GaussianMixture(covariance_type="diag"),
+    fastem.GaussianMixture(missing="marginalize"),
+    fastem.MixtureImputer(n_components=2),
     fastem.BayesianGaussianMixture(),
     fastem.BayesianGaussianMixture(covariance_type="tied",
                                    weight_concentration_prior_type="dirichlet_distribution"),

@@ -251,7 +251,7 @@ def test_constructor_signature_extends_sklearns():
     extra = ours_params[len(theirs.parameters):]
     assert [p.name for p in extra] == ["bound_check", "init_max_samples", "reseed",
                                        "learning_method", "batch_size", "learning_decay",
-                                       "learning_offset", "total_samples"]
+                                       "learning_offset", "total_samples", "missing"]
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in extra)
 
 

@@ -53,6 +53,18 @@ for method in ("incremental", "online"):
                                        random_state=0).fit(X)
         for a in (m.means_, m.covariances_, np.asarray(m.lower_bounds_)):
             digest.update(np.ascontiguousarray(a).tobytes())
+# Missing values: incomplete rows in every partition, with and without weights.
+Xm = X.copy()
+Xm[rng.random(X.shape) < 0.2] = np.nan
+for cov in ("full", "tied", "diag"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = fastem.GaussianMixture(3, covariance_type=cov, missing="marginalize", max_iter=3,
+                                   tol=0.0, random_state=0)
+        m.fit(Xm, sample_weight=np.full(len(Xm), 1.5))
+    for a in (m.means_, m.covariances_, np.asarray(m.lower_bounds_), m.score_samples(Xm),
+              m.impute(Xm)):
+        digest.update(np.ascontiguousarray(a).tobytes())
 print(numba.get_num_threads(), digest.hexdigest())
 """
 

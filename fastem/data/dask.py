@@ -181,8 +181,8 @@ def _block_output(block, task):
 
     # Checked here, when the block is computed: a lazy result has not read
     # its rows yet when predict returns.
-    assert_all_finite(block, allow_nan=False, estimator_name=task.estimator_name,
-                      input_name="X")
+    assert_all_finite(block, allow_nan=task.family.missing,
+                      estimator_name=task.estimator_name, input_name="X")
     task.family.check_values(block, task.params)
     block = np.ascontiguousarray(block, dtype=task.dtype)
     n = block.shape[0]

@@ -52,7 +52,7 @@ def float_array(param, allow_nd=False):
                        allow_nd=allow_nd)
 
 
-def validate_X(estimator, X, reset, lazy=False, model_dtype=None):
+def validate_X(estimator, X, reset, lazy=False, model_dtype=None, allow_nan=None):
     """X checked as scikit-learn checks it (``fit``: float64/float32, at
     least 2 rows); out-of-core arrays and chunk sources come back as a
     ``RowSource``, checked a chunk at a time, never loaded whole; dask
@@ -60,10 +60,17 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None):
     their values only when each block is computed).  ``n_features_in_`` and
     ``feature_names_in_`` are set (``reset``) or checked on ``estimator``.
     ``model_dtype``: the fitted model's dtype, for the error scikit-learn's
-    scoring raises on dates and durations."""
+    scoring raises on dates and durations.  ``allow_nan``: whether NaN is
+    taken (by default, when the estimator's ``missing`` is
+    'marginalize')."""
     from sklearn.utils import assert_all_finite, check_array
     from sklearn.utils.validation import validate_data
 
+    # missing="marginalize" (or ``allow_nan``): NaN is a missing value;
+    # infinity stays an error.
+    if allow_nan is None:
+        allow_nan = getattr(estimator, "missing", "raise") == "marginalize"
+    finite = "allow-nan" if allow_nan else True
     if isinstance(X, RowSource):
         source = X
     elif is_dask_array(X):
@@ -73,9 +80,10 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None):
     elif is_chunk_source(X):
         source = ChunkSource(X)
     elif reset:
-        return validate_data(estimator, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        return validate_data(estimator, X, dtype=[np.float64, np.float32], ensure_min_samples=2,
+                             ensure_all_finite=finite)
     else:
-        X = validate_data(estimator, X, reset=False)
+        X = validate_data(estimator, X, reset=False, ensure_all_finite=finite)
         if X.dtype.kind in "mM":
             # Dates and durations pass scikit-learn's validation of new
             # data and fail in its scoring's first product with the
@@ -87,14 +95,14 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None):
     def check_block(block):
         try:
             return check_array(block, dtype=[np.float64, np.float32], estimator=estimator,
-                               input_name="X")
+                               input_name="X", ensure_all_finite=finite)
         except ValueError:
             if isinstance(getattr(source, "data", None), np.memmap):
                 # scikit-learn's message shows the whole array: check
                 # the memmap itself (a view; the check stops at the
                 # first problem, before reading every row).
                 check_array(np.asarray(source.data), dtype=[np.float64, np.float32],
-                            estimator=estimator, input_name="X")
+                            estimator=estimator, input_name="X", ensure_all_finite=finite)
             raise
 
     if isinstance(source, ChunkSource):
@@ -135,12 +143,13 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None):
         return source
     if isinstance(source, DaskSource):
         for found, value in zip(source.non_finite(), (np.nan, np.inf)):
-            if found:  # scikit-learn's message for that kind of value
+            if found and not (allow_nan and np.isnan(value)):
+                # scikit-learn's message for that kind of value
                 assert_all_finite(np.array([[value]]), allow_nan=False,
                                   estimator_name=name, input_name="X")
         return source
     for _, _, chunk in source.iter_chunks(source.dtype):
-        assert_all_finite(chunk, allow_nan=False, estimator_name=name, input_name="X")
+        assert_all_finite(chunk, allow_nan=allow_nan, estimator_name=name, input_name="X")
     return source
 
 

@@ -18,7 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ..data.chunks import kernel_array
-from . import passes
+from . import missing, passes
 from .bound import BoundChecker
 from .init import initial_responsibilities
 from .reseed import Reseeder, ReseedWarning, reseed_message
@@ -81,7 +81,7 @@ def em_steps(est, family, X, sw, positive, cache=None, on_iteration=None):
     n_samples, n_features = X.shape
     sw, do_init, random_state = start_fit(est, family, X, sw, positive, cache)
     n_init = est.n_init if do_init else 1
-    reseeder = Reseeder(family, X, sw) if est.reseed else None
+    reseeder = Reseeder(family, family.init_X, sw) if est.reseed else None
 
     max_lower_bound = -np.inf
     best = None
@@ -177,7 +177,20 @@ def start_fit(est, family, X, sw, positive, cache=None):
         sw = kernel_array(sw, family.dtype)
     do_init = not (est.warm_start and hasattr(est, "converged_"))
     random_state = check_random_state(est.random_state)
-    family.prepare(X, sw, cache)
+    family.init_X = X
+    if family.missing:
+        # One scan and one filled copy for all the fits sharing ``cache``.
+        cache = {} if cache is None else cache
+        if "missing" not in cache:
+            summary = missing.scan(X)
+            missing.check_summary(summary)
+            # The initialisation and re-seeding look at the rows with each
+            # NaN replaced by its column's observed mean.
+            cache["missing"] = (summary, missing.filled(X, summary.fill_values)
+                                if summary.n_incomplete else X)
+        family.missing_summary, family.init_X = cache["missing"]
+        family.has_missing = family.missing_summary.n_incomplete > 0
+    family.prepare(family.init_X, sw, cache)
     return sw, do_init, random_state
 
 
@@ -189,6 +202,7 @@ def initial_params(est, family, X, sw, do_init, random_state, reseeder=None, eve
         return family.from_estimator(est)
     estimate = None
     if family.needs_responsibilities():
+        X = getattr(family, "init_X", X)
         source = initial_responsibilities(X, sw, est.init_params, family.n_components,
                                           random_state, est.init_max_samples)
         estimate, nk = family.initial_estimate(X, source)
@@ -211,6 +225,11 @@ def set_fitted(est, family, params, n_iter, lower_bounds, lower_bound, converged
     for name, value in family.fitted_attributes(params).items():
         setattr(est, name, value)
     est.__dict__.pop("_online", None)  # an online fit's state, set again by one
+    summary = getattr(family, "missing_summary", None)
+    if summary is not None:
+        est.n_rows_all_missing_ = summary.n_empty
+    elif hasattr(est, "n_rows_all_missing_"):
+        del est.n_rows_all_missing_
     est.n_iter_ = n_iter
     est.lower_bounds_ = lower_bounds
     est.lower_bound_ = lower_bound

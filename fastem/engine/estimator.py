@@ -38,6 +38,28 @@ ENGINE_CONSTRAINTS = {
 }
 
 
+#: The parameter of the models that take missing values.
+MISSING_CONSTRAINTS = {"missing": [StrOptions({"raise", "marginalize"})]}
+
+#: Its documentation.
+MISSING_DOC = """
+    missing : {'raise', 'marginalize'}, default='raise'
+        What NaN in ``X`` means.  'raise': an error, as scikit-learn's.
+        'marginalize': a missing value.  EM then treats the missing
+        coordinates as latent variables: each row's log-likelihood and
+        responsibilities come from its marginal density over its observed
+        coordinates, and the M-step uses the expected sufficient
+        statistics (the missing coordinates' conditional means and
+        covariances under each component).  ``predict``,
+        ``predict_proba``, ``score_samples``, ``score``, ``bic`` and
+        ``aic`` then take rows with NaN too (the marginal), and
+        :meth:`impute` fills them in.  A row with no observed value has
+        likelihood 1 under every model: it adds nothing to the fit
+        (counted in ``n_rows_all_missing_``); a feature with no observed
+        value is an error.  Infinity stays an error.  Not a scikit-learn
+        parameter (keyword-only).
+"""
+
 #: The documentation of the learning parameters every model has.
 LEARNING_DOC = """
     learning_method : {'batch', 'incremental', 'online'}, default='batch'
@@ -351,11 +373,11 @@ class MixtureEstimator:
         for name, value in family.fitted_attributes(family.from_sklearn(params)).items():
             setattr(self, name, value)
 
-    def _validate_X(self, X, reset, lazy=False):
+    def _validate_X(self, X, reset, lazy=False, allow_nan=None):
         family = self._family()
         params = None if reset else self._current_parameters()
         model_dtype = None if reset else family.param_dtype(params)
-        X = validation.validate_X(self, X, reset, lazy, model_dtype)
+        X = validation.validate_X(self, X, reset, lazy, model_dtype, allow_nan)
         if family.checks_values and not (lazy and isinstance(X, DaskSource)):
             # (a lazy dask output checks each block when it is computed)
             validation.check_values(X, family, params)
@@ -590,3 +612,47 @@ class CriteriaMixin:
         """
         score, n = self._score_and_rows(X)
         return -2 * score * n + 2 * self._n_parameters()
+
+
+class ImputerMixin:
+    """``impute`` for the models that take missing values (``missing``)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = getattr(self, "missing", "raise") == "marginalize"
+        return tags
+
+    def impute(self, X, *, sample_posterior=False, random_state=None):
+        """X with every missing value (NaN) filled in by the fitted model.
+
+        Each row's missing coordinates are replaced by their expectation
+        given the row's observed ones, sum_k p(k | x_o) E[x_m | x_o, k]
+        (the conditional means under each component, weighted by the
+        component's posterior), or, with ``sample_posterior``, drawn from
+        that posterior.  Observed values are kept as they are.  Works
+        whatever ``missing`` was at fit time.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Anything ``predict`` takes; the result is an in-memory array.
+        sample_posterior : bool, default=False
+            Draw each row's missing values from their posterior (a component
+            by its responsibility, then its conditional Gaussian) instead of
+            taking the posterior mean.
+        random_state : int, RandomState instance or None, default=None
+            The draws' random numbers (``sample_posterior`` only).
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features)
+        """
+        from .missing import impute
+
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False, allow_nan=True)
+        family = self._family()
+        family.missing = True
+        rng = check_random_state(random_state) if sample_posterior else None
+        with single_threaded_blas():
+            return impute(X, family, self._current_parameters(), rng)

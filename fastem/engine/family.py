@@ -71,10 +71,24 @@ class Family:
     #: over all rows must then come from each pass instead.
     whole_passes = True
 
+    #: Whether the passes take rows with NaN as missing coordinates to
+    #: marginalise (the estimator's ``missing="marginalize"``; the family's
+    #: plans then implement ``Plan.run_missing``), and whether the data of
+    #: the fit under way has any (set by the engine's scan of it).
+    missing = False
+    has_missing = False
+
     #: The fitted attributes that are arrays (saved as arrays), and those
     #: that are plain numbers, beyond the engine's own.
     array_attributes = ()
     scalar_attributes = ()
+
+    def __getstate__(self):
+        # What a fit keeps of its data for the initialisation (``init_X``)
+        # never travels with the family to dask's workers.
+        state = self.__dict__.copy()
+        state.pop("init_X", None)
+        return state
 
     def __init__(self, n_components):
         self.n_components = n_components

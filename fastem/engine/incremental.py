@@ -46,6 +46,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ..data.chunks import chunk_rows, iter_chunks, kernel_array
 from ..kernels import BLOCK
 from . import passes
+from .missing import run_chunk
 from .bound import BoundDecreaseError, BoundDecreaseWarning, rounding_tolerance
 
 #: Blocks incremental EM cuts the rows into by default (``batch_size="auto"``),
@@ -142,8 +143,8 @@ def block_stats(X, family, sample_weight, batch_rows, params_for):
         lo = start
         while lo < stop:
             hi = min(stop, last)
-            plan.run(chunk[lo - start:hi - start],
-                     passes.weight_chunk(sample_weight, lo, hi, dtype), empties, accs, segment)
+            run_chunk(plan, chunk[lo - start:hi - start],
+                      passes.weight_chunk(sample_weight, lo, hi, dtype), empties, accs, segment)
             lo = hi
             if hi < last:
                 continue

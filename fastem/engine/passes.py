@@ -20,6 +20,7 @@ import numpy as np
 
 from ..data.chunks import CHUNK_BYTES, chunk_rows, iter_chunks, kernel_array, n_partitions
 from ..kernels import BLOCK
+from .missing import run_chunk
 
 
 class Stats(NamedTuple):
@@ -52,6 +53,10 @@ class Plan:
     #: passes read, which the family computed once per fit and the kernel
     #: leaves out (a Poisson model's -sum log x!); added to every pass's sums.
     lpn_offset = (0.0, 0.0)
+    #: Whether rows may hold NaN, missing coordinates to marginalise
+    #: (``fastem.engine.missing``): the passes then route the incomplete
+    #: rows to ``run_missing``.
+    missing = False
 
     def run(self, chunk, sample_weight, outputs, accs, segment, resp=None):
         """Add a kernel-ready ``chunk`` of rows into ``accs``: ``outputs``
@@ -59,6 +64,15 @@ class Plan:
         arrays to skip), ``segment`` the rows per segment, ``resp`` given
         responsibilities (float64, one row per row of the chunk) to take
         the statistics under, instead of the E-step's."""
+        raise NotImplementedError
+
+    def run_missing(self, rows, sample_weight, outputs, accs, fill=None, draws=None):
+        """As ``run``, for kernel-ready rows that each hold a NaN, sorted by
+        their pattern of NaN: each row's outputs from its marginal over its
+        observed coordinates, the expected statistics added into ``accs``.
+        ``fill``: an array of the rows' shape to receive each row with its
+        NaN imputed (the posterior mean, or with ``draws = (uniforms,
+        standard normals)`` a draw from the posterior)."""
         raise NotImplementedError
 
     def moments(self, totals):
@@ -163,7 +177,8 @@ def pass_totals(X, plan, sample_weight=None, outputs=(None, None, None)):
     want_rows = outputs[1] is not None or outputs[2] is not None
     for start, stop, chunk in iter_chunks(X, dtype, whole=True):
         outs = _slice_outputs(outputs, empties, start, stop)
-        plan.run(chunk, weight_chunk(sample_weight, start, stop, dtype), outs, accs, segment)
+        run_chunk(plan, chunk, weight_chunk(sample_weight, start, stop, dtype), outs, accs,
+                  segment)
         # A row with no finite log-density makes the log-likelihood sum -inf:
         # only then are this chunk's outputs scanned for it.
         if want_rows and not np.isfinite(accs[0][:, 0].sum()):
@@ -195,8 +210,8 @@ def run_passes(X, requests, sample_weight=None, want_stats=True, seconds=None):
             sw = weight_chunk(sample_weight, start, stop, dtype)
             for i in group:
                 started = time.perf_counter()
-                plans[i].run(chunk, sw, empty_outputs(plans[i].n_components, dtype), accs[i],
-                             segment)
+                run_chunk(plans[i], chunk, sw, empty_outputs(plans[i].n_components, dtype),
+                          accs[i], segment)
                 seconds[i] += time.perf_counter() - started
     total = total_weight(X.shape[0], sample_weight)  # once for every plan
     return [finish(plan, reduce_partitions(a), total) for plan, a in zip(plans, accs)]

@@ -38,6 +38,8 @@ FORMAT_VERSION = 1
 
 #: Fitted attributes every model has (the family adds its own).
 _SCALARS = ("converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_")
+#: Scalar fitted attributes only some fits have (``missing="marginalize"``).
+_OPTIONAL_SCALARS = ("n_rows_all_missing_",)
 #: The chain of an exact-EM fit (absent from files written before it).
 _CHAIN = ("m_step_bounds_", "kl_divergences_")
 
@@ -108,6 +110,8 @@ def save_model(model, file):
             params[name] = _json_scalar(value)
     fitted = {name: _json_scalar(getattr(model, name))
               for name in _SCALARS + family.scalar_attributes}
+    fitted.update({name: _json_scalar(getattr(model, name)) for name in _OPTIONAL_SCALARS
+                   if hasattr(model, name)})
     fitted["lower_bounds_"] = [_json_scalar(v) for v in model.lower_bounds_]
     metadata = {
         "format": _format(model),
@@ -203,7 +207,7 @@ def load(file):
     family = model._family()
     scalars = _SCALARS + family.scalar_attributes
     for key, value in metadata["fitted"].items():
-        if key not in scalars:
+        if key not in scalars + _OPTIONAL_SCALARS:
             raise ModelFileError(f"{name!s}: unexpected attribute {key!r}")
         setattr(model, key, _from_json_scalar(value))
     for key in scalars:
@@ -232,6 +236,10 @@ def _check_model(model, family, name):
     d = model.n_features_in_
     if not isinstance(d, int) or isinstance(d, bool) or d < 1:
         raise ModelFileError(f"{name!s}: n_features_in_ = {d!r} is not a positive integer")
+    empty = getattr(model, "n_rows_all_missing_", 0)
+    if not isinstance(empty, int) or isinstance(empty, bool) or empty < 0:
+        raise ModelFileError(f"{name!s}: n_rows_all_missing_ = {empty!r} is not a "
+                             "non-negative integer")
     names = getattr(model, "feature_names_in_", None)
     if names is not None and names.shape != (d,):
         raise ModelFileError(f"{name!s}: feature_names_in_ has shape {names.shape}, "

@@ -34,14 +34,19 @@ FAMILY_KERNELS = {
 }
 
 
+#: The kernels of rows with missing values (``missing="marginalize"``).
+MISSING_KERNELS = ("nan_counts", "full_missing_pass", "diag_missing_pass")
+
+
 def warmup(dtypes=("float64", "float32"), covariance_types=COVARIANCE_TYPES,
-           families=tuple(FAMILY_KERNELS)):
+           families=tuple(FAMILY_KERNELS), missing=True):
     """Compile or load every kernel for the given dtypes, Gaussian covariance
-    types and other ``families`` (names of ``FAMILY_KERNELS``).
+    types and other ``families`` (names of ``FAMILY_KERNELS``), and with
+    ``missing`` those of rows with missing values.
 
     Returns the seconds spent per ``(covariance_type, dtype)``, per
-    ``(family, dtype)``, and per ``("kmeans", dtype)`` for the k-means
-    kernels; a kernel already compiled or loaded in this process costs
+    ``(family, dtype)``, per ``("kmeans", dtype)`` for the k-means kernels
+    and ``("missing", dtype)``; a kernel already compiled or loaded in this process costs
     nothing.  With ``NUMBA_DISABLE_JIT=1`` there is nothing to compile
     (every entry is 0).
     """
@@ -54,6 +59,8 @@ def warmup(dtypes=("float64", "float32"), covariance_types=COVARIANCE_TYPES,
         groups = [("kmeans", KMEANS_KERNELS)]
         groups += [(cov, KERNELS_FOR[cov]) for cov in covariance_types]
         groups += [(family, FAMILY_KERNELS[family]) for family in families]
+        if missing:
+            groups.append(("missing", MISSING_KERNELS))
         for label, names in groups:
             start = time.perf_counter()
             for name in names:

@@ -280,6 +280,28 @@ class GaussianPlan(Plan):
             kernels.diag_pass(chunk, self.means, self.prec, self.lnorm, resp, sample_weight,
                               *outputs, spherical, segment, *accs)
 
+    def run_missing(self, rows, sample_weight, outputs, accs, fill=None, draws=None):
+        """Rows with NaN (``fastem.kernels.missing``): full and tied through
+        the full kernel (a tied factor repeated), diagonal and spherical
+        through the diagonal one."""
+        K, d = self.n_components, self.n_features
+        dtype = self.dtype
+        fill = np.empty((0, d), dtype) if fill is None else fill
+        u, e = (np.empty(0), np.empty((0, d))) if draws is None else draws
+        ll, nk, sum_x = accs[0], accs[1], accs[2]
+        if self.second == "diag":
+            kernels.diag_missing_pass(rows, self.means, self.prec, self.lnorm, sample_weight,
+                                      *outputs, fill, u, e, ll, nk, sum_x, accs[3])
+            return
+        if self.second is None:  # a tied model's scoring pass (its fit is blockwise)
+            means = kernel_array(self.params.means, dtype)
+            prec = kernel_array(np.broadcast_to(self.prec, (K, d, d)), dtype)
+            second = np.zeros((0, K, d, d))
+        else:
+            means, prec, second = self.means, self.prec, accs[3]
+        kernels.full_missing_pass(rows, means, prec, self.lnorm, sample_weight, *outputs, fill,
+                                  u, e, ll, nk, sum_x, second)
+
     def moments(self, totals):
         sum_x = totals[0]
         second = totals[1] if len(totals) > 1 else np.empty((self.n_components, 0))
@@ -861,7 +883,7 @@ class GaussianComponents(Family):
         computation over all of them (``prepare``), so such passes run the
         full kernel with the shared factor repeated and keep per-component
         second moments instead (``tied_view``)."""
-        return self.covariance_type == "tied" and not self.whole_passes
+        return self.covariance_type == "tied" and (not self.whole_passes or self.has_missing)
 
     def tied_view(self, stats):
         """``(stats, tied scatter)`` for the tied M-step and bound: as they
@@ -895,11 +917,14 @@ class GaussianComponents(Family):
         if self.blockwise_tied():
             K, d = params.means.shape
             chol = np.broadcast_to(np.asarray(params.precisions_cholesky), (K, d, d))
-            return GaussianPlan("full", dtype, params.means, chol,
+            plan = GaussianPlan("full", dtype, params.means, chol,
                                 self.cached_log_norm(params), want_stats, params=params)
-        return GaussianPlan(self.covariance_type, dtype, params.means,
-                            np.asarray(params.precisions_cholesky),
-                            self.cached_log_norm(params), want_stats, params=params)
+        else:
+            plan = GaussianPlan(self.covariance_type, dtype, params.means,
+                                np.asarray(params.precisions_cholesky),
+                                self.cached_log_norm(params), want_stats, params=params)
+        plan.missing = self.missing
+        return plan
 
     def kernel_dtype_for(self, params, data_dtype):
         """The dtype a pass computes in: NumPy's promotion of the data's and
