@@ -23,12 +23,17 @@ one pattern factorises once per component.  A row with no observed
 coordinate has log-density ``log weight_k``: its outputs are written, it
 adds nothing to the statistics.
 
-Layout.  The ``n`` rows are cut into ``P = ll.shape[0]`` contiguous ranges,
-one per partition, each walked in order and added into the same
-accumulators ``ll[p]``, ``nk_p[p]``, ... a complete rows' kernel uses: the
-result depends on ``P`` and the rows, never on the thread count.  Everything
-is computed in float64 (these rows are few, and the conditioning wants the
-precision); outputs are cast to the data's dtype.
+Layout.  A row's patterns differ from its neighbours', so nothing
+vectorises over rows: a row is computed for every component at once, the
+component the innermost axis of every array (``(d, d, K)`` factors, ``(d,
+K)`` completed rows, ``(d, d, K)`` second moments), so that each step is one
+vector operation over the components.  The ``n`` rows are cut into ``P =
+ll.shape[0]`` contiguous ranges, one per partition, each walked in order
+into partition-private sums that are then added into the accumulators
+``ll[p]``, ``nk_p[p]``, ... a complete rows' kernel uses: the result depends
+on ``P`` and the rows, never on the thread count.  Everything is computed in
+float64 (the conditioning wants the precision); outputs are cast to the
+data's dtype.
 
 Outputs (each skipped when it has no rows): ``out_lpn``, ``out_resp``,
 ``out_label`` as the complete rows' kernels write them, and ``out_fill``:
@@ -42,6 +47,7 @@ import numpy as np
 from numba import prange
 
 from ._config import helper, kernel
+from ._posterior import exp_cutoff, exp_split, int_view, log_block
 
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -61,51 +67,63 @@ def nan_counts(X, counts):
 
 
 @helper
-def _posterior_row(logp, n_comp):
-    """In place: logp -> responsibilities; returns (log-likelihood, label)."""
-    best = 0
+def _row_posterior(logp, K, e, pow2, work):
+    """logp (K,) -> responsibilities in place, vectorised over components
+    (``exp_split``); returns the row's log-likelihood and its label (-1 and
+    NaN responsibilities when every log-density is -inf)."""
     top = logp[0]
-    for k in range(1, n_comp):
+    best = 0
+    for k in range(1, K):
         if logp[k] > top:
             top = logp[k]
             best = k
     if top == -np.inf:
-        for k in range(n_comp):
+        for k in range(K):
             logp[k] = np.nan
         return -np.inf, -1
+    cutoff = exp_cutoff(top)
+    bits = int_view(pow2)
+    for k in range(K):
+        t = logp[k] - top
+        p, b = exp_split(max(t, cutoff))
+        e[k] = p if t > cutoff else 0.0
+        bits[k] = b
     total = 0.0
-    for k in range(n_comp):
-        e = np.exp(logp[k] - top)
-        logp[k] = e
-        total += e
-    for k in range(n_comp):
-        logp[k] /= total
-    return top + np.log(total), best
+    for k in range(K):
+        v = e[k] * pow2[k]
+        e[k] = v
+        total += v
+    inv = 1.0 / total
+    for k in range(K):
+        logp[k] = e[k] * inv
+    work[0] = total
+    log_block(work, 1, work[1:])
+    return top + work[0], best
 
 
 @helper
-def _write_row(i, lpn, label, resp, n_comp, out_lpn, out_resp, out_label):
+def _write_row(i, lpn, label, resp, K, out_lpn, out_resp, out_label):
     if out_lpn.shape[0] > 0:
         out_lpn[i] = lpn
     if out_resp.shape[0] > 0:
-        for k in range(n_comp):
+        for k in range(K):
             out_resp[i, k] = resp[k]
     if out_label.shape[0] > 0:
         out_label[i] = label
 
 
 @helper
-def _drawn_component(resp, n_comp, u):
+def _drawn_component(resp, K, u):
     """The component where the cumulative responsibility passes u."""
     acc = 0.0
-    for k in range(n_comp):
+    for k in range(K):
         acc += resp[k]
         if u < acc:
             return k
-    for k in range(n_comp - 1, -1, -1):  # u at the top of rounding: the last possible
+    for k in range(K - 1, -1, -1):  # u at the top of rounding: the last possible
         if resp[k] > 0.0:
             return k
-    return n_comp - 1
+    return K - 1
 
 
 @helper
@@ -116,73 +134,103 @@ def _row_weight(sample_weight, i):
 
 
 @helper
-def _factor_pattern(prec_chol, midx, nm, chol, cond, log_det):
-    """For every component, the Cholesky factor ``chol[k]`` (lower, nm x nm)
-    of Lambda_mm, its inverse's Gram matrix ``cond[k]`` = Lambda_mm^-1 (the
-    conditional covariance) and ``log_det[k] = log|L_k|``."""
-    n_comp, d, _ = prec_chol.shape
-    inv = np.empty((nm, nm))
-    for k in range(n_comp):
-        U = prec_chol[k]
-        L = chol[k]
-        for a in range(nm):
-            ia = midx[a]
-            for b in range(a + 1):
-                ib = midx[b]
-                s = 0.0
-                for j in range(max(ia, ib), d):
-                    s += np.float64(U[ia, j]) * np.float64(U[ib, j])
-                L[a, b] = s
-        # in-place Cholesky of the lower triangle
-        ld = 0.0
-        for a in range(nm):
-            for b in range(a + 1):
-                s = L[a, b]
-                for c in range(b):
-                    s -= L[a, c] * L[b, c]
-                if a == b:
-                    r = np.sqrt(s) if s > 0.0 else np.nan
-                    L[a, a] = r
-                    ld += np.log(r)
-                else:
-                    L[a, b] = s / L[b, b]
-        log_det[k] = ld
-        # inverse of L (lower), then cond = inv^T inv
-        for a in range(nm):
-            for b in range(nm):
-                inv[a, b] = 0.0
-        for b in range(nm):
-            inv[b, b] = 1.0 / L[b, b]
-            for a in range(b + 1, nm):
-                s = 0.0
-                for c in range(b, a):
-                    s -= L[a, c] * inv[c, b]
-                inv[a, b] = s / L[a, a]
-        C = cond[k]
-        for a in range(nm):
-            for b in range(a, nm):
-                s = 0.0
-                for c in range(b, nm):
-                    s += inv[c, a] * inv[c, b]
-                C[a, b] = s
-                C[b, a] = s
+def _read_pattern(X, i, miss, midx, oidx):
+    """The row's pattern into ``miss``, ``midx`` (missing coordinates) and
+    ``oidx`` (observed ones); returns ``(nm, no, same)``: their counts and
+    whether the pattern is the one ``miss`` held before."""
+    d = X.shape[1]
+    same = True
+    nm = 0
+    no = 0
+    for j in range(d):
+        v = X[i, j]
+        isnan = v != v
+        if isnan != miss[j]:
+            same = False
+        miss[j] = isnan
+        if isnan:
+            midx[nm] = j
+            nm += 1
+        else:
+            oidx[no] = j
+            no += 1
+    return nm, no, same
+
+
+@helper
+def _factor_pattern(lam, midx, nm, want_cond, chol, cond, log_det, logs, work):
+    """For the missing block ``midx[:nm]``, every component's Cholesky factor
+    L (lower, ``chol[a, b, k]``) of Lambda_mm, ``log_det[k] = log|L|`` and,
+    with ``want_cond``, the conditional covariance Lambda_mm^-1 = L^-T L^-1
+    (``cond[a, b, k]``, both triangles); all vectorised over components."""
+    K = lam.shape[2]
+    for a in range(nm):
+        ia = midx[a]
+        for b in range(a + 1):
+            ib = midx[b]
+            for k in range(K):
+                chol[a, b, k] = lam[ia, ib, k]
+    for a in range(nm):
+        for b in range(a + 1):
+            for c in range(b):
+                for k in range(K):
+                    chol[a, b, k] -= chol[a, c, k] * chol[b, c, k]
+            if a == b:
+                for k in range(K):
+                    v = chol[a, a, k]
+                    chol[a, a, k] = np.sqrt(v) if v > 0.0 else np.nan
+            else:
+                for k in range(K):
+                    chol[a, b, k] /= chol[b, b, k]
+    for a in range(nm):
+        for k in range(K):
+            logs[a * K + k] = chol[a, a, k]
+    log_block(logs, nm * K, work)
+    for k in range(K):
+        log_det[k] = 0.0
+    for a in range(nm):
+        for k in range(K):
+            log_det[k] += logs[a * K + k]
+    if not want_cond:
+        return
+    # L^-1 (lower) into cond's lower triangle, then cond = (L^-1)^T L^-1
+    inv = np.empty((nm, nm, K))
+    for b in range(nm):
+        for k in range(K):
+            inv[b, b, k] = 1.0 / chol[b, b, k]
+        for a in range(b + 1, nm):
+            for k in range(K):
+                work[k] = 0.0
+            for c in range(b, a):
+                for k in range(K):
+                    work[k] -= chol[a, c, k] * inv[c, b, k]
+            for k in range(K):
+                inv[a, b, k] = work[k] / chol[a, a, k]
+    for a in range(nm):
+        for b in range(a, nm):
+            for k in range(K):
+                work[k] = 0.0
+            for c in range(b, nm):
+                for k in range(K):
+                    work[k] += inv[c, a, k] * inv[c, b, k]
+            for k in range(K):
+                cond[a, b, k] = work[k]
+                cond[b, a, k] = work[k]
 
 
 @helper
 def _flush_cond(rsum, cond, midx, nm, sxx):
-    """sxx[k] (upper triangle) += rsum[k] * the conditional covariance of the
+    """sxx[j, l, k] (j <= l) += rsum[k] times the conditional covariance of the
     pattern just finished, on its missing block; rsum reset."""
-    n_comp = rsum.shape[0]
-    for k in range(n_comp):
-        r = rsum[k]
-        if r != 0.0:
-            C = cond[k]
-            for a in range(nm):
-                ia = midx[a]
-                for b in range(nm):
-                    ib = midx[b]
-                    if ia <= ib:
-                        sxx[k, ia, ib] += r * C[a, b]
+    K = rsum.shape[0]
+    for a in range(nm):
+        ia = midx[a]
+        for b in range(nm):
+            ib = midx[b]
+            if ia <= ib:
+                for k in range(K):
+                    sxx[ia, ib, k] += rsum[k] * cond[a, b, k]
+    for k in range(K):
         rsum[k] = 0.0
 
 
@@ -195,139 +243,170 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
     (K,) float64; statistics centred on the means, ``sxx_p`` the upper
     triangle of the second moments."""
     n, d = X.shape
-    n_comp = means.shape[0]
+    K = means.shape[0]
     P = ll.shape[0]
     want_stats = nk_p.shape[0] > 0
     want_fill = out_fill.shape[0] > 0
     draw = draw_u.shape[0] > 0
+    # Components innermost, float64, shared by the partitions: U[t, j, k],
+    # Lambda = U U^T as lam[i, j, k], the means as mu[j, k].
+    U = np.empty((d, d, K))
+    mu = np.empty((d, K))
+    for k in range(K):
+        for t in range(d):
+            mu[t, k] = np.float64(means[k, t])
+            for j in range(d):
+                U[t, j, k] = np.float64(prec_chol[k, t, j]) if t <= j else 0.0
+    lam = np.zeros((d, d, K))
+    for i in range(d):
+        for j in range(i, d):
+            for t in range(j, d):
+                for k in range(K):
+                    lam[i, j, k] += U[i, t, k] * U[j, t, k]
+            for k in range(K):
+                lam[j, i, k] = lam[i, j, k]
     for p in prange(P):
         lo = p * n // P
         hi = (p + 1) * n // P
         miss = np.zeros(d, np.bool_)
         midx = np.empty(d, np.int64)
-        prev_midx = np.empty(d, np.int64)
-        chol = np.empty((n_comp, d, d))
-        cond = np.empty((n_comp, d, d))
-        log_det = np.zeros(n_comp)
-        rsum = np.zeros(n_comp)
-        z = np.empty(d)
-        y = np.empty(d)
-        g = np.empty(d)
-        xhat = np.empty((n_comp, d))
-        logp = np.empty(n_comp)
+        oidx = np.empty(d, np.int64)
+        pmidx = np.empty(d, np.int64)
+        chol = np.empty((d, d, K))
+        cond = np.empty((d, d, K))
+        log_det = np.zeros(K)
+        logs = np.empty(d * K + 1)
+        work = np.empty(max(d * K, K) + 1)
+        z = np.empty((d, K))
+        y = np.empty((d, K))
+        g = np.empty((d, K))
+        q = np.empty(K)
+        logp = np.empty(K)
+        e = np.empty(K)
+        pow2 = np.empty(K)
         fill = np.empty(d)
+        rsum = np.zeros(K)
+        nk = np.zeros(K if want_stats else 0)
+        sx = np.zeros((d if want_stats else 0, K))
+        sxx = np.zeros((d if want_stats else 0, d, K))
+        s_ll = 0.0
+        s_abs = 0.0
         nm = -1  # no pattern yet
         for i in range(lo, hi):
-            # this row's pattern: the same as the last row's?
-            same = nm >= 0
-            c = 0
-            for j in range(d):
-                v = X[i, j]
-                isnan = v != v
-                if isnan != miss[j]:
-                    same = False
-                miss[j] = isnan
-                if isnan:
-                    midx[c] = j
-                    c += 1
-            if not same:
-                if want_stats and nm > 0:
-                    _flush_cond(rsum, cond, prev_midx, nm, sxx_p[p])
-                for k in range(n_comp):
+            pnm = nm
+            nm, no, same = _read_pattern(X, i, miss, midx, oidx)
+            if not (same and pnm >= 0):
+                if want_stats and pnm > 0:
+                    _flush_cond(rsum, cond, pmidx, pnm, sxx)
+                for k in range(K):
                     rsum[k] = 0.0
-                nm = c
                 for a in range(nm):
-                    prev_midx[a] = midx[a]
+                    pmidx[a] = midx[a]
                 if nm > 0:
-                    _factor_pattern(prec_chol, midx, nm, chol, cond, log_det)
+                    _factor_pattern(lam, midx, nm, want_stats, chol, cond, log_det, logs,
+                                    work)
                 else:
-                    for k in range(n_comp):
+                    for k in range(K):
                         log_det[k] = 0.0
-            empty = nm == d
-            for k in range(n_comp):
-                U = prec_chol[k]
-                for j in range(d):
-                    z[j] = 0.0 if miss[j] else np.float64(X[i, j]) - np.float64(means[k, j])
-                q = 0.0
-                for j in range(d):
-                    s = 0.0
-                    for t in range(j + 1):
-                        s += z[t] * np.float64(U[t, j])
-                    y[j] = s
-                    q += s * s
-                L = chol[k]
-                # g = U[m, :] y, then w = L^-1 g in place
-                for a in range(nm):
-                    ia = midx[a]
-                    s = 0.0
-                    for j in range(ia, d):
-                        s += np.float64(U[ia, j]) * y[j]
-                    g[a] = s
-                for a in range(nm):
-                    s = g[a]
-                    for b in range(a):
-                        s -= L[a, b] * g[b]
-                    g[a] = s / L[a, a]
-                    q -= g[a] * g[a]
-                logp[k] = log_norm[k] + nm * _HALF_LOG_2PI - log_det[k] - 0.5 * q
-                # conditional mean offset delta = -L^-T w
-                for a in range(nm - 1, -1, -1):
-                    s = g[a]
-                    for b in range(a + 1, nm):
-                        s -= L[b, a] * g[b]
-                    g[a] = s / L[a, a]
-                xk = xhat[k]
-                for j in range(d):
-                    xk[j] = z[j]  # centred on the mean
-                for a in range(nm):
-                    xk[midx[a]] = -g[a]
-            lpn, label = _posterior_row(logp, n_comp)
-            _write_row(i, lpn, label, logp, n_comp, out_lpn, out_resp, out_label)
+            # z = x - mu on the observed coordinates, 0 on the missing ones
+            for j in range(d):
+                for k in range(K):
+                    z[j, k] = 0.0
+            for c in range(no):
+                j = oidx[c]
+                v = np.float64(X[i, j])
+                for k in range(K):
+                    z[j, k] = v - mu[j, k]
+            # y = U^T z (observed t only), q = |y|^2
+            for k in range(K):
+                q[k] = 0.0
+            for j in range(d):
+                for k in range(K):
+                    y[j, k] = 0.0
+                for c in range(no):
+                    t = oidx[c]
+                    if t > j:
+                        break
+                    for k in range(K):
+                        y[j, k] += U[t, j, k] * z[t, k]
+                for k in range(K):
+                    q[k] += y[j, k] * y[j, k]
+            # g = U[m, :] y, then w = L^-1 g; q -= |w|^2
+            for a in range(nm):
+                ia = midx[a]
+                for k in range(K):
+                    g[a, k] = 0.0
+                for j in range(ia, d):
+                    for k in range(K):
+                        g[a, k] += U[ia, j, k] * y[j, k]
+            for a in range(nm):
+                for b in range(a):
+                    for k in range(K):
+                        g[a, k] -= chol[a, b, k] * g[b, k]
+                for k in range(K):
+                    g[a, k] /= chol[a, a, k]
+                    q[k] -= g[a, k] * g[a, k]
+            for k in range(K):
+                logp[k] = log_norm[k] + nm * _HALF_LOG_2PI - log_det[k] - 0.5 * q[k]
+            # the conditional mean's offset -L^-T w, into z's missing entries
+            for a in range(nm - 1, -1, -1):
+                for b in range(a + 1, nm):
+                    for k in range(K):
+                        g[a, k] -= chol[b, a, k] * g[b, k]
+                for k in range(K):
+                    g[a, k] /= chol[a, a, k]
+                    z[midx[a], k] = -g[a, k]
+            lpn, label = _row_posterior(logp, K, e, pow2, work)
+            _write_row(i, lpn, label, logp, K, out_lpn, out_resp, out_label)
             w = _row_weight(sample_weight, i)
             if w != 0.0:
-                ll[p, 0] += w * lpn
-                ll[p, 1] += w * abs(lpn)
-            if want_stats and not empty and w != 0.0:
-                nk = nk_p[p]
-                sx = sx_p[p]
-                sxx = sxx_p[p]
-                for k in range(n_comp):
-                    r = w * logp[k]
-                    if r == 0.0:
-                        continue
-                    nk[k] += r
-                    rsum[k] += r
-                    xk = xhat[k]
-                    for j in range(d):
-                        t = r * xk[j]
-                        sx[k, j] += t
-                        for jj in range(j, d):
-                            sxx[k, j, jj] += t * xk[jj]
+                s_ll += w * lpn
+                s_abs += w * abs(lpn)
+            if want_stats and no > 0 and w != 0.0:
+                for k in range(K):
+                    e[k] = w * logp[k]
+                    nk[k] += e[k]
+                    rsum[k] += e[k]
+                for j in range(d):
+                    for k in range(K):
+                        y[j, k] = e[k] * z[j, k]  # r (x^ - mu)
+                        sx[j, k] += y[j, k]
+                    for jj in range(j, d):
+                        for k in range(K):
+                            sxx[j, jj, k] += y[j, k] * z[jj, k]
             if want_fill:
                 if draw:
-                    k = _drawn_component(logp, n_comp, draw_u[i])
-                    L = chol[k]
-                    # L^-T e on the missing block
+                    kk = _drawn_component(logp, K, draw_u[i])
+                    # L^-T e on the missing block, component kk
                     for a in range(nm - 1, -1, -1):
-                        s = draw_e[i, midx[a]]
+                        v = draw_e[i, midx[a]]
                         for b in range(a + 1, nm):
-                            s -= L[b, a] * g[b]
-                        g[a] = s / L[a, a]
-                    for j in range(d):
-                        fill[j] = xhat[k, j] + np.float64(means[k, j])
+                            v -= chol[b, a, kk] * fill[b]
+                        fill[a] = v / chol[a, a, kk]
                     for a in range(nm):
-                        fill[midx[a]] += g[a]
+                        out_fill[i, midx[a]] = z[midx[a], kk] + mu[midx[a], kk] + fill[a]
                 else:
-                    for j in range(d):
-                        fill[j] = 0.0
-                    for k in range(n_comp):
-                        r = logp[k]
-                        for j in range(d):
-                            fill[j] += r * (xhat[k, j] + np.float64(means[k, j]))
-                for j in range(d):
-                    out_fill[i, j] = X[i, j] if not miss[j] else fill[j]
-        if want_stats and nm > 0:
-            _flush_cond(rsum, cond, prev_midx, nm, sxx_p[p])
+                    for a in range(nm):
+                        j = midx[a]
+                        v = 0.0
+                        for k in range(K):
+                            v += logp[k] * (z[j, k] + mu[j, k])
+                        out_fill[i, j] = v
+                for c in range(no):
+                    out_fill[i, oidx[c]] = X[i, oidx[c]]
+        ll[p, 0] += s_ll
+        ll[p, 1] += s_abs
+        if want_stats:
+            if nm > 0:
+                _flush_cond(rsum, cond, pmidx, nm, sxx)
+            for k in range(K):
+                nk_p[p, k] += nk[k]
+            for j in range(d):
+                for k in range(K):
+                    sx_p[p, k, j] += sx[j, k]
+                for jj in range(j, d):
+                    for k in range(K):
+                        sxx_p[p, k, j, jj] += sxx[j, jj, k]
 
 
 @kernel
@@ -340,70 +419,97 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
     deviations; statistics centred on the means, ``sq_p[p, k, j]`` the
     expected sum of r (x_j - mu_kj)^2."""
     n, d = X.shape
-    n_comp = means.shape[0]
+    K = means.shape[0]
     P = ll.shape[0]
     want_stats = nk_p.shape[0] > 0
     want_fill = out_fill.shape[0] > 0
     draw = draw_u.shape[0] > 0
+    mu = np.empty((d, K))
+    u = np.empty((d, K))
+    var = np.empty((d, K))
+    logu = np.empty(d * K)
+    work = np.empty(d * K)
+    for k in range(K):
+        for j in range(d):
+            mu[j, k] = np.float64(means[k, j])
+            u[j, k] = np.float64(prec_chol[k, j])
+            var[j, k] = 1.0 / (u[j, k] * u[j, k])
+            logu[j * K + k] = u[j, k]
+    log_block(logu, d * K, work)
     for p in prange(P):
         lo = p * n // P
         hi = (p + 1) * n // P
-        logp = np.empty(n_comp)
-        fill = np.empty(d)
+        miss = np.zeros(d, np.bool_)
+        midx = np.empty(d, np.int64)
+        oidx = np.empty(d, np.int64)
+        q = np.empty(K)
+        logp = np.empty(K)
+        e = np.empty(K)
+        pow2 = np.empty(K)
+        rwork = np.empty(2)
+        nk = np.zeros(K if want_stats else 0)
+        sx = np.zeros((d if want_stats else 0, K))
+        sq = np.zeros((d if want_stats else 0, K))
+        s_ll = 0.0
+        s_abs = 0.0
         for i in range(lo, hi):
-            nm = 0
-            for j in range(d):
-                v = X[i, j]
-                nm += v != v
-            for k in range(n_comp):
-                q = 0.0
-                dropped = 0.0
-                for j in range(d):
-                    u = np.float64(prec_chol[k, j])
-                    v = np.float64(X[i, j])
-                    if v != v:
-                        dropped += np.log(u)
-                    else:
-                        t = (v - np.float64(means[k, j])) * u
-                        q += t * t
-                logp[k] = log_norm[k] + nm * _HALF_LOG_2PI - dropped - 0.5 * q
-            lpn, label = _posterior_row(logp, n_comp)
-            _write_row(i, lpn, label, logp, n_comp, out_lpn, out_resp, out_label)
+            nm, no, _ = _read_pattern(X, i, miss, midx, oidx)
+            for k in range(K):
+                q[k] = log_norm[k] + nm * _HALF_LOG_2PI
+            for a in range(nm):
+                j = midx[a]
+                for k in range(K):
+                    q[k] -= logu[j * K + k]
+            for c in range(no):
+                j = oidx[c]
+                v = np.float64(X[i, j])
+                for k in range(K):
+                    t = (v - mu[j, k]) * u[j, k]
+                    q[k] -= 0.5 * t * t
+            for k in range(K):
+                logp[k] = q[k]
+            lpn, label = _row_posterior(logp, K, e, pow2, rwork)
+            _write_row(i, lpn, label, logp, K, out_lpn, out_resp, out_label)
             w = _row_weight(sample_weight, i)
             if w != 0.0:
-                ll[p, 0] += w * lpn
-                ll[p, 1] += w * abs(lpn)
-            if want_stats and nm < d and w != 0.0:
-                nk = nk_p[p]
-                sx = sx_p[p]
-                sq = sq_p[p]
-                for k in range(n_comp):
-                    r = w * logp[k]
-                    if r == 0.0:
-                        continue
-                    nk[k] += r
-                    for j in range(d):
-                        v = np.float64(X[i, j])
-                        if v != v:
-                            u = np.float64(prec_chol[k, j])
-                            sq[k, j] += r / (u * u)
-                        else:
-                            t = v - np.float64(means[k, j])
-                            sx[k, j] += r * t
-                            sq[k, j] += r * t * t
+                s_ll += w * lpn
+                s_abs += w * abs(lpn)
+            if want_stats and no > 0 and w != 0.0:
+                for k in range(K):
+                    e[k] = w * logp[k]
+                    nk[k] += e[k]
+                for a in range(nm):
+                    j = midx[a]
+                    for k in range(K):
+                        sq[j, k] += e[k] * var[j, k]
+                for c in range(no):
+                    j = oidx[c]
+                    v = np.float64(X[i, j])
+                    for k in range(K):
+                        t = e[k] * (v - mu[j, k])
+                        sx[j, k] += t
+                        sq[j, k] += t * (v - mu[j, k])
             if want_fill:
                 if draw:
-                    k = _drawn_component(logp, n_comp, draw_u[i])
-                    for j in range(d):
-                        fill[j] = (np.float64(means[k, j])
-                                   + draw_e[i, j] / np.float64(prec_chol[k, j]))
+                    kk = _drawn_component(logp, K, draw_u[i])
+                    for a in range(nm):
+                        j = midx[a]
+                        out_fill[i, j] = mu[j, kk] + draw_e[i, j] / u[j, kk]
                 else:
-                    for j in range(d):
-                        fill[j] = 0.0
-                    for k in range(n_comp):
-                        r = logp[k]
-                        for j in range(d):
-                            fill[j] += r * np.float64(means[k, j])
-                for j in range(d):
-                    v = X[i, j]
-                    out_fill[i, j] = v if v == v else fill[j]
+                    for a in range(nm):
+                        j = midx[a]
+                        v = 0.0
+                        for k in range(K):
+                            v += logp[k] * mu[j, k]
+                        out_fill[i, j] = v
+                for c in range(no):
+                    out_fill[i, oidx[c]] = X[i, oidx[c]]
+        ll[p, 0] += s_ll
+        ll[p, 1] += s_abs
+        if want_stats:
+            for k in range(K):
+                nk_p[p, k] += nk[k]
+            for j in range(d):
+                for k in range(K):
+                    sx_p[p, k, j] += sx[j, k]
+                    sq_p[p, k, j] += sq[j, k]

@@ -203,10 +203,14 @@ def run_chunk(plan, chunk, sample_weight, outputs, accs, segment):
             if not np.isfinite(accs[0][:, 0].sum()):
                 plan.repair(piece[good], tmp[1], tmp[2])
             _scatter(outs, tmp, good)
-        rows = bad[pattern_order(piece[bad])]
-        tmp = _scratch(outs, rows.size)
-        plan.run_missing(piece[rows], sw[rows] if weighted else sw, tmp, accs)
-        _scatter(outs, tmp, rows)
+        if plan.sort_patterns:
+            bad = bad[pattern_order(piece[bad])]
+        elif bad.size == hi - lo:  # every row, in order: no copy
+            plan.run_missing(piece, sw, outs, accs)
+            continue
+        tmp = _scratch(outs, bad.size)
+        plan.run_missing(piece[bad], sw[bad] if weighted else sw, tmp, accs)
+        _scatter(outs, tmp, bad)
 
 
 def impute(X, family, params, random_state=None):

@@ -57,6 +57,10 @@ class Plan:
     #: (``fastem.engine.missing``): the passes then route the incomplete
     #: rows to ``run_missing``.
     missing = False
+    #: Whether ``run_missing`` wants the rows sorted by their pattern of NaN
+    #: (a kernel that factorises once per run of rows of one pattern), or
+    #: in their order (one whose cost per row does not depend on it).
+    sort_patterns = False
 
     def run(self, chunk, sample_weight, outputs, accs, segment, resp=None):
         """Add a kernel-ready ``chunk`` of rows into ``accs``: ``outputs``
