@@ -36,7 +36,8 @@ float64 (the conditioning wants the precision); outputs are cast to the
 data's dtype.
 
 Outputs (each skipped when it has no rows): ``out_lpn``, ``out_resp``,
-``out_label`` as the complete rows' kernels write them, and ``out_fill``:
+``out_label`` as the complete rows' kernels write them, and ``out_fill``
+(asked for with no ``sample_weight``):
 the row with its missing coordinates imputed -- by the posterior mean
 sum_k p(k | x_o) E[x_m | x_o, k], or, when ``draw_u`` has rows, by a draw
 from the posterior: component k where the cumulative responsibility passes
@@ -46,8 +47,18 @@ from the posterior: component k where the cumulative responsibility passes
 import numpy as np
 from numba import prange
 
-from ._config import helper, kernel
-from ._posterior import exp_cutoff, exp_split, int_view, log_block
+from ._config import BLOCK, helper, kernel
+from ._posterior import exp_cutoff, exp_split, int_view, log_block, posterior_block
+from .gaussian import (
+    GEMM_MIN_FEATURES,
+    GEMM_SCATTER_MIN_FEATURES,
+    _banded_product,
+    _gemm_splits,
+    _pack_bands,
+    _scatter_bands_gemm,
+    _scatter_tiles,
+    _zero_tail,
+)
 
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -234,6 +245,84 @@ def _flush_cond(rsum, cond, midx, nm, sxx):
         rsum[k] = 0.0
 
 
+@helper
+def _factor_one(lam, k, midx, nm, chol, want_cond, cond, inv):
+    """Component k's Cholesky factor L (lower, ``chol[:nm, :nm]``) of
+    Lambda_mm for the missing block ``midx[:nm]``; returns log|L|.  With
+    ``want_cond``, the conditional covariance Lambda_mm^-1 = L^-T L^-1 into
+    ``cond[:nm, :nm]`` (``inv``: scratch)."""
+    # log|L| = log prod L_aa / 2 from the product of the pivots, one log per
+    # factor (renormalised before the product could leave the normal range)
+    ld = 0.0
+    prod = 1.0
+    for a in range(nm):
+        ia = midx[a]
+        for b in range(a + 1):
+            v = lam[k, ia, midx[b]]
+            for c in range(b):
+                v -= chol[a, c] * chol[b, c]
+            if a == b:
+                if not v > 0.0:
+                    v = np.nan
+                chol[a, a] = np.sqrt(v)
+                prod *= v
+                if not 1e-150 < prod < 1e150:
+                    ld += 0.5 * np.log(prod)
+                    prod = 1.0
+            else:
+                chol[a, b] = v / chol[b, b]
+    ld += 0.5 * np.log(prod)
+    if want_cond:
+        for b in range(nm):
+            inv[b, b] = 1.0 / chol[b, b]
+            for a in range(b + 1, nm):
+                v = 0.0
+                for c in range(b, a):
+                    v -= chol[a, c] * inv[c, b]
+                inv[a, b] = v / chol[a, a]
+        for a in range(nm):
+            for b in range(a, nm):
+                v = 0.0
+                for c in range(b, nm):
+                    v += inv[c, a] * inv[c, b]
+                cond[a, b] = v
+                cond[b, a] = v
+    return ld
+
+
+@helper
+def _centred_block(XT, nb, mu, ZT):
+    """ZT[j, b] = XT[j, b] - mu[j] where observed, 0 where missing."""
+    d = XT.shape[0]
+    for j in range(d):
+        m = mu[j]
+        for b in range(nb):
+            v = XT[j, b]
+            ZT[j, b] = v - m if v == v else 0.0
+
+
+@helper
+def _block_patterns(X, start, nb, nm, midx, new_run, last):
+    """Each row's missing coordinates (``midx[b, :nm[b]]``) and whether its
+    pattern differs from the row before's (``new_run``; the first row of a
+    block always starts one); ``last``: the previous row's NaN flags."""
+    d = X.shape[1]
+    for b in range(nb):
+        c = 0
+        same = b > 0
+        for j in range(d):
+            v = X[start + b, j]
+            isnan = v != v
+            if isnan != last[j]:
+                same = False
+            last[j] = isnan
+            if isnan:
+                midx[b, c] = j
+                c += 1
+        nm[b] = c
+        new_run[b] = not same
+
+
 @kernel
 def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out_resp,
                       out_label, out_fill, draw_u, draw_e, ll, nk_p, sx_p, sxx_p):
@@ -241,172 +330,221 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
     docstring).  X (n, d) sorted by missingness pattern; means (K, d);
     prec_chol (K, d, d) upper (a tied model's factor repeated); log_norm
     (K,) float64; statistics centred on the means, ``sxx_p`` the upper
-    triangle of the second moments."""
+    triangle of the second moments.
+
+    Blocks of rows, one component at a time, as the complete rows' kernel:
+    z = x - mu with zeros at the missing coordinates, y = U^T z and
+    v = U y = Lambda z for the whole block (loops over the rows, which
+    vectorise); then, row by row, the small solves with the factor of the
+    row's missing block (factorised again only where the pattern changes);
+    the posterior of the block; then the expected statistics of the block,
+    again a product over its rows, and the conditional covariances once per
+    run of rows of one pattern."""
     n, d = X.shape
     K = means.shape[0]
     P = ll.shape[0]
     want_stats = nk_p.shape[0] > 0
     want_fill = out_fill.shape[0] > 0
     draw = draw_u.shape[0] > 0
-    # Components innermost, float64, shared by the partitions: U[t, j, k],
-    # Lambda = U U^T as lam[i, j, k], the means as mu[j, k].
-    U = np.empty((d, d, K))
-    mu = np.empty((d, K))
+    U = np.zeros((K, d, d))
+    mu = np.empty((K, d))
     for k in range(K):
-        for t in range(d):
-            mu[t, k] = np.float64(means[k, t])
-            for j in range(d):
-                U[t, j, k] = np.float64(prec_chol[k, t, j]) if t <= j else 0.0
-    lam = np.zeros((d, d, K))
-    for i in range(d):
-        for j in range(i, d):
-            for t in range(j, d):
-                for k in range(K):
-                    lam[i, j, k] += U[i, t, k] * U[j, t, k]
-            for k in range(K):
-                lam[j, i, k] = lam[i, j, k]
+        for i in range(d):
+            mu[k, i] = np.float64(means[k, i])
+            for j in range(i, d):
+                U[k, i, j] = np.float64(prec_chol[k, i, j])
+    lam = np.zeros((K, d, d))
+    for k in range(K):
+        for i in range(d):
+            for j in range(i, d):
+                v = 0.0
+                for t in range(j, d):
+                    v += U[k, i, t] * U[k, j, t]
+                lam[k, i, j] = v
+                lam[k, j, i] = v
+    # rows per block: the block's completed rows (K, d, rows) within ~2 MiB
+    rows = max(8, min(BLOCK, (1 << 18) // max(1, K * d)))
+    # the complete rows' kernel's BLAS products, from as many features on
+    blas = d >= GEMM_MIN_FEATURES
+    scatter_blas = d >= GEMM_SCATTER_MIN_FEATURES
+    edges = _gemm_splits(d)
+    packed = _pack_bands(U, edges)
+    band_out = np.empty(d * d if scatter_blas else 0)
     for p in prange(P):
         lo = p * n // P
         hi = (p + 1) * n // P
-        miss = np.zeros(d, np.bool_)
-        midx = np.empty(d, np.int64)
-        oidx = np.empty(d, np.int64)
-        pmidx = np.empty(d, np.int64)
-        chol = np.empty((d, d, K))
-        cond = np.empty((d, d, K))
-        log_det = np.zeros(K)
-        logs = np.empty(d * K + 1)
-        work = np.empty(max(d * K, K) + 1)
-        z = np.empty((d, K))
-        y = np.empty((d, K))
-        g = np.empty((d, K))
-        q = np.empty(K)
-        logp = np.empty(K)
-        e = np.empty(K)
-        pow2 = np.empty(K)
+        XT = np.empty((d, rows))
+        ZT = np.zeros((d, rows))
+        YT = np.zeros((d, rows))
+        VT = np.zeros((d, rows))
+        DT = np.empty((K, d, rows))  # the conditional means' offsets, per component
+        logp = np.empty((K, BLOCK))
+        lpn = np.empty((2, BLOCK))
+        scratch = np.empty((3, BLOCK))
+        q = np.empty(rows)
+        nm = np.empty(rows, np.int64)
+        midx = np.empty((rows, d), np.int64)
+        new_run = np.empty(rows, np.bool_)
+        last = np.zeros(d, np.bool_)
+        chol = np.empty((d, d))
+        cond = np.empty((d, d))
+        inv = np.empty((d, d))
+        g = np.empty(d)
         fill = np.empty(d)
-        rsum = np.zeros(K)
-        nk = np.zeros(K if want_stats else 0)
-        sx = np.zeros((d if want_stats else 0, K))
-        sxx = np.zeros((d if want_stats else 0, d, K))
-        s_ll = 0.0
-        s_abs = 0.0
-        nm = -1  # no pattern yet
-        for i in range(lo, hi):
-            pnm = nm
-            nm, no, same = _read_pattern(X, i, miss, midx, oidx)
-            if not (same and pnm >= 0):
-                if want_stats and pnm > 0:
-                    _flush_cond(rsum, cond, pmidx, pnm, sxx)
-                for k in range(K):
-                    rsum[k] = 0.0
-                for a in range(nm):
-                    pmidx[a] = midx[a]
-                if nm > 0:
-                    _factor_pattern(lam, midx, nm, want_stats, chol, cond, log_det, logs,
-                                    work)
-                else:
-                    for k in range(K):
-                        log_det[k] = 0.0
-            # z = x - mu on the observed coordinates, 0 on the missing ones
-            for j in range(d):
-                for k in range(K):
-                    z[j, k] = 0.0
-            for c in range(no):
-                j = oidx[c]
-                v = np.float64(X[i, j])
-                for k in range(K):
-                    z[j, k] = v - mu[j, k]
-            # y = U^T z (observed t only), q = |y|^2
-            for k in range(K):
-                q[k] = 0.0
-            for j in range(d):
-                for k in range(K):
-                    y[j, k] = 0.0
-                for c in range(no):
-                    t = oidx[c]
-                    if t > j:
-                        break
-                    for k in range(K):
-                        y[j, k] += U[t, j, k] * z[t, k]
-                for k in range(K):
-                    q[k] += y[j, k] * y[j, k]
-            # g = U[m, :] y, then w = L^-1 g; q -= |w|^2
-            for a in range(nm):
-                ia = midx[a]
-                for k in range(K):
-                    g[a, k] = 0.0
-                for j in range(ia, d):
-                    for k in range(K):
-                        g[a, k] += U[ia, j, k] * y[j, k]
-            for a in range(nm):
-                for b in range(a):
-                    for k in range(K):
-                        g[a, k] -= chol[a, b, k] * g[b, k]
-                for k in range(K):
-                    g[a, k] /= chol[a, a, k]
-                    q[k] -= g[a, k] * g[a, k]
-            for k in range(K):
-                logp[k] = log_norm[k] + nm * _HALF_LOG_2PI - log_det[k] - 0.5 * q[k]
-            # the conditional mean's offset -L^-T w, into z's missing entries
-            for a in range(nm - 1, -1, -1):
-                for b in range(a + 1, nm):
-                    for k in range(K):
-                        g[a, k] -= chol[b, a, k] * g[b, k]
-                for k in range(K):
-                    g[a, k] /= chol[a, a, k]
-                    z[midx[a], k] = -g[a, k]
-            lpn, label = _row_posterior(logp, K, e, pow2, work)
-            _write_row(i, lpn, label, logp, K, out_lpn, out_resp, out_label)
-            w = _row_weight(sample_weight, i)
-            if w != 0.0:
-                s_ll += w * lpn
-                s_abs += w * abs(lpn)
-            if want_stats and no > 0 and w != 0.0:
-                for k in range(K):
-                    e[k] = w * logp[k]
-                    nk[k] += e[k]
-                    rsum[k] += e[k]
+        nk = np.zeros(K)
+        sx = np.zeros((K, d))
+        sxx = np.zeros((K, d, d))
+        s_ll = np.zeros(2)
+        for start in range(lo, hi, rows):
+            nb = min(rows, hi - start)
+            for b in range(nb):
                 for j in range(d):
-                    for k in range(K):
-                        y[j, k] = e[k] * z[j, k]  # r (x^ - mu)
-                        sx[j, k] += y[j, k]
-                    for jj in range(j, d):
-                        for k in range(K):
-                            sxx[j, jj, k] += y[j, k] * z[jj, k]
-            if want_fill:
-                if draw:
-                    kk = _drawn_component(logp, K, draw_u[i])
-                    # L^-T e on the missing block, component kk
-                    for a in range(nm - 1, -1, -1):
-                        v = draw_e[i, midx[a]]
-                        for b in range(a + 1, nm):
-                            v -= chol[b, a, kk] * fill[b]
-                        fill[a] = v / chol[a, a, kk]
-                    for a in range(nm):
-                        out_fill[i, midx[a]] = z[midx[a], kk] + mu[midx[a], kk] + fill[a]
+                    XT[j, b] = np.float64(X[start + b, j])
+            _block_patterns(X, start, nb, nm, midx, new_run, last)
+            if blas and nb < rows:
+                _zero_tail(ZT, nb)
+            for k in range(K):
+                _centred_block(XT, nb, mu[k], ZT)
+                for b in range(nb):
+                    q[b] = 0.0
+                if blas:
+                    _banded_product(packed[k], edges, ZT, YT)
+                    np.dot(lam[k], ZT, VT)
+                    for j in range(d):
+                        for b in range(nb):
+                            q[b] += YT[j, b] * YT[j, b]
                 else:
-                    for a in range(nm):
-                        j = midx[a]
-                        v = 0.0
+                    for j in range(d):
+                        for b in range(nb):
+                            YT[j, b] = 0.0
+                        for i in range(j + 1):
+                            u = U[k, i, j]
+                            for b in range(nb):
+                                YT[j, b] += ZT[i, b] * u
+                        for b in range(nb):
+                            q[b] += YT[j, b] * YT[j, b]
+                    for i in range(d):
+                        for b in range(nb):
+                            VT[i, b] = 0.0
+                        for j in range(i, d):
+                            u = U[k, i, j]
+                            for b in range(nb):
+                                VT[i, b] += u * YT[j, b]
+                ld = 0.0
+                for b in range(nb):
+                    m = nm[b]
+                    if m == 0:
+                        logp[k, b] = log_norm[k] - 0.5 * q[b]
+                        continue
+                    if new_run[b]:
+                        ld = _factor_one(lam, k, midx[b], m, chol, False, cond, inv)
+                    # w = L^-1 g, g = (Lambda z)_m; q -= |w|^2; offset -L^-T w
+                    qb = q[b]
+                    for a in range(m):
+                        v = VT[midx[b, a], b]
+                        for c in range(a):
+                            v -= chol[a, c] * g[c]
+                        g[a] = v / chol[a, a]
+                        qb -= g[a] * g[a]
+                    for a in range(m - 1, -1, -1):
+                        v = g[a]
+                        for c in range(a + 1, m):
+                            v -= chol[c, a] * g[c]
+                        g[a] = v / chol[a, a]
+                        DT[k, a, b] = -g[a]
+                    logp[k, b] = log_norm[k] + m * _HALF_LOG_2PI - ld - 0.5 * qb
+            posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, s_ll,
+                            sample_weight, np.empty(0))
+            if want_fill:
+                for b in range(nb):
+                    m = nm[b]
+                    if draw:
+                        u = draw_u[start + b]
+                        kk = K - 1
+                        acc = 0.0
                         for k in range(K):
-                            v += logp[k] * (z[j, k] + mu[j, k])
-                        out_fill[i, j] = v
-                for c in range(no):
-                    out_fill[i, oidx[c]] = X[i, oidx[c]]
-        ll[p, 0] += s_ll
-        ll[p, 1] += s_abs
+                            acc += logp[k, b]
+                            if u < acc:
+                                kk = k
+                                break
+                        _factor_one(lam, kk, midx[b], m, chol, False, cond, inv)
+                        for a in range(m - 1, -1, -1):
+                            v = draw_e[start + b, midx[b, a]]
+                            for c in range(a + 1, m):
+                                v -= chol[c, a] * fill[c]
+                            fill[a] = v / chol[a, a]
+                        for a in range(m):
+                            j = midx[b, a]
+                            out_fill[start + b, j] = mu[kk, j] + DT[kk, a, b] + fill[a]
+                    else:
+                        for a in range(m):
+                            j = midx[b, a]
+                            v = 0.0
+                            for k in range(K):
+                                v += logp[k, b] * (mu[k, j] + DT[k, a, b])
+                            out_fill[start + b, j] = v
+                    for j in range(d):
+                        v = X[start + b, j]
+                        if v == v:
+                            out_fill[start + b, j] = v
+            if not want_stats:
+                continue
+            for b in range(nb):
+                if nm[b] == d:  # nothing observed: no part in the statistics
+                    for k in range(K):
+                        logp[k, b] = 0.0
+            for k in range(K):
+                _centred_block(XT, nb, mu[k], ZT)
+                r = logp[k]
+                run_r = 0.0
+                for b in range(nb):
+                    m = nm[b]
+                    for a in range(m):
+                        ZT[midx[b, a], b] = DT[k, a, b]
+                    # the conditional covariance, once per run of one pattern
+                    if new_run[b] and b > 0 and nm[b - 1] > 0 and run_r != 0.0:
+                        _add_cond(lam, k, midx[b - 1], nm[b - 1], run_r, chol, cond, inv, sxx)
+                    run_r = (0.0 if new_run[b] else run_r) + r[b]
+                if nb > 0 and nm[nb - 1] > 0 and run_r != 0.0:
+                    _add_cond(lam, k, midx[nb - 1], nm[nb - 1], run_r, chol, cond, inv, sxx)
+                s = 0.0
+                for b in range(nb):
+                    s += r[b]
+                nk[k] += s
+                for j in range(d):
+                    s = 0.0
+                    for b in range(nb):
+                        v = r[b] * ZT[j, b]
+                        YT[j, b] = v
+                        s += v
+                    sx[k, j] += s
+                if scatter_blas:
+                    _zero_tail(YT, nb)
+                    _scatter_bands_gemm(YT, ZT, edges, band_out, sxx[k])
+                else:
+                    _scatter_tiles(YT, ZT, nb, sxx[k])
+        ll[p, 0] += s_ll[0]
+        ll[p, 1] += s_ll[1]
         if want_stats:
-            if nm > 0:
-                _flush_cond(rsum, cond, pmidx, nm, sxx)
             for k in range(K):
                 nk_p[p, k] += nk[k]
-            for j in range(d):
-                for k in range(K):
-                    sx_p[p, k, j] += sx[j, k]
-                for jj in range(j, d):
-                    for k in range(K):
-                        sxx_p[p, k, j, jj] += sxx[j, jj, k]
+                for j in range(d):
+                    sx_p[p, k, j] += sx[k, j]
+                    for jj in range(j, d):
+                        sxx_p[p, k, j, jj] += sxx[k, j, jj]
+
+
+@helper
+def _add_cond(lam, k, midx, nm, weight, chol, cond, inv, sxx):
+    """sxx[k] (upper triangle) += weight * the conditional covariance of the
+    missing block ``midx[:nm]`` under component k."""
+    _factor_one(lam, k, midx, nm, chol, True, cond, inv)
+    for a in range(nm):
+        ia = midx[a]
+        for b in range(nm):
+            ib = midx[b]
+            if ia <= ib:
+                sxx[k, ia, ib] += weight * cond[a, b]
 
 
 @kernel
