@@ -369,10 +369,10 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
     scatter_blas = d >= GEMM_SCATTER_MIN_FEATURES
     edges = _gemm_splits(d)
     packed = _pack_bands(U, edges)
-    band_out = np.empty(d * d if scatter_blas else 0)
     for p in prange(P):
         lo = p * n // P
         hi = (p + 1) * n // P
+        band_out = np.empty(d * d if scatter_blas else 0)
         XT = np.empty((d, rows))
         ZT = np.zeros((d, rows))
         YT = np.zeros((d, rows))
