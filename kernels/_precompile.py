@@ -64,6 +64,8 @@ def _signatures(f):
                         _arr(f8, 2), _arr(f8, 2), _arr(f8, 2), _arr(f8, 3), _arr(f8, 3)),
         # X, counts
         "nan_counts": (_arr(f, 2), _arr(i8, 1)),
+        # X, counts, observed, column_sum
+        "nan_summary": (_arr(f, 2), _arr(i8, 1), _arr(f8, 2), _arr(f8, 2)),
         # X, means, prec_chol, log_norm, sample_weight, out_lpn, out_resp,
         # out_label, out_fill, draw_u, draw_e, ll, nk_p, sx_p, sxx_p
         "full_missing_pass": (_arr(f, 2), _arr(f, 2), _arr(f, 3), _arr(f8, 1), _arr(f, 1),
@@ -145,4 +147,4 @@ def main(folder, kernels=None, verbose=True):
 SHARDS = (("full_pass", "lloyd_pass", "assigned_sq_distances", "linear_pass", "t_diag_pass",
            "full_missing_pass"),
           ("diag_pass", "tied_pass", "candidate_sq_distances", "categorical_pass",
-           "t_full_pass", "diag_missing_pass", "nan_counts"))
+           "t_full_pass", "diag_missing_pass", "nan_counts", "nan_summary"))

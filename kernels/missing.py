@@ -19,15 +19,15 @@ replaced by its conditional mean under each component, and the conditional
 covariance added to that component's second moment.  ``L`` and the
 conditional covariance depend on the pattern of missing coordinates and the
 component only: the caller sorts the rows by pattern, and a run of rows of
-one pattern factorises once per component.  A row with no observed
+one pattern factorises once per component (the diagonal kernel needs no
+factor and no order).  A row with no observed
 coordinate has log-density ``log weight_k``: its outputs are written, it
 adds nothing to the statistics.
 
-Layout.  A row's patterns differ from its neighbours', so nothing
-vectorises over rows: a row is computed for every component at once, the
-component the innermost axis of every array (``(d, d, K)`` factors, ``(d,
-K)`` completed rows, ``(d, d, K)`` second moments), so that each step is one
-vector operation over the components.  The ``n`` rows are cut into ``P =
+Layout.  As the complete rows' kernels: blocks of rows, one component at a
+time, every heavy loop over the block's rows (which vectorise) -- for full
+covariances the same banded BLAS transform and scatter, on ``z``; only the
+small solves with L are per row.  The ``n`` rows are cut into ``P =
 ll.shape[0]`` contiguous ranges, one per partition, each walked in order
 into partition-private sums that are then added into the accumulators
 ``ll[p]``, ``nk_p[p]``, ... a complete rows' kernel uses: the result depends
@@ -48,7 +48,7 @@ import numpy as np
 from numba import prange
 
 from ._config import BLOCK, helper, kernel
-from ._posterior import exp_cutoff, exp_split, int_view, log_block, posterior_block
+from ._posterior import log_block, posterior_block
 from .gaussian import (
     GEMM_MIN_FEATURES,
     GEMM_SCATTER_MIN_FEATURES,
@@ -64,6 +64,28 @@ _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
 @kernel
+def nan_summary(X, counts, observed, column_sum):
+    """counts[i] = the NaN coordinates of row i; ``observed[t, j]`` and
+    ``column_sum[t, j]`` (float64, ``T`` rows: one per task) the observed
+    values of column j and their sum over task t's rows -- the tasks cut
+    the rows by their count only, so the caller's sum over t is the same
+    for any thread count."""
+    n, d = X.shape
+    T = observed.shape[0]
+    for t in prange(T):
+        for i in range(t * n // T, (t + 1) * n // T):
+            c = 0
+            for j in range(d):
+                v = X[i, j]
+                if v == v:
+                    observed[t, j] += 1.0
+                    column_sum[t, j] += np.float64(v)
+                else:
+                    c += 1
+            counts[i] = c
+
+
+@kernel
 def nan_counts(X, counts):
     """counts[i] = the number of NaN coordinates of row i."""
     n, d = X.shape
@@ -75,174 +97,6 @@ def nan_counts(X, counts):
                 v = X[i, j]
                 c += v != v
             counts[i] = c
-
-
-@helper
-def _row_posterior(logp, K, e, pow2, work):
-    """logp (K,) -> responsibilities in place, vectorised over components
-    (``exp_split``); returns the row's log-likelihood and its label (-1 and
-    NaN responsibilities when every log-density is -inf)."""
-    top = logp[0]
-    best = 0
-    for k in range(1, K):
-        if logp[k] > top:
-            top = logp[k]
-            best = k
-    if top == -np.inf:
-        for k in range(K):
-            logp[k] = np.nan
-        return -np.inf, -1
-    cutoff = exp_cutoff(top)
-    bits = int_view(pow2)
-    for k in range(K):
-        t = logp[k] - top
-        p, b = exp_split(max(t, cutoff))
-        e[k] = p if t > cutoff else 0.0
-        bits[k] = b
-    total = 0.0
-    for k in range(K):
-        v = e[k] * pow2[k]
-        e[k] = v
-        total += v
-    inv = 1.0 / total
-    for k in range(K):
-        logp[k] = e[k] * inv
-    work[0] = total
-    log_block(work, 1, work[1:])
-    return top + work[0], best
-
-
-@helper
-def _write_row(i, lpn, label, resp, K, out_lpn, out_resp, out_label):
-    if out_lpn.shape[0] > 0:
-        out_lpn[i] = lpn
-    if out_resp.shape[0] > 0:
-        for k in range(K):
-            out_resp[i, k] = resp[k]
-    if out_label.shape[0] > 0:
-        out_label[i] = label
-
-
-@helper
-def _drawn_component(resp, K, u):
-    """The component where the cumulative responsibility passes u."""
-    acc = 0.0
-    for k in range(K):
-        acc += resp[k]
-        if u < acc:
-            return k
-    for k in range(K - 1, -1, -1):  # u at the top of rounding: the last possible
-        if resp[k] > 0.0:
-            return k
-    return K - 1
-
-
-@helper
-def _row_weight(sample_weight, i):
-    if sample_weight.shape[0] == 0:
-        return 1.0
-    return np.float64(sample_weight[i])
-
-
-@helper
-def _read_pattern(X, i, miss, midx, oidx):
-    """The row's pattern into ``miss``, ``midx`` (missing coordinates) and
-    ``oidx`` (observed ones); returns ``(nm, no, same)``: their counts and
-    whether the pattern is the one ``miss`` held before."""
-    d = X.shape[1]
-    same = True
-    nm = 0
-    no = 0
-    for j in range(d):
-        v = X[i, j]
-        isnan = v != v
-        if isnan != miss[j]:
-            same = False
-        miss[j] = isnan
-        if isnan:
-            midx[nm] = j
-            nm += 1
-        else:
-            oidx[no] = j
-            no += 1
-    return nm, no, same
-
-
-@helper
-def _factor_pattern(lam, midx, nm, want_cond, chol, cond, log_det, logs, work):
-    """For the missing block ``midx[:nm]``, every component's Cholesky factor
-    L (lower, ``chol[a, b, k]``) of Lambda_mm, ``log_det[k] = log|L|`` and,
-    with ``want_cond``, the conditional covariance Lambda_mm^-1 = L^-T L^-1
-    (``cond[a, b, k]``, both triangles); all vectorised over components."""
-    K = lam.shape[2]
-    for a in range(nm):
-        ia = midx[a]
-        for b in range(a + 1):
-            ib = midx[b]
-            for k in range(K):
-                chol[a, b, k] = lam[ia, ib, k]
-    for a in range(nm):
-        for b in range(a + 1):
-            for c in range(b):
-                for k in range(K):
-                    chol[a, b, k] -= chol[a, c, k] * chol[b, c, k]
-            if a == b:
-                for k in range(K):
-                    v = chol[a, a, k]
-                    chol[a, a, k] = np.sqrt(v) if v > 0.0 else np.nan
-            else:
-                for k in range(K):
-                    chol[a, b, k] /= chol[b, b, k]
-    for a in range(nm):
-        for k in range(K):
-            logs[a * K + k] = chol[a, a, k]
-    log_block(logs, nm * K, work)
-    for k in range(K):
-        log_det[k] = 0.0
-    for a in range(nm):
-        for k in range(K):
-            log_det[k] += logs[a * K + k]
-    if not want_cond:
-        return
-    # L^-1 (lower) into cond's lower triangle, then cond = (L^-1)^T L^-1
-    inv = np.empty((nm, nm, K))
-    for b in range(nm):
-        for k in range(K):
-            inv[b, b, k] = 1.0 / chol[b, b, k]
-        for a in range(b + 1, nm):
-            for k in range(K):
-                work[k] = 0.0
-            for c in range(b, a):
-                for k in range(K):
-                    work[k] -= chol[a, c, k] * inv[c, b, k]
-            for k in range(K):
-                inv[a, b, k] = work[k] / chol[a, a, k]
-    for a in range(nm):
-        for b in range(a, nm):
-            for k in range(K):
-                work[k] = 0.0
-            for c in range(b, nm):
-                for k in range(K):
-                    work[k] += inv[c, a, k] * inv[c, b, k]
-            for k in range(K):
-                cond[a, b, k] = work[k]
-                cond[b, a, k] = work[k]
-
-
-@helper
-def _flush_cond(rsum, cond, midx, nm, sxx):
-    """sxx[j, l, k] (j <= l) += rsum[k] times the conditional covariance of the
-    pattern just finished, on its missing block; rsum reset."""
-    K = rsum.shape[0]
-    for a in range(nm):
-        ia = midx[a]
-        for b in range(nm):
-            ib = midx[b]
-            if ia <= ib:
-                for k in range(K):
-                    sxx[ia, ib, k] += rsum[k] * cond[a, b, k]
-    for k in range(K):
-        rsum[k] = 0.0
 
 
 @helper
@@ -555,99 +409,115 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
     its conditional mean is the component's mean and its conditional
     variance the component's.  ``prec_chol`` (K, d) = 1 / standard
     deviations; statistics centred on the means, ``sq_p[p, k, j]`` the
-    expected sum of r (x_j - mu_kj)^2."""
+    expected sum of r (x_j - mu_kj)^2.  Blocks of rows, as the complete
+    rows' kernel: every loop runs over the block's rows, a missing value
+    selected out (no pattern is looked at), so the rows need no order."""
     n, d = X.shape
     K = means.shape[0]
     P = ll.shape[0]
     want_stats = nk_p.shape[0] > 0
     want_fill = out_fill.shape[0] > 0
     draw = draw_u.shape[0] > 0
-    mu = np.empty((d, K))
-    u = np.empty((d, K))
-    var = np.empty((d, K))
-    logu = np.empty(d * K)
-    work = np.empty(d * K)
+    mu = np.empty((K, d))
+    u = np.empty((K, d))
+    var = np.empty((K, d))
+    dropped = np.empty(K * d)  # what a missing coordinate takes out: 1/2 log(2 pi) - log u
+    work = np.empty(K * d)
     for k in range(K):
         for j in range(d):
-            mu[j, k] = np.float64(means[k, j])
-            u[j, k] = np.float64(prec_chol[k, j])
-            var[j, k] = 1.0 / (u[j, k] * u[j, k])
-            logu[j * K + k] = u[j, k]
-    log_block(logu, d * K, work)
+            mu[k, j] = np.float64(means[k, j])
+            u[k, j] = np.float64(prec_chol[k, j])
+            var[k, j] = 1.0 / (u[k, j] * u[k, j])
+            dropped[k * d + j] = u[k, j]
+    log_block(dropped, K * d, work)
+    for i in range(K * d):
+        dropped[i] = _HALF_LOG_2PI - dropped[i]
     for p in prange(P):
         lo = p * n // P
         hi = (p + 1) * n // P
-        miss = np.zeros(d, np.bool_)
-        midx = np.empty(d, np.int64)
-        oidx = np.empty(d, np.int64)
-        q = np.empty(K)
-        logp = np.empty(K)
-        e = np.empty(K)
-        pow2 = np.empty(K)
-        rwork = np.empty(2)
-        nk = np.zeros(K if want_stats else 0)
-        sx = np.zeros((d if want_stats else 0, K))
-        sq = np.zeros((d if want_stats else 0, K))
-        s_ll = 0.0
-        s_abs = 0.0
-        for i in range(lo, hi):
-            nm, no, _ = _read_pattern(X, i, miss, midx, oidx)
+        XT = np.empty((d, BLOCK))
+        logp = np.empty((K, BLOCK))
+        lpn = np.empty((2, BLOCK))
+        scratch = np.empty((3, BLOCK))
+        nk = np.zeros(K)
+        sx = np.zeros((K, d))
+        sq = np.zeros((K, d))
+        s_ll = np.zeros(2)
+        for start in range(lo, hi, BLOCK):
+            nb = min(BLOCK, hi - start)
+            for b in range(nb):
+                for j in range(d):
+                    XT[j, b] = np.float64(X[start + b, j])
             for k in range(K):
-                q[k] = log_norm[k] + nm * _HALF_LOG_2PI
-            for a in range(nm):
-                j = midx[a]
-                for k in range(K):
-                    q[k] -= logu[j * K + k]
-            for c in range(no):
-                j = oidx[c]
-                v = np.float64(X[i, j])
-                for k in range(K):
-                    t = (v - mu[j, k]) * u[j, k]
-                    q[k] -= 0.5 * t * t
-            for k in range(K):
-                logp[k] = q[k]
-            lpn, label = _row_posterior(logp, K, e, pow2, rwork)
-            _write_row(i, lpn, label, logp, K, out_lpn, out_resp, out_label)
-            w = _row_weight(sample_weight, i)
-            if w != 0.0:
-                s_ll += w * lpn
-                s_abs += w * abs(lpn)
-            if want_stats and no > 0 and w != 0.0:
-                for k in range(K):
-                    e[k] = w * logp[k]
-                    nk[k] += e[k]
-                for a in range(nm):
-                    j = midx[a]
-                    for k in range(K):
-                        sq[j, k] += e[k] * var[j, k]
-                for c in range(no):
-                    j = oidx[c]
-                    v = np.float64(X[i, j])
-                    for k in range(K):
-                        t = e[k] * (v - mu[j, k])
-                        sx[j, k] += t
-                        sq[j, k] += t * (v - mu[j, k])
+                acc = logp[k]
+                for b in range(nb):
+                    acc[b] = log_norm[k]
+                for j in range(d):
+                    m = mu[k, j]
+                    uj = u[k, j]
+                    gone = dropped[k * d + j]
+                    for b in range(nb):
+                        v = XT[j, b]
+                        t = (v - m) * uj
+                        acc[b] += -0.5 * t * t if v == v else gone
+            posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, s_ll,
+                            sample_weight, np.empty(0))
             if want_fill:
-                if draw:
-                    kk = _drawn_component(logp, K, draw_u[i])
-                    for a in range(nm):
-                        j = midx[a]
-                        out_fill[i, j] = mu[j, kk] + draw_e[i, j] / u[j, kk]
-                else:
-                    for a in range(nm):
-                        j = midx[a]
-                        v = 0.0
+                for b in range(nb):
+                    kk = 0
+                    if draw:
+                        kk = K - 1
+                        acc_r = 0.0
                         for k in range(K):
-                            v += logp[k] * mu[j, k]
-                        out_fill[i, j] = v
-                for c in range(no):
-                    out_fill[i, oidx[c]] = X[i, oidx[c]]
-        ll[p, 0] += s_ll
-        ll[p, 1] += s_abs
+                            acc_r += logp[k, b]
+                            if draw_u[start + b] < acc_r:
+                                kk = k
+                                break
+                    for j in range(d):
+                        v = X[start + b, j]
+                        if v == v:
+                            out_fill[start + b, j] = v
+                        elif draw:
+                            out_fill[start + b, j] = (mu[kk, j]
+                                                      + draw_e[start + b, j] / u[kk, j])
+                        else:
+                            f = 0.0
+                            for k in range(K):
+                                f += logp[k, b] * mu[k, j]
+                            out_fill[start + b, j] = f
+            if not want_stats:
+                continue
+            for b in range(nb):  # nothing observed: no part in the statistics
+                seen = False
+                for j in range(d):
+                    seen = seen or XT[j, b] == XT[j, b]
+                if not seen:
+                    for k in range(K):
+                        logp[k, b] = 0.0
+            for k in range(K):
+                r = logp[k]
+                s = 0.0
+                for b in range(nb):
+                    s += r[b]
+                nk[k] += s
+                for j in range(d):
+                    m = mu[k, j]
+                    vj = var[k, j]
+                    s1 = 0.0
+                    s2 = 0.0
+                    for b in range(nb):
+                        v = XT[j, b]
+                        t = v - m
+                        w = r[b]
+                        s1 += w * t if v == v else 0.0
+                        s2 += w * t * t if v == v else w * vj
+                    sx[k, j] += s1
+                    sq[k, j] += s2
+        ll[p, 0] += s_ll[0]
+        ll[p, 1] += s_ll[1]
         if want_stats:
             for k in range(K):
                 nk_p[p, k] += nk[k]
-            for j in range(d):
-                for k in range(K):
-                    sx_p[p, k, j] += sx[j, k]
-                    sq_p[p, k, j] += sq[j, k]
+                for j in range(d):
+                    sx_p[p, k, j] += sx[k, j]
+                    sq_p[p, k, j] += sq[k, j]

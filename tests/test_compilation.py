@@ -82,10 +82,10 @@ ENTRY_POINTS = [
     # through the missing-value kernel of the covariance type
     ("Xm = X.copy(); Xm[::7, 1] = np.nan; m = fastem.GaussianMixture(2, init_params='random', "
      "missing='marginalize').fit(Xm); m.impute(Xm)",
-     dict(full_pass=F64, full_missing_pass=F64, nan_counts=F64)),
+     dict(full_pass=F64, full_missing_pass=F64, nan_counts=F64, nan_summary=F64)),
     ("Xm = X32.copy(); Xm[::7, 1] = np.nan; fastem.GaussianMixture(2, covariance_type='diag', "
      "init_params='random', missing='marginalize').fit(Xm)",
-     dict(diag_pass=F32, diag_missing_pass=F32, nan_counts=F32)),
+     dict(diag_pass=F32, diag_missing_pass=F32, nan_counts=F32, nan_summary=F32)),
 ]
 
 

@@ -57,17 +57,19 @@ def nan_counts(chunk):
     return counts
 
 
+#: Row ranges a scan's per-column sums are cut into (a constant: the same
+#: sums for any thread count).
+SCAN_TASKS = 16
+
+
 def _chunk_summary(chunk):
-    counts = nan_counts(chunk)
     d = chunk.shape[1]
-    bad = np.flatnonzero(counts)
-    observed = np.full(d, float(chunk.shape[0]))
-    if bad.size:
-        observed -= np.count_nonzero(np.isnan(chunk[bad]), axis=0)
-        column_sum = np.nansum(chunk, axis=0, dtype=np.float64)
-    else:
-        column_sum = np.sum(chunk, axis=0, dtype=np.float64)
-    return np.array([bad.size, np.count_nonzero(counts == d)]), observed, column_sum
+    counts = np.empty(chunk.shape[0], np.int64)
+    observed = np.zeros((SCAN_TASKS, d))
+    column_sum = np.zeros((SCAN_TASKS, d))
+    kernels.nan_summary(chunk, counts, observed, column_sum)
+    rows = np.array([np.count_nonzero(counts), np.count_nonzero(counts == d)])
+    return rows, observed.sum(axis=0), column_sum.sum(axis=0)
 
 
 def scan(X):
