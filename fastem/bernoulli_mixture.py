@@ -6,6 +6,9 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils._param_validation import Interval
 
 from .engine.estimator import (
+    MISSING_CONSTRAINTS,
+    MISSING_DOC,
+    ImputerMixin,
     COMMON_PARAMETERS,
     LEARNING_DOC,
     CriteriaMixin,
@@ -84,7 +87,8 @@ ATTRIBUTES_DOC = """
 """
 
 
-class BernoulliMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimator):
+class BernoulliMixture(CriteriaMixin, ImputerMixin, MixtureEstimator, DensityMixin,
+                       BaseEstimator):
     __doc__ = """Mixture of independent Bernoulli features, fitted by EM on fused kernels.
 
     Each component k has a probability ``theta_kj`` per feature:
@@ -104,7 +108,7 @@ class BernoulliMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstima
         ``(sum_i r_ik x_ij + alpha) / (sum_i r_ik + 2 alpha)`` and no
         probability is ever exactly 0 or 1 (a single unseen value would
         otherwise make a row's likelihood 0).  ``lower_bound_`` includes
-        the prior.""" + ENGINE_DOC + """
+        the prior.""" + ENGINE_DOC + MISSING_DOC + """
     Attributes
     ----------""" + ATTRIBUTES_DOC + """    probabilities_ : ndarray of shape (n_components, n_features)
         P(x_j = 1 | component k).
@@ -120,6 +124,7 @@ class BernoulliMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstima
         **mixture_constraints(*COMMON_PARAMETERS, "weights_init"),
         "probabilities_init": ["array-like", None],
         "alpha": [Interval(Real, 0, None, closed="neither")],
+        **MISSING_CONSTRAINTS,
     }
 
     def __init__(self, n_components=1, *, tol=1e-3, max_iter=100, n_init=1,
@@ -127,7 +132,7 @@ class BernoulliMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstima
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10,
                  bound_check="warn", init_max_samples="auto", reseed=False, learning_method="batch",
                  batch_size="auto", learning_decay=0.7, learning_offset=10.0,
-                 total_samples=1e6):
+                 total_samples=1e6, missing="raise"):
         super().__init__(
             n_components=n_components, tol=tol, max_iter=max_iter, n_init=n_init,
             init_params=init_params, random_state=random_state, warm_start=warm_start,
@@ -140,10 +145,13 @@ class BernoulliMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstima
         self.weights_init = weights_init
         self.probabilities_init = probabilities_init
         self.alpha = alpha
+        self.missing = missing
 
     def _family(self):
-        return BernoulliFamily(self.n_components, self.alpha, self.weights_init,
-                               self.probabilities_init)
+        family = BernoulliFamily(self.n_components, self.alpha, self.weights_init,
+                                 self.probabilities_init)
+        family.missing = self.missing == "marginalize"
+        return family
 
 
 __all__ = ["BernoulliMixture"]

@@ -7,6 +7,9 @@ from sklearn.utils._param_validation import Interval
 
 from .bernoulli_mixture import ATTRIBUTES_DOC, COMMON_DOC, ENGINE_DOC
 from .engine.estimator import (
+    MISSING_CONSTRAINTS,
+    MISSING_DOC,
+    ImputerMixin,
     COMMON_PARAMETERS,
     CriteriaMixin,
     MixtureEstimator,
@@ -15,7 +18,8 @@ from .engine.estimator import (
 from .families.poisson import PoissonFamily
 
 
-class PoissonMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimator):
+class PoissonMixture(CriteriaMixin, ImputerMixin, MixtureEstimator, DensityMixin,
+                       BaseEstimator):
     __doc__ = """Mixture of independent Poisson counts, fitted by EM on fused kernels.
 
     Each component k has a rate ``lambda_kj`` per feature:
@@ -34,7 +38,7 @@ class PoissonMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimato
         rate, so the M-step is the MAP estimate ``(sum_i r_ik x_ij + alpha)
         / (sum_i r_ik + alpha)`` and no rate is ever 0 (a count seen once
         would otherwise make a row's likelihood 0).  ``lower_bound_``
-        includes the prior.""" + ENGINE_DOC + """
+        includes the prior.""" + ENGINE_DOC + MISSING_DOC + """
     Attributes
     ----------""" + ATTRIBUTES_DOC + """    rates_ : ndarray of shape (n_components, n_features)
         The expected count of feature j in component k.
@@ -49,6 +53,7 @@ class PoissonMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimato
         **mixture_constraints(*COMMON_PARAMETERS, "weights_init"),
         "rates_init": ["array-like", None],
         "alpha": [Interval(Real, 0, None, closed="neither")],
+        **MISSING_CONSTRAINTS,
     }
 
     def __init__(self, n_components=1, *, tol=1e-3, max_iter=100, n_init=1,
@@ -56,7 +61,7 @@ class PoissonMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimato
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10,
                  bound_check="warn", init_max_samples="auto", reseed=False, learning_method="batch",
                  batch_size="auto", learning_decay=0.7, learning_offset=10.0,
-                 total_samples=1e6):
+                 total_samples=1e6, missing="raise"):
         super().__init__(
             n_components=n_components, tol=tol, max_iter=max_iter, n_init=n_init,
             init_params=init_params, random_state=random_state, warm_start=warm_start,
@@ -69,6 +74,7 @@ class PoissonMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimato
         self.weights_init = weights_init
         self.rates_init = rates_init
         self.alpha = alpha
+        self.missing = missing
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -77,7 +83,9 @@ class PoissonMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimato
         return tags
 
     def _family(self):
-        return PoissonFamily(self.n_components, self.alpha, self.weights_init, self.rates_init)
+        family = PoissonFamily(self.n_components, self.alpha, self.weights_init, self.rates_init)
+        family.missing = self.missing == "marginalize"
+        return family
 
 
 __all__ = ["PoissonMixture"]

@@ -9,7 +9,13 @@ from ._config import BLOCK, FASTMATH, MAX_PARTS, PARTS_BUDGET
 from .discrete import categorical_pass, linear_pass
 from .gaussian import diag_pass, full_pass, tied_pass
 from .kmeans import assigned_sq_distances, candidate_sq_distances, lloyd_pass
-from .missing import diag_missing_pass, full_missing_pass, nan_counts, nan_summary
+from .missing import (
+    diag_missing_pass,
+    full_missing_pass,
+    linear_missing_pass,
+    nan_counts,
+    nan_summary,
+)
 from .student import t_diag_pass, t_full_pass
 
 __all__ = [
@@ -24,6 +30,7 @@ __all__ = [
     "diag_pass",
     "full_missing_pass",
     "full_pass",
+    "linear_missing_pass",
     "linear_pass",
     "lloyd_pass",
     "nan_counts",

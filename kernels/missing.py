@@ -1,4 +1,6 @@
-"""Kernels for rows with missing coordinates (NaN): Gaussian components.
+"""Kernels for rows with missing coordinates (NaN): Gaussian components, and
+models whose log-densities are linear in the row (Bernoulli, Poisson; at the
+end of the file).
 
 A row ``x`` with observed coordinates ``o`` and missing ones ``m`` has, under
 component k, the marginal density N(x_o | mu_o, Sigma_oo) and, given x_o, the
@@ -43,6 +45,8 @@ sum_k p(k | x_o) E[x_m | x_o, k], or, when ``draw_u`` has rows, by a draw
 from the posterior: component k where the cumulative responsibility passes
 ``draw_u[i]``, then ``x_m = E[x_m | x_o, k] + L^-T draw_e[i, m]``.
 """
+
+import math
 
 import numpy as np
 from numba import prange
@@ -521,3 +525,127 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                 for j in range(d):
                     sx_p[p, k, j] += sx[k, j]
                     sq_p[p, k, j] += sq[k, j]
+
+
+@kernel
+def linear_missing_pass(X, coef, const, values, log_norm, log_factorial, kind, sample_weight,
+                        out_lpn, out_resp, out_label, out_fill, draw_u, draw_e, ll, nk_p, sx_p):
+    """Rows with missing coordinates of a model whose log-densities are
+    linear in the row (Bernoulli, Poisson): ``log_norm[k] + sum_j (x_j
+    coef_kj + const_kj)`` over the observed j only (``log_norm`` holds the
+    sum over every j of ``const``, which a missing one takes back out), the
+    row term ``-sum_j log x_j!`` (``log_factorial`` non-empty) over the
+    observed j too.  The statistics are the expected ones: a missing x_j
+    counts as its mean under the component, ``values[k, j]`` (a probability
+    or a rate).  ``out_fill``: sum_k p(k | x_o) values[k, j], or with
+    ``draw_u`` a draw -- the component, then ``draw_e[i, j]`` (uniform)
+    through the inverse CDF of the value's Bernoulli (``kind`` 0) or
+    Poisson (``kind`` 1) distribution.  Blocks of rows as the complete
+    rows' kernel, a missing value selected out."""
+    n, d = X.shape
+    K = coef.shape[0]
+    P = ll.shape[0]
+    want_stats = nk_p.shape[0] > 0
+    want_fill = out_fill.shape[0] > 0
+    draw = draw_u.shape[0] > 0
+    counts = log_factorial.shape[0] > 0
+    last = log_factorial.shape[0] - 1
+    for p in prange(P):
+        lo = p * n // P
+        hi = (p + 1) * n // P
+        XT = np.empty((d, BLOCK))
+        logp = np.empty((K, BLOCK))
+        lpn = np.empty((2, BLOCK))
+        scratch = np.empty((3, BLOCK))
+        term = np.empty(BLOCK if counts else 0)
+        nk = np.zeros(K)
+        sx = np.zeros((K, d))
+        s_ll = np.zeros(2)
+        for start in range(lo, hi, BLOCK):
+            nb = min(BLOCK, hi - start)
+            for b in range(nb):
+                for j in range(d):
+                    XT[j, b] = np.float64(X[start + b, j])
+            for k in range(K):
+                acc = logp[k]
+                for b in range(nb):
+                    acc[b] = log_norm[k]
+                for j in range(d):
+                    c = np.float64(coef[k, j])
+                    gone = -const[k, j]
+                    for b in range(nb):
+                        v = XT[j, b]
+                        acc[b] += v * c if v == v else gone
+            if counts:
+                for b in range(nb):
+                    s = 0.0
+                    for j in range(d):
+                        v = XT[j, b]
+                        if v == v:
+                            s += log_factorial[int(v)] if v < last else math.lgamma(v + 1.0)
+                    term[b] = -s
+            posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, s_ll,
+                            sample_weight, term)
+            if want_fill:
+                for b in range(nb):
+                    kk = 0
+                    if draw:
+                        kk = K - 1
+                        acc_r = 0.0
+                        for k in range(K):
+                            acc_r += logp[k, b]
+                            if draw_u[start + b] < acc_r:
+                                kk = k
+                                break
+                    for j in range(d):
+                        v = X[start + b, j]
+                        if v == v:
+                            out_fill[start + b, j] = v
+                        elif draw:
+                            mean = np.float64(values[kk, j])
+                            e = draw_e[start + b, j]
+                            if kind == 0:
+                                out_fill[start + b, j] = 1.0 if e < mean else 0.0
+                            else:  # the Poisson inverse CDF
+                                x = 0.0
+                                prob = math.exp(-mean)
+                                cdf = prob
+                                while e > cdf and prob > 0.0:
+                                    x += 1.0
+                                    prob *= mean / x
+                                    cdf += prob
+                                out_fill[start + b, j] = x
+                        else:
+                            f = 0.0
+                            for k in range(K):
+                                f += logp[k, b] * np.float64(values[k, j])
+                            out_fill[start + b, j] = f
+            if not want_stats:
+                continue
+            for b in range(nb):  # nothing observed: no part in the statistics
+                seen = False
+                for j in range(d):
+                    seen = seen or XT[j, b] == XT[j, b]
+                if not seen:
+                    for k in range(K):
+                        logp[k, b] = 0.0
+            for k in range(K):
+                r = logp[k]
+                s = 0.0
+                for b in range(nb):
+                    s += r[b]
+                nk[k] += s
+                for j in range(d):
+                    mean = np.float64(values[k, j])
+                    s1 = 0.0
+                    for b in range(nb):
+                        v = XT[j, b]
+                        s1 += r[b] * (v if v == v else mean)
+                    sx[k, j] += s1
+        ll[p, 0] += s_ll[0]
+        ll[p, 1] += s_ll[1]
+        if want_stats:
+            for k in range(K):
+                nk_p[p, k] += nk[k]
+                for j in range(d):
+                    sx_p[p, k, j] += sx[k, j]

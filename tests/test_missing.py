@@ -531,3 +531,127 @@ def test_mixture_imputer_parameter_errors(data):
         MixtureImputer(0).fit(Xm)
     with pytest.raises(ValueError, match="This MixtureImputer instance is not fitted yet"):
         MixtureImputer().transform(Xm)
+
+
+# --------------------------------------------------------------------------
+# Bernoulli and Poisson: a missing feature drops out of the row's product.
+
+
+def _discrete_data(kind, n=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.integers(3, size=n)
+    if kind == "bernoulli":
+        theta = rng.uniform(0.1, 0.9, (3, 10))
+        X = (rng.random((n, 10)) < theta[z]).astype(float)
+    else:
+        rates = rng.uniform(0.5, 8.0, (3, 6))
+        X = rng.poisson(rates[z]).astype(float)
+    return X, holes(X, 0.25, seed=seed + 1)
+
+
+def _discrete_model(kind, **kw):
+    cls = fastem.BernoulliMixture if kind == "bernoulli" else fastem.PoissonMixture
+    return cls(3, **kw)
+
+
+def _discrete_marginal(model, X, kind):
+    from scipy.stats import bernoulli, poisson
+
+    values = model.probabilities_ if kind == "bernoulli" else model.rates_
+    dist = bernoulli if kind == "bernoulli" else poisson
+    out = np.empty(X.shape[0])
+    for i, row in enumerate(X):
+        o = ~np.isnan(row)
+        out[i] = logsumexp([np.log(w) + dist.logpmf(row[o], v[o]).sum()
+                            for w, v in zip(model.weights_, values)])
+    return out
+
+
+def _discrete_reference_em(X, weights, values, kind, alpha, n_iter):
+    """Row by row: the E-step over each row's observed features, the M-step
+    from the expected statistics (a missing feature counts as its mean)."""
+    from scipy.stats import bernoulli, poisson
+
+    dist = bernoulli if kind == "bernoulli" else poisson
+    lpns = []
+    for _ in range(n_iter):
+        resp = np.empty((X.shape[0], len(weights)))
+        lpn = np.empty(X.shape[0])
+        filled = np.empty((X.shape[0], len(weights), X.shape[1]))
+        for i, row in enumerate(X):
+            o = ~np.isnan(row)
+            wlp = [np.log(w) + dist.logpmf(row[o], v[o]).sum() for w, v in zip(weights, values)]
+            lpn[i] = logsumexp(wlp)
+            resp[i] = np.exp(wlp - lpn[i])
+            filled[i] = np.where(o, row, values)
+        keep = ~np.all(np.isnan(X), axis=1)
+        r = resp[keep]
+        nk = r.sum(axis=0)
+        sum_x = np.einsum("ik,ikj->kj", r, filled[keep])
+        lpns.append(lpn)
+        weights = (nk + 10 * np.finfo(float).eps) / (nk + 10 * np.finfo(float).eps).sum()
+        values = (sum_x + alpha) / (nk + (2 * alpha if kind == "bernoulli" else alpha))[:, None]
+    return weights, values, lpns
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "poisson"])
+def test_discrete_marginal_likelihood_and_reference_em(kind):
+    X, Xm = _discrete_data(kind)
+    m = _discrete_model(kind, missing="marginalize", random_state=0, bound_check="raise",
+                        tol=1e-8, max_iter=200).fit(Xm)
+    assert_allclose(m.score_samples(Xm), _discrete_marginal(m, Xm, kind), rtol=1e-10,
+                    atol=1e-10)
+    bounds = np.asarray(m.lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))
+    # the same fit as a NumPy EM from the same start
+    values_name = "probabilities_" if kind == "bernoulli" else "rates_"
+    init = {"probabilities_init" if kind == "bernoulli" else "rates_init":
+            getattr(m, values_name) * 0.9 + 0.05}
+    a = _discrete_model(kind, missing="marginalize", weights_init=m.weights_, max_iter=6,
+                        tol=0.0, **init).fit(Xm)
+    weights, values, lpns = _discrete_reference_em(Xm, m.weights_, list(init.values())[0],
+                                                   kind, a.alpha, 6)
+    assert_allclose(a.weights_, weights, rtol=1e-10)
+    assert_allclose(getattr(a, values_name), values, rtol=1e-10)
+    assert_allclose(a.score_samples(Xm), _discrete_marginal(a, Xm, kind), rtol=1e-10,
+                    atol=1e-10)
+    assert_allclose(np.sum(lpns[-1]) / len(Xm),
+                    _discrete_model(kind, missing="marginalize", weights_init=m.weights_,
+                                    max_iter=5, tol=0.0, **init).fit(Xm).score(Xm),
+                    rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "poisson"])
+def test_discrete_without_nan_is_bitwise_and_values_are_checked(kind):
+    X, Xm = _discrete_data(kind, n=800)
+    a = _discrete_model(kind, random_state=0).fit(X)
+    b = _discrete_model(kind, random_state=0, missing="marginalize").fit(X)
+    assert_array_equal(a.weights_, b.weights_)
+    assert_array_equal(a.lower_bounds_, b.lower_bounds_)
+    bad = Xm.copy()
+    bad[0, ~np.isnan(bad[0])] = 2.5  # neither 0/1 nor a count
+    with pytest.raises(ValueError, match="takes"):
+        _discrete_model(kind, missing="marginalize").fit(bad)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        _discrete_model(kind).fit(Xm)
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "poisson"])
+def test_discrete_impute(kind):
+    X, Xm = _discrete_data(kind)
+    m = _discrete_model(kind, missing="marginalize", random_state=0).fit(Xm)
+    values = m.probabilities_ if kind == "bernoulli" else m.rates_
+    mean = m.impute(Xm)
+    hole = np.isnan(Xm)
+    assert_allclose(mean[hole], (m.predict_proba(Xm) @ values)[hole], rtol=1e-10)
+    assert_array_equal(mean[~hole], Xm[~hole])
+    drawn = m.impute(Xm, sample_posterior=True, random_state=0)
+    assert np.all(drawn == np.round(drawn)) and np.all(drawn >= 0)
+    if kind == "bernoulli":
+        assert set(np.unique(drawn)) <= {0.0, 1.0}
+    # the draws' mean over many copies of one row: its posterior mean
+    i = int(np.flatnonzero(hole.any(axis=1))[0])
+    many = m.impute(np.repeat(Xm[i:i + 1], 20000, axis=0), sample_posterior=True,
+                    random_state=1)
+    j = int(np.flatnonzero(hole[i])[0])
+    assert abs(many[:, j].mean() - mean[i, j]) < 0.05 * max(1.0, mean[i, j])

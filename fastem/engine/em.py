@@ -190,7 +190,7 @@ def start_fit(est, family, X, sw, positive, cache=None):
                                 if summary.n_incomplete else X)
         family.missing_summary, family.init_X = cache["missing"]
         family.has_missing = family.missing_summary.n_incomplete > 0
-    family.prepare(family.init_X, sw, cache)
+    family.prepare(family.init_X if family.prepare_on_filled else X, sw, cache)
     return sw, do_init, random_state
 
 

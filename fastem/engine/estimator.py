@@ -49,8 +49,11 @@ MISSING_DOC = """
         coordinates as latent variables: each row's log-likelihood and
         responsibilities come from its marginal density over its observed
         coordinates, and the M-step uses the expected sufficient
-        statistics (the missing coordinates' conditional means and
-        covariances under each component).  ``predict``,
+        statistics (what each missing coordinate contributes is its
+        conditional expectation given the row's observed ones, under each
+        component: for a Gaussian component its conditional mean, and its
+        conditional covariance in the second moments; for features
+        independent given the component, the component's mean).  ``predict``,
         ``predict_proba``, ``score_samples``, ``score``, ``bic`` and
         ``aic`` then take rows with NaN too (the marginal), and
         :meth:`impute` fills them in.  A row with no observed value has

@@ -77,6 +77,10 @@ class Family:
     #: the fit under way has any (set by the engine's scan of it).
     missing = False
     has_missing = False
+    #: Whether ``prepare`` looks at the rows with each NaN filled by its
+    #: column's mean (as the initialisation does: a Gaussian tied model's
+    #: scatter for its first M-step) rather than at the rows as they are.
+    prepare_on_filled = False
 
     #: The fitted attributes that are arrays (saved as arrays), and those
     #: that are plain numbers, beyond the engine's own.

@@ -181,7 +181,10 @@ def run_chunk(plan, chunk, sample_weight, outputs, accs, segment):
     """``plan.run`` on a chunk of rows that may hold NaN (``plan.missing``):
     each segment of the chunk with no NaN goes through the fused kernel as
     it is; in one with NaN, the complete rows go through it together and
-    the incomplete ones, sorted by pattern, through ``plan.run_missing``."""
+    the incomplete ones, sorted by pattern when the plan asks, through
+    ``plan.run_missing`` -- or the whole segment does, when the plan's
+    kernel for incomplete rows is as fast as its fused one
+    (``missing_takes_all``)."""
     if not plan.missing:
         plan.run(chunk, sample_weight, outputs, accs, segment)
         return
@@ -194,10 +197,13 @@ def run_chunk(plan, chunk, sample_weight, outputs, accs, segment):
         sw = sample_weight[lo:hi] if weighted else sample_weight
         outs = tuple(o[lo:hi] if o.shape[0] else o for o in outputs)
         c = counts[lo:hi]
-        bad = np.flatnonzero(c)
-        if bad.size == 0:
+        if not c.any():
             plan.run(piece, sw, outs, accs, segment)
             continue
+        if plan.missing_takes_all:
+            plan.run_missing(piece, sw, outs, accs)
+            continue
+        bad = np.flatnonzero(c)
         good = np.flatnonzero(c == 0)
         if good.size:
             tmp = _scratch(outs, good.size)
@@ -234,14 +240,18 @@ def impute(X, family, params, random_state=None):
     for start, stop, chunk in iter_chunks(X, dtype):
         out[start:stop] = chunk
         bad = np.flatnonzero(nan_counts(chunk))
+        if plan.sort_patterns:
+            bad = bad[pattern_order(chunk[bad])]
         if not bad.size:
             continue
-        rows = bad[pattern_order(chunk[bad])]
+        rows = bad
         fill = np.empty((rows.size, n_features), dtype)
         draws = None
         if random_state is not None:
-            draws = (random_state.uniform(size=rows.size),
-                     random_state.standard_normal(size=(rows.size, n_features)))
+            values = (random_state.uniform(size=(rows.size, n_features))
+                      if plan.uniform_draws else
+                      random_state.standard_normal(size=(rows.size, n_features)))
+            draws = (random_state.uniform(size=rows.size), values)
         plan.run_missing(chunk[rows], no_weight, no_rows, accs, fill, draws)
         out[start + rows] = fill
     return out

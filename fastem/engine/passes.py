@@ -61,6 +61,13 @@ class Plan:
     #: (a kernel that factorises once per run of rows of one pattern), or
     #: in their order (one whose cost per row does not depend on it).
     sort_patterns = False
+    #: Whether ``run_missing``'s draws of missing values take uniform
+    #: numbers (an inverse CDF), or standard normal ones.
+    uniform_draws = False
+    #: Whether a segment holding any NaN goes to ``run_missing`` whole (a
+    #: family whose kernel for incomplete rows is as fast as its fused one:
+    #: no rows to copy out), rather than only its incomplete rows.
+    missing_takes_all = False
 
     def run(self, chunk, sample_weight, outputs, accs, segment, resp=None):
         """Add a kernel-ready ``chunk`` of rows into ``accs``: ``outputs``

@@ -27,6 +27,7 @@ class BernoulliFamily(LinearFamily):
                 f"got max value {np.max(values):.5f}, min value {np.min(values):.5f}")
 
     def check_values(self, block, params=None):
+        block = self.observed(block)
         bad = (block != 0) & (block != 1)
         if bad.any():
             value = block[bad][0]
@@ -40,6 +41,9 @@ class BernoulliFamily(LinearFamily):
             log_weights = np.log(np.asarray(params.weights, dtype=np.float64))
         log_off = np.log1p(-theta)
         return np.log(theta) - log_off, log_weights + log_off.sum(axis=1)
+
+    def constants(self, params):
+        return np.log1p(-np.asarray(params.values, dtype=np.float64))
 
     def map_values(self, sum_x, nk):
         return (sum_x + self.alpha) / (nk + 2.0 * self.alpha)[:, None]

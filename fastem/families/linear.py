@@ -41,7 +41,8 @@ class LinearPlan(Plan):
     row term (empty: none); ``lpn_offset``: the row term summed once per
     fit instead (see ``Plan.lpn_offset``)."""
 
-    def __init__(self, dtype, coef, lnorm, log_factorial, want_stats, lpn_offset=None):
+    def __init__(self, dtype, coef, lnorm, log_factorial, want_stats, lpn_offset=None,
+                 const=None, values=None, kind=0):
         self.dtype = np.dtype(dtype)
         if lpn_offset is not None:  # the row term, summed once per fit
             self.lpn_offset = lpn_offset
@@ -53,6 +54,10 @@ class LinearPlan(Plan):
         self.log_factorial = log_factorial
         self.no_resp = np.empty((0, self.n_components))
         self.stat_shapes = ((self.n_components, self.n_features),)
+        # rows with NaN (``run_missing``): each feature's constant and mean
+        self.const, self.values, self.kind = const, values, kind
+        self.uniform_draws = True
+        self.missing_takes_all = True  # its kernel for them is as fast as the fused one
 
     def run(self, chunk, sample_weight, outputs, accs, segment, resp=None):
         resp = self.no_resp if resp is None else resp
@@ -61,6 +66,17 @@ class LinearPlan(Plan):
                                "log-likelihoods")
         kernels.linear_pass(chunk, self.coef, self.lnorm, self.log_factorial, resp,
                             sample_weight, *outputs, segment, *accs)
+
+    def run_missing(self, rows, sample_weight, outputs, accs, fill=None, draws=None):
+        """Rows with NaN (``fastem.kernels.missing.linear_missing_pass``): a
+        missing feature drops out of the row's product; it counts in the
+        statistics as its mean under each component."""
+        d = self.n_features
+        fill = np.empty((0, d), self.dtype) if fill is None else fill
+        u, e = (np.empty(0), np.empty((0, d))) if draws is None else draws
+        kernels.linear_missing_pass(rows, self.coef, self.const, self.values, self.lnorm,
+                                    self.log_factorial, self.kind, sample_weight, *outputs,
+                                    fill, u, e, *accs)
 
     def moments(self, totals):
         return totals[0]  # sum_x (K, d)
@@ -79,6 +95,9 @@ class LinearFamily(Family):
     array_attributes = ("weights_",)
     values_name = None
     init_name = None
+    #: The value distribution ``linear_missing_pass`` draws imputations from
+    #: (0: Bernoulli, 1: Poisson).
+    kind = 0
     #: log k! table of the row term (empty: the family has none).
     log_factorial = np.empty(0)
 
@@ -146,8 +165,25 @@ class LinearFamily(Family):
 
     def plan(self, params, data_dtype, want_stats):
         coef, lnorm = self.natural(params)
-        return LinearPlan(self.kernel_dtype_for(params, data_dtype), coef, lnorm,
-                          self.log_factorial, want_stats, lpn_offset=self.row_total)
+        const = values = None
+        if self.missing:
+            const = kernel_array(self.constants(params), np.float64)
+            values = kernel_array(params.values, np.float64)
+        plan = LinearPlan(self.kernel_dtype_for(params, data_dtype), coef, lnorm,
+                          self.log_factorial, want_stats, lpn_offset=self.row_total,
+                          const=const, values=values, kind=self.kind)
+        plan.missing = self.missing
+        return plan
+
+    def constants(self, params):
+        """``(K, d)`` float64: the term of each feature's log-density that
+        does not multiply x (``lnorm`` holds their sum over the features)."""
+        raise NotImplementedError
+
+    def observed(self, block):
+        """The entries of a block of rows to check: all, or with missing
+        values taken (``missing``), the ones that are not NaN."""
+        return block[~np.isnan(block)] if self.missing else block
 
     def m_step(self, stats):
         nk = stats.nk + 10 * np.finfo(self.dtype).eps

@@ -32,6 +32,7 @@ class PoissonFamily(LinearFamily):
     values_name = "rates_"
     init_name = "rates_init"
     log_factorial = _LOG_FACTORIAL
+    kind = 1
 
     def prepare(self, X, sample_weight, cache=None):
         """The data's -sum_i w_i sum_j log x_ij!, once per fit (and once for
@@ -46,6 +47,7 @@ class PoissonFamily(LinearFamily):
         if "poisson_row_total" not in cache:
             d = X.shape[1]
             one = PoissonFamily(1, self.alpha)
+            one.missing = self.missing  # the row term over observed counts only
             one.setup(d, X.dtype)
             params = one.finish((np.ones(1), np.ones((1, d))))
             stats = run_pass(X, one, params, want_stats=False, sample_weight=sample_weight)
@@ -60,6 +62,7 @@ class PoissonFamily(LinearFamily):
                 f"{np.min(values):.5f}")
 
     def check_values(self, block, params=None):
+        block = self.observed(block)
         if np.any(block < 0):
             raise ValueError(  # scikit-learn's words for negative data
                 "Negative values in data passed to PoissonMixture: every value of X must "
@@ -75,6 +78,9 @@ class PoissonFamily(LinearFamily):
         with np.errstate(divide="ignore"):
             log_weights = np.log(np.asarray(params.weights, dtype=np.float64))
         return np.log(rates), log_weights - rates.sum(axis=1)
+
+    def constants(self, params):
+        return -np.asarray(params.values, dtype=np.float64)
 
     def map_values(self, sum_x, nk):
         return (sum_x + self.alpha) / (nk + self.alpha)[:, None]
