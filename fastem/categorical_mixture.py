@@ -8,6 +8,9 @@ from sklearn.utils._param_validation import Interval
 
 from .bernoulli_mixture import ATTRIBUTES_DOC, COMMON_DOC, ENGINE_DOC
 from .engine.estimator import (
+    MISSING_CONSTRAINTS,
+    MISSING_DOC,
+    ImputerMixin,
     COMMON_PARAMETERS,
     CriteriaMixin,
     MixtureEstimator,
@@ -16,7 +19,8 @@ from .engine.estimator import (
 from .families.categorical import CategoricalFamily, UnknownCategoryError
 
 
-class CategoricalMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimator):
+class CategoricalMixture(CriteriaMixin, ImputerMixin, MixtureEstimator, DensityMixin,
+                         BaseEstimator):
     __doc__ = """Mixture of independent categorical features (latent class analysis).
 
     Each column of X holds integer category codes 0..c_j - 1 (as
@@ -42,7 +46,9 @@ class CategoricalMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEsti
         ``lower_bound_`` includes the prior.
     min_categories : int or array-like of shape (n_features,), default=None
         The least number of categories of each feature (``CategoricalNB``'s
-        parameter): room for codes absent from the training data.""" + ENGINE_DOC + """
+        parameter): room for codes absent from the training data.""" + ENGINE_DOC + MISSING_DOC + """
+        :meth:`impute` gives each missing feature its most probable category
+        under the row's posterior (or, with ``sample_posterior``, a draw).
     Attributes
     ----------""" + ATTRIBUTES_DOC + """    probabilities_ : list of ndarray
         One (n_components, n_categories_[j]) array per feature: P(x_j = c |
@@ -63,6 +69,7 @@ class CategoricalMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEsti
         "probabilities_init": [list, tuple, None],
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "min_categories": CategoricalNB._parameter_constraints["min_categories"],
+        **MISSING_CONSTRAINTS,
     }
 
     def __init__(self, n_components=1, *, tol=1e-3, max_iter=100, n_init=1,
@@ -71,7 +78,7 @@ class CategoricalMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEsti
                  verbose_interval=10, bound_check="warn", init_max_samples="auto",
                  reseed=False, learning_method="batch",
                  batch_size="auto", learning_decay=0.7, learning_offset=10.0,
-                 total_samples=1e6):
+                 total_samples=1e6, missing="raise"):
         super().__init__(
             n_components=n_components, tol=tol, max_iter=max_iter, n_init=n_init,
             init_params=init_params, random_state=random_state, warm_start=warm_start,
@@ -85,6 +92,7 @@ class CategoricalMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEsti
         self.probabilities_init = probabilities_init
         self.alpha = alpha
         self.min_categories = min_categories
+        self.missing = missing
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -93,8 +101,10 @@ class CategoricalMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEsti
         return tags
 
     def _family(self):
-        return CategoricalFamily(self.n_components, self.alpha, self.weights_init,
-                                 self.probabilities_init, self.min_categories)
+        family = CategoricalFamily(self.n_components, self.alpha, self.weights_init,
+                                   self.probabilities_init, self.min_categories)
+        family.missing = self.missing == "marginalize"
+        return family
 
 
 __all__ = ["CategoricalMixture", "UnknownCategoryError"]

@@ -10,6 +10,7 @@ from .discrete import categorical_pass, linear_pass
 from .gaussian import diag_pass, full_pass, tied_pass
 from .kmeans import assigned_sq_distances, candidate_sq_distances, lloyd_pass
 from .missing import (
+    categorical_missing_pass,
     diag_missing_pass,
     full_missing_pass,
     linear_missing_pass,
@@ -25,6 +26,7 @@ __all__ = [
     "PARTS_BUDGET",
     "assigned_sq_distances",
     "candidate_sq_distances",
+    "categorical_missing_pass",
     "categorical_pass",
     "diag_missing_pass",
     "diag_pass",

@@ -83,6 +83,12 @@ def _signatures(f):
                                 _arr(f8, 1), i8, _arr(f, 1), _arr(f, 1), _arr(f, 2),
                                 _arr(i8, 1), _arr(f, 2), _arr(f8, 1), _arr(f8, 2),
                                 _arr(f8, 2), _arr(f8, 2), _arr(f8, 3)),
+        # X, log_table_t, table_t, offsets, log_norm, sample_weight, out_lpn,
+        # out_resp, out_label, out_fill, draw_u, draw_e, ll, nk_p, counts_p
+        "categorical_missing_pass": (_arr(f, 2), _arr(f, 2), _arr(f8, 2), _arr(i8, 1),
+                                     _arr(f8, 1), _arr(f, 1), _arr(f, 1), _arr(f, 2),
+                                     _arr(i8, 1), _arr(f, 2), _arr(f8, 1), _arr(f8, 2),
+                                     _arr(f8, 2), _arr(f8, 2), _arr(f8, 3)),
         # X, start, mean, candidates, closest, out
         "candidate_sq_distances": (_arr(f, 2), i8, _arr(f, 1), _arr(f, 2), _arr(f, 1),
                                    _arr(f, 2)),
@@ -153,4 +159,5 @@ def main(folder, kernels=None, verbose=True):
 SHARDS = (("full_pass", "lloyd_pass", "assigned_sq_distances", "linear_pass", "t_diag_pass",
            "full_missing_pass", "linear_missing_pass"),
           ("diag_pass", "tied_pass", "candidate_sq_distances", "categorical_pass",
-           "t_full_pass", "diag_missing_pass", "nan_counts", "nan_summary"))
+           "t_full_pass", "diag_missing_pass", "nan_counts", "nan_summary",
+           "categorical_missing_pass"))

@@ -649,3 +649,115 @@ def linear_missing_pass(X, coef, const, values, log_norm, log_factorial, kind, s
                 nk_p[p, k] += nk[k]
                 for j in range(d):
                     sx_p[p, k, j] += sx[k, j]
+
+
+@kernel
+def categorical_missing_pass(X, log_table_t, table_t, offsets, log_norm, sample_weight,
+                             out_lpn, out_resp, out_label, out_fill, draw_u, draw_e, ll, nk_p,
+                             counts_p):
+    """Rows with missing features of a mixture of independent categorical
+    features (``categorical_pass``'s layout: feature j's code c is row
+    ``offsets[j] + c`` of ``log_table_t (C, K)``; ``table_t`` the same
+    probabilities, float64).  A missing feature drops out of the row's
+    product; its expected counts are the component's probabilities.
+    ``out_fill``: the most probable category under the row's posterior,
+    argmax_c sum_k p(k | x_o) theta_kjc -- or with ``draw_u`` a draw: the
+    component, then the category where the cumulative probability passes
+    ``draw_e[i, j]`` (uniform)."""
+    n, d = X.shape
+    K = log_table_t.shape[1]
+    P = ll.shape[0]
+    want_stats = nk_p.shape[0] > 0
+    want_fill = out_fill.shape[0] > 0
+    draw = draw_u.shape[0] > 0
+    n_cat = log_table_t.shape[0]
+    for p in prange(P):
+        lo = p * n // P
+        hi = (p + 1) * n // P
+        logp = np.empty((K, BLOCK))
+        lpn = np.empty((2, BLOCK))
+        scratch = np.empty((3, BLOCK))
+        acc = np.empty(K)
+        nk = np.zeros(K)
+        counts = np.zeros((n_cat, K))
+        for start in range(lo, hi, BLOCK):
+            nb = min(BLOCK, hi - start)
+            for b in range(nb):
+                for k in range(K):
+                    acc[k] = log_norm[k]
+                for j in range(d):
+                    v = X[start + b, j]
+                    if v == v:
+                        row = log_table_t[offsets[j] + np.int64(v)]
+                        for k in range(K):
+                            acc[k] += row[k]
+                for k in range(K):
+                    logp[k, b] = acc[k]
+            posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label,
+                            ll[p], sample_weight, np.empty(0))
+            if want_fill:
+                for b in range(nb):
+                    kk = 0
+                    if draw:
+                        kk = K - 1
+                        acc_r = 0.0
+                        for k in range(K):
+                            acc_r += logp[k, b]
+                            if draw_u[start + b] < acc_r:
+                                kk = k
+                                break
+                    for j in range(d):
+                        v = X[start + b, j]
+                        if v == v:
+                            out_fill[start + b, j] = v
+                            continue
+                        first = offsets[j]
+                        last = offsets[j + 1] if j + 1 < d else n_cat
+                        best = 0
+                        if draw:
+                            best = last - first - 1
+                            cdf = 0.0
+                            for c in range(first, last):
+                                cdf += table_t[c, kk]
+                                if draw_e[start + b, j] < cdf:
+                                    best = c - first
+                                    break
+                        else:
+                            top = -1.0
+                            for c in range(first, last):
+                                s = 0.0
+                                for k in range(K):
+                                    s += logp[k, b] * table_t[c, k]
+                                if s > top:
+                                    top = s
+                                    best = c - first
+                        out_fill[start + b, j] = best
+            if not want_stats:
+                continue
+            for b in range(nb):
+                seen = False
+                for j in range(d):
+                    v = X[start + b, j]
+                    seen = seen or v == v
+                if not seen:  # nothing observed: no part in the statistics
+                    continue
+                for k in range(K):
+                    nk[k] += logp[k, b]
+                for j in range(d):
+                    v = X[start + b, j]
+                    if v == v:
+                        row = counts[offsets[j] + np.int64(v)]
+                        for k in range(K):
+                            row[k] += logp[k, b]
+                    else:
+                        last = offsets[j + 1] if j + 1 < d else n_cat
+                        for c in range(offsets[j], last):
+                            row = counts[c]
+                            for k in range(K):
+                                row[k] += logp[k, b] * table_t[c, k]
+        if want_stats:
+            for k in range(K):
+                nk_p[p, k] += nk[k]
+            for c in range(n_cat):
+                for k in range(K):
+                    counts_p[p, c, k] += counts[c, k]

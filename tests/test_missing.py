@@ -655,3 +655,68 @@ def test_discrete_impute(kind):
                     random_state=1)
     j = int(np.flatnonzero(hole[i])[0])
     assert abs(many[:, j].mean() - mean[i, j]) < 0.05 * max(1.0, mean[i, j])
+
+
+def _categorical_data(n=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.integers(3, size=n)
+    tables = [rng.dirichlet(np.ones(c), size=3) for c in (3, 4, 2, 5)]
+    X = np.stack([(rng.random(n)[:, None] > np.cumsum(t[z], axis=1)).sum(axis=1)
+                  for t in tables], axis=1).astype(float)
+    return X, holes(X, 0.25, seed=seed + 1)
+
+
+def _categorical_marginal(model, X):
+    return np.array([logsumexp([np.log(model.weights_[k])
+                                + sum(np.log(model.probabilities_[j][k, int(v)])
+                                      for j, v in enumerate(row) if v == v)
+                                for k in range(model.n_components)]) for row in X])
+
+
+def test_categorical_marginal_likelihood_and_reference_em():
+    X, Xm = _categorical_data()
+    m = fastem.CategoricalMixture(3, missing="marginalize", random_state=0, bound_check="raise",
+                                  tol=1e-8, max_iter=100).fit(Xm)
+    assert_array_equal(m.n_categories_, [3, 4, 2, 5])
+    assert_allclose(m.score_samples(Xm), _categorical_marginal(m, Xm), rtol=1e-10, atol=1e-10)
+    bounds = np.asarray(m.lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))
+    # one EM step by hand from the fitted model: expected counts for the holes
+    a = fastem.CategoricalMixture(3, missing="marginalize", weights_init=m.weights_,
+                                  probabilities_init=m.probabilities_, max_iter=1,
+                                  tol=0.0).fit(Xm)
+    resp = m.predict_proba(Xm)
+    keep = ~np.all(np.isnan(Xm), axis=1)
+    nk = resp[keep].sum(axis=0)
+    for j, table in enumerate(m.probabilities_):
+        counts = np.zeros_like(table)
+        for i in np.flatnonzero(keep):
+            if np.isnan(Xm[i, j]):
+                counts += resp[i][:, None] * table
+            else:
+                counts[:, int(Xm[i, j])] += resp[i]
+        expected = (counts + a.alpha) / (nk + table.shape[1] * a.alpha)[:, None]
+        assert_allclose(a.probabilities_[j], expected, rtol=1e-10)
+    # without NaN: bitwise missing="raise"
+    b = fastem.CategoricalMixture(3, random_state=0).fit(X)
+    c = fastem.CategoricalMixture(3, random_state=0, missing="marginalize").fit(X)
+    assert_array_equal(b.lower_bounds_, c.lower_bounds_)
+
+
+def test_categorical_impute():
+    X, Xm = _categorical_data()
+    m = fastem.CategoricalMixture(3, missing="marginalize", random_state=0).fit(Xm)
+    out = m.impute(Xm)
+    hole = np.isnan(Xm)
+    resp = m.predict_proba(Xm)
+    for j, table in enumerate(m.probabilities_):
+        rows = np.flatnonzero(hole[:, j])
+        assert_array_equal(out[rows, j], np.argmax(resp[rows] @ table, axis=1))
+    assert_array_equal(out[~hole], Xm[~hole])
+    drawn = m.impute(Xm, sample_posterior=True, random_state=0)
+    assert np.all(drawn < m.n_categories_) and np.all(drawn == np.round(drawn))
+    assert (drawn[hole] == X[hole]).mean() > 1.0 / 5  # better than chance, roughly
+    with pytest.raises(ValueError, match="integer category codes"):
+        bad = Xm.copy()
+        bad[0, 0] = 0.5
+        fastem.CategoricalMixture(3, missing="marginalize").fit(bad)

@@ -186,7 +186,7 @@ def start_fit(est, family, X, sw, positive, cache=None):
             missing.check_summary(summary)
             # The initialisation and re-seeding look at the rows with each
             # NaN replaced by its column's observed mean.
-            cache["missing"] = (summary, missing.filled(X, summary.fill_values)
+            cache["missing"] = (summary, missing.filled(X, family.init_fill(summary))
                                 if summary.n_incomplete else X)
         family.missing_summary, family.init_X = cache["missing"]
         family.has_missing = family.missing_summary.n_incomplete > 0

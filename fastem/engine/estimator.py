@@ -631,9 +631,10 @@ class ImputerMixin:
         Each row's missing coordinates are replaced by their expectation
         given the row's observed ones, sum_k p(k | x_o) E[x_m | x_o, k]
         (the conditional means under each component, weighted by the
-        component's posterior), or, with ``sample_posterior``, drawn from
-        that posterior.  Observed values are kept as they are.  Works
-        whatever ``missing`` was at fit time.
+        component's posterior; for categorical features, whose codes have
+        no mean, the most probable category), or, with
+        ``sample_posterior``, drawn from that posterior.  Observed values
+        are kept as they are.  Works whatever ``missing`` was at fit time.
 
         Parameters
         ----------

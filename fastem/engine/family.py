@@ -144,6 +144,11 @@ class Family:
         hold with the prior added to both sides."""
         return 0.0
 
+    def init_fill(self, summary):
+        """What replaces each column's NaN in the rows the initialisation
+        looks at (``missing``): the column's observed mean."""
+        return summary.fill_values
+
     def check_values(self, block, params=None):
         """Raise ``ValueError`` unless a validated block of rows holds values
         the family's densities take (0/1, counts, category codes: float

@@ -36,7 +36,7 @@ FAMILY_KERNELS = {
 
 #: The kernels of rows with missing values (``missing="marginalize"``).
 MISSING_KERNELS = ("nan_counts", "nan_summary", "full_missing_pass", "diag_missing_pass",
-                   "linear_missing_pass")
+                   "linear_missing_pass", "categorical_missing_pass")
 
 
 def warmup(dtypes=("float64", "float32"), covariance_types=COVARIANCE_TYPES,

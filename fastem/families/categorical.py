@@ -57,11 +57,26 @@ class CategoricalPlan(Plan):
         self.offsets = kernel_array(offsets[:-1], np.int64)
         self.no_resp = np.empty((0, self.n_components))
         self.stat_shapes = (self.log_table_t.shape,)
+        self.uniform_draws = True
+        self.missing_takes_all = True  # its kernel for them is as fast as the fused one
 
     def run(self, chunk, sample_weight, outputs, accs, segment, resp=None):
         resp = self.no_resp if resp is None else resp
         kernels.categorical_pass(chunk, self.log_table_t, self.offsets, self.lnorm, resp,
                                  sample_weight, *outputs, segment, *accs)
+
+    def run_missing(self, rows, sample_weight, outputs, accs, fill=None, draws=None):
+        """Rows with NaN (``fastem.kernels.missing.categorical_missing_pass``):
+        a missing feature drops out of the row's product, its expected
+        counts are the component's probabilities; imputed values are the
+        most probable category (or a draw)."""
+        d = self.n_features
+        fill = np.empty((0, d), self.dtype) if fill is None else fill
+        u, e = (np.empty(0), np.empty((0, d))) if draws is None else draws
+        table_t = np.exp(self.log_table_t.astype(np.float64))
+        kernels.categorical_missing_pass(rows, self.log_table_t, table_t, self.offsets,
+                                         self.lnorm, sample_weight, *outputs, fill, u, e,
+                                         *accs)
 
     def moments(self, totals):
         return np.ascontiguousarray(totals[0].T)  # counts (K, C)
@@ -74,15 +89,22 @@ def offsets_of(n_categories):
 def column_max(X):
     """The largest value of each column of validated X, in one pass (on the
     cluster for a dask array)."""
-    if isinstance(X, DaskSource):
-        return np.asarray(X.data.max(axis=0).compute(), dtype=np.float64)
-    if isinstance(X, RowSource):
-        top = None
-        for _, _, chunk in X.iter_chunks(X.dtype):
-            m = chunk.max(axis=0)
-            top = m if top is None else np.maximum(top, m)
-        return np.asarray(top, dtype=np.float64)
-    return np.asarray(X.max(axis=0), dtype=np.float64)
+    import warnings
+
+    # NaN (a missing value) is left out; a column all NaN is refused before
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if isinstance(X, DaskSource):
+            import dask.array as da
+
+            return np.asarray(da.nanmax(X.data, axis=0).compute(), dtype=np.float64)
+        if isinstance(X, RowSource):
+            top = None
+            for _, _, chunk in X.iter_chunks(X.dtype):
+                m = np.nanmax(chunk, axis=0)
+                top = m if top is None else np.fmax(top, m)
+            return np.asarray(top, dtype=np.float64)
+        return np.asarray(np.nanmax(X, axis=0), dtype=np.float64)
 
 
 class CategoricalFamily(LinearFamily):
@@ -169,7 +191,14 @@ class CategoricalFamily(LinearFamily):
             raise ValueError(f"The parameter '{name}' should be normalized (each row sums "
                              f"to 1), but got row sums {sums}")
 
+    def init_fill(self, summary):
+        """Codes for the initialisation's filled rows: each column's observed
+        mean rounded down (a code between its smallest and largest)."""
+        return np.floor(summary.fill_values)
+
     def check_values(self, block, params=None):
+        if self.missing:
+            block = np.where(np.isnan(block), 0.0, block)
         if np.any(block < 0):
             raise ValueError("Negative values in data passed to CategoricalMixture (input X)")
         bad = block != np.floor(block)
@@ -203,8 +232,10 @@ class CategoricalFamily(LinearFamily):
 
     def plan(self, params, data_dtype, want_stats):
         log_table, lnorm = self.natural(params)
-        return CategoricalPlan(self.kernel_dtype_for(params, data_dtype), log_table, lnorm,
+        plan = CategoricalPlan(self.kernel_dtype_for(params, data_dtype), log_table, lnorm,
                                params.offsets, want_stats)
+        plan.missing = self.missing
+        return plan
 
     def map_values(self, counts, nk):
         widths = np.diff(self.offsets)
