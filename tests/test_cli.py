@@ -266,3 +266,32 @@ def test_fit_incremental_and_online_show_blocks_and_passes(tmp_path, data, capsy
     saved = fastem.load(model_path)
     np.testing.assert_array_equal(saved.means_, direct.means_)
     assert saved.learning_method == method
+
+
+def test_fit_missing_values_and_impute(tmp_path, capsys):
+    Xm = X.copy()
+    Xm[np.random.default_rng(3).random(Xm.shape) < 0.2] = np.nan
+    csv = tmp_path / "holes.csv"
+    np.savetxt(csv, Xm, delimiter=",")  # NaN written as "nan"
+    model_path = tmp_path / "m.npz"
+    code, out, err = run(["fit", str(csv), "-k", "3", "--missing", "marginalize", "-q",
+                          "--out", str(model_path)], capsys)
+    assert code == 0, err
+    model = fastem.load(model_path)
+    direct = fastem.GaussianMixture(3, missing="marginalize", random_state=0).fit(Xm)
+    np.testing.assert_allclose(model.means_, direct.means_, rtol=1e-12)
+    code, out, _ = run(["score", str(model_path), str(csv)], capsys)
+    assert code == 0 and "mean log-likelihood" in out
+    filled = tmp_path / "filled.npy"
+    code, out, _ = run(["impute", str(model_path), str(csv), "--out", str(filled)], capsys)
+    assert code == 0 and f"{int(np.isnan(Xm).sum()):,} missing values imputed" in out
+    np.testing.assert_allclose(np.load(filled), direct.impute(Xm), rtol=1e-10)
+    code, out, _ = run(["impute", str(model_path), str(csv)], capsys)
+    np.testing.assert_allclose(np.loadtxt(out.splitlines(), delimiter=","),
+                               direct.impute(Xm), rtol=1e-9)
+    # a model that takes no missing values, and NaN without --missing
+    code, _, err = run(["fit", str(csv), "-k", "3", "--model", "bayesian", "--missing",
+                        "marginalize"], capsys)
+    assert code == 1 and "does not take missing values" in err
+    code, _, err = run(["fit", str(csv), "-k", "3", "-q"], capsys)
+    assert code == 1 and "Input X contains NaN" in err

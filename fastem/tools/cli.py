@@ -5,6 +5,7 @@
     fastem fit DATA -k K [--model gaussian|bayesian|bernoulli|poisson|categorical|
                      student-t] [--covariance-type T] [--out model.npz] [--plot bound.png]
     fastem predict MODEL DATA [--out labels.npy] [--proba]
+    fastem impute MODEL DATA [--out filled.npy] [--sample-posterior]
     fastem score MODEL DATA
     fastem select DATA [-k 1 2 3 ...] [--model ...] [--covariance-types ...]
                      [--out best.npz]
@@ -14,7 +15,9 @@
 DATA is a .npy file (memory-mapped, never loaded whole), a .csv or .txt file
 (comma- or whitespace-separated; a header line is skipped), an HDF5 file
 (file.h5 with one dataset, or file.h5:dataset; needs h5py) or a zarr array
-(dir.zarr; needs zarr).  Errors are one line on stderr and exit
+(dir.zarr; needs zarr).  A missing value is NaN (``nan`` in a text file):
+``fit --missing marginalize`` fits over them, and ``predict``, ``score`` and
+``impute`` then take them.  Errors are one line on stderr and exit
 status 1 (2 for bad arguments, 130 for Ctrl-C).
 """
 
@@ -344,6 +347,10 @@ def _model_options(args):
     return {}
 
 
+#: The --model values whose estimators take ``missing``.
+MISSING_MODELS = ("gaussian", "bernoulli", "poisson", "categorical")
+
+
 def _has_covariance_types(args):
     return args.model in ("gaussian", "bayesian", "student-t")
 
@@ -363,6 +370,11 @@ def fit_command(args):
     sample_weight = None if args.sample_weight is None else read_data(args.sample_weight)
     extra = {"covariance_type": args.covariance_type} if _has_covariance_types(args) else {}
     batch_size = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
+    if args.missing != "raise":
+        if args.model not in MISSING_MODELS:
+            raise ValueError(f"--missing {args.missing}: the {args.model} model does not "
+                             "take missing values (" + ", ".join(MISSING_MODELS) + " do)")
+        extra["missing"] = args.missing
     model = _make_model(
         args, n_components=args.n_components, tol=args.tol, max_iter=args.max_iter,
         n_init=args.n_init, init_params=args.init_params, random_state=args.random_state,
@@ -469,6 +481,25 @@ def predict_command(args):
     return 0
 
 
+def impute_command(args):
+    import fastem
+
+    model = fastem.load(args.model)
+    if not hasattr(model, "impute"):
+        raise ValueError(f"{args.model}: a {type(model).__name__} does not impute missing "
+                         "values")
+    X = read_data(args.data)
+    out = model.impute(X, sample_posterior=args.sample_posterior,
+                       random_state=args.random_state)
+    if args.out:
+        np.save(args.out, out)
+        holes = int(np.count_nonzero(np.isnan(np.asarray(X))))
+        print(f"{X.shape[0]:,} rows, {holes:,} missing values imputed, written to {args.out}")
+    else:
+        np.savetxt(sys.stdout, out, fmt="%.10g", delimiter=",")
+    return 0
+
+
 def score_command(args):
     import fastem
 
@@ -531,6 +562,9 @@ def build_parser():
                         "block of rows, the bound checked per block; online (stepwise) EM")
     f.add_argument("--batch-size", default="auto",
                    help="rows per block (incremental) or mini-batch (online); default auto")
+    f.add_argument("--missing", default="raise", choices=["raise", "marginalize"],
+                   help="NaN in DATA: an error, or missing values EM fits over "
+                   "(gaussian, bernoulli, poisson, categorical)")
     f.add_argument("--sample-weight", help="a file with one weight per row")
     f.add_argument("--out", help="write the model here (fastem's .npz format)")
     f.add_argument("--plot", help="draw the lower bound per iteration to this image file")
@@ -561,6 +595,16 @@ def build_parser():
     pr.add_argument("--out", help="write a .npy file (default: one value per line on stdout)")
     pr.add_argument("--proba", action="store_true", help="component probabilities, not labels")
     pr.set_defaults(func=predict_command)
+
+    im = sub.add_parser("impute", help="fill in the missing values (NaN) of a data file with "
+                        "a saved model")
+    im.add_argument("model")
+    im.add_argument("data")
+    im.add_argument("--out", help="write a .npy file (default: CSV rows on stdout)")
+    im.add_argument("--sample-posterior", action="store_true",
+                    help="draw each missing value from its posterior, not its mean")
+    im.add_argument("--random-state", type=int, default=0)
+    im.set_defaults(func=impute_command)
 
     sc = sub.add_parser("score", help="log-likelihood, BIC and AIC of a data file")
     sc.add_argument("model")
