@@ -104,6 +104,39 @@ def nan_counts(X, counts):
 
 
 @helper
+def _load_block64(X, start, nb, XT):
+    """XT[j, b] = X[start + b, j] in float64 (NaN and all)."""
+    for b in range(nb):
+        for j in range(X.shape[1]):
+            XT[j, b] = np.float64(X[start + b, j])
+
+
+@helper
+def _drop_unobserved(XT, nb, resp):
+    """Zero the responsibilities of the block's rows with no observed value:
+    they take no part in the statistics."""
+    for b in range(nb):
+        seen = False
+        for j in range(XT.shape[0]):
+            seen = seen or XT[j, b] == XT[j, b]
+        if not seen:
+            for k in range(resp.shape[0]):
+                resp[k, b] = 0.0
+
+
+@helper
+def _drawn_component(resp, b, u):
+    """The component where row b's cumulative responsibility passes u."""
+    K = resp.shape[0]
+    acc = 0.0
+    for k in range(K):
+        acc += resp[k, b]
+        if u < acc:
+            return k
+    return K - 1
+
+
+@helper
 def _factor_one(lam, k, midx, nm, chol, want_cond, cond, inv):
     """Component k's Cholesky factor L (lower, ``chol[:nm, :nm]``) of
     Lambda_mm for the missing block ``midx[:nm]``; returns log|L|.  With
@@ -255,9 +288,7 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
         s_ll = np.zeros(2)
         for start in range(lo, hi, rows):
             nb = min(rows, hi - start)
-            for b in range(nb):
-                for j in range(d):
-                    XT[j, b] = np.float64(X[start + b, j])
+            _load_block64(X, start, nb, XT)
             _block_patterns(X, start, nb, nm, midx, new_run, last)
             if blas and nb < rows:
                 _zero_tail(ZT, nb)
@@ -317,14 +348,7 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                 for b in range(nb):
                     m = nm[b]
                     if draw:
-                        u = draw_u[start + b]
-                        kk = K - 1
-                        acc = 0.0
-                        for k in range(K):
-                            acc += logp[k, b]
-                            if u < acc:
-                                kk = k
-                                break
+                        kk = _drawn_component(logp, b, draw_u[start + b])
                         _factor_one(lam, kk, midx[b], m, chol, False, cond, inv)
                         for a in range(m - 1, -1, -1):
                             v = draw_e[start + b, midx[b, a]]
@@ -347,10 +371,7 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                             out_fill[start + b, j] = v
             if not want_stats:
                 continue
-            for b in range(nb):
-                if nm[b] == d:  # nothing observed: no part in the statistics
-                    for k in range(K):
-                        logp[k, b] = 0.0
+            _drop_unobserved(XT, nb, logp)
             for k in range(K):
                 _centred_block(XT, nb, mu[k], ZT)
                 r = logp[k]
@@ -449,9 +470,7 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
         s_ll = np.zeros(2)
         for start in range(lo, hi, BLOCK):
             nb = min(BLOCK, hi - start)
-            for b in range(nb):
-                for j in range(d):
-                    XT[j, b] = np.float64(X[start + b, j])
+            _load_block64(X, start, nb, XT)
             for k in range(K):
                 acc = logp[k]
                 for b in range(nb):
@@ -468,15 +487,7 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                             sample_weight, np.empty(0))
             if want_fill:
                 for b in range(nb):
-                    kk = 0
-                    if draw:
-                        kk = K - 1
-                        acc_r = 0.0
-                        for k in range(K):
-                            acc_r += logp[k, b]
-                            if draw_u[start + b] < acc_r:
-                                kk = k
-                                break
+                    kk = _drawn_component(logp, b, draw_u[start + b]) if draw else 0
                     for j in range(d):
                         v = X[start + b, j]
                         if v == v:
@@ -491,13 +502,7 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                             out_fill[start + b, j] = f
             if not want_stats:
                 continue
-            for b in range(nb):  # nothing observed: no part in the statistics
-                seen = False
-                for j in range(d):
-                    seen = seen or XT[j, b] == XT[j, b]
-                if not seen:
-                    for k in range(K):
-                        logp[k, b] = 0.0
+            _drop_unobserved(XT, nb, logp)
             for k in range(K):
                 r = logp[k]
                 s = 0.0
@@ -563,9 +568,7 @@ def linear_missing_pass(X, coef, const, values, log_norm, log_factorial, kind, s
         s_ll = np.zeros(2)
         for start in range(lo, hi, BLOCK):
             nb = min(BLOCK, hi - start)
-            for b in range(nb):
-                for j in range(d):
-                    XT[j, b] = np.float64(X[start + b, j])
+            _load_block64(X, start, nb, XT)
             for k in range(K):
                 acc = logp[k]
                 for b in range(nb):
@@ -588,15 +591,7 @@ def linear_missing_pass(X, coef, const, values, log_norm, log_factorial, kind, s
                             sample_weight, term)
             if want_fill:
                 for b in range(nb):
-                    kk = 0
-                    if draw:
-                        kk = K - 1
-                        acc_r = 0.0
-                        for k in range(K):
-                            acc_r += logp[k, b]
-                            if draw_u[start + b] < acc_r:
-                                kk = k
-                                break
+                    kk = _drawn_component(logp, b, draw_u[start + b]) if draw else 0
                     for j in range(d):
                         v = X[start + b, j]
                         if v == v:
@@ -622,13 +617,7 @@ def linear_missing_pass(X, coef, const, values, log_norm, log_factorial, kind, s
                             out_fill[start + b, j] = f
             if not want_stats:
                 continue
-            for b in range(nb):  # nothing observed: no part in the statistics
-                seen = False
-                for j in range(d):
-                    seen = seen or XT[j, b] == XT[j, b]
-                if not seen:
-                    for k in range(K):
-                        logp[k, b] = 0.0
+            _drop_unobserved(XT, nb, logp)
             for k in range(K):
                 r = logp[k]
                 s = 0.0
@@ -697,15 +686,7 @@ def categorical_missing_pass(X, log_table_t, table_t, offsets, log_norm, sample_
                             ll[p], sample_weight, np.empty(0))
             if want_fill:
                 for b in range(nb):
-                    kk = 0
-                    if draw:
-                        kk = K - 1
-                        acc_r = 0.0
-                        for k in range(K):
-                            acc_r += logp[k, b]
-                            if draw_u[start + b] < acc_r:
-                                kk = k
-                                break
+                    kk = _drawn_component(logp, b, draw_u[start + b]) if draw else 0
                     for j in range(d):
                         v = X[start + b, j]
                         if v == v:
