@@ -137,11 +137,9 @@ def _drawn_component(resp, b, u):
 
 
 @helper
-def _factor_one(lam, k, midx, nm, chol, want_cond, cond, inv):
+def _factor_one(lam, k, midx, nm, chol):
     """Component k's Cholesky factor L (lower, ``chol[:nm, :nm]``) of
-    Lambda_mm for the missing block ``midx[:nm]``; returns log|L|.  With
-    ``want_cond``, the conditional covariance Lambda_mm^-1 = L^-T L^-1 into
-    ``cond[:nm, :nm]`` (``inv``: scratch)."""
+    Lambda_mm for the missing block ``midx[:nm]``; returns log|L|."""
     # log|L| = log prod L_aa / 2 from the product of the pivots, one log per
     # factor (renormalised before the product could leave the normal range)
     ld = 0.0
@@ -162,23 +160,7 @@ def _factor_one(lam, k, midx, nm, chol, want_cond, cond, inv):
                     prod = 1.0
             else:
                 chol[a, b] = v / chol[b, b]
-    ld += 0.5 * np.log(prod)
-    if want_cond:
-        for b in range(nm):
-            inv[b, b] = 1.0 / chol[b, b]
-            for a in range(b + 1, nm):
-                v = 0.0
-                for c in range(b, a):
-                    v -= chol[a, c] * inv[c, b]
-                inv[a, b] = v / chol[a, a]
-        for a in range(nm):
-            for b in range(a, nm):
-                v = 0.0
-                for c in range(b, nm):
-                    v += inv[c, a] * inv[c, b]
-                cond[a, b] = v
-                cond[b, a] = v
-    return ld
+    return ld + 0.5 * np.log(prod)
 
 
 @helper
@@ -253,6 +235,11 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                     v += U[k, i, t] * U[k, j, t]
                 lam[k, i, j] = v
                 lam[k, j, i] = v
+    lamT = np.empty((d, d, K))  # components innermost, for the conditional covariances
+    for k in range(K):
+        for i in range(d):
+            for j in range(d):
+                lamT[i, j, k] = lam[k, i, j]
     # rows per block: the block's completed rows (K, d, rows) within ~2 MiB
     rows = max(8, min(BLOCK, (1 << 18) // max(1, K * d)))
     # the complete rows' kernel's BLAS products, from as many features on
@@ -278,13 +265,16 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
         new_run = np.empty(rows, np.bool_)
         last = np.zeros(d, np.bool_)
         chol = np.empty((d, d))
-        cond = np.empty((d, d))
-        inv = np.empty((d, d))
         g = np.empty(d)
         fill = np.empty(d)
         nk = np.zeros(K)
         sx = np.zeros((K, d))
         sxx = np.zeros((K, d, d))
+        sxc = np.zeros((d if want_stats else 0, d, K))
+        chol3 = np.empty((d, d, K))
+        inv3 = np.empty((d, d, K))
+        rsum = np.empty(K)
+        work = np.empty(K)
         s_ll = np.zeros(2)
         for start in range(lo, hi, rows):
             nb = min(rows, hi - start)
@@ -326,7 +316,7 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                         logp[k, b] = log_norm[k] - 0.5 * q[b]
                         continue
                     if new_run[b]:
-                        ld = _factor_one(lam, k, midx[b], m, chol, False, cond, inv)
+                        ld = _factor_one(lam, k, midx[b], m, chol)
                     # w = L^-1 g, g = (Lambda z)_m; q -= |w|^2; offset -L^-T w
                     qb = q[b]
                     for a in range(m):
@@ -349,7 +339,7 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                     m = nm[b]
                     if draw:
                         kk = _drawn_component(logp, b, draw_u[start + b])
-                        _factor_one(lam, kk, midx[b], m, chol, False, cond, inv)
+                        _factor_one(lam, kk, midx[b], m, chol)
                         for a in range(m - 1, -1, -1):
                             v = draw_e[start + b, midx[b, a]]
                             for c in range(a + 1, m):
@@ -372,20 +362,27 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
             if not want_stats:
                 continue
             _drop_unobserved(XT, nb, logp)
+            # the conditional covariances: once per run of rows of one
+            # pattern, every component at once
+            b = 0
+            while b < nb:
+                e = b + 1
+                while e < nb and not new_run[e]:
+                    e += 1
+                if nm[b] > 0:
+                    for k in range(K):
+                        rsum[k] = 0.0
+                    for bb in range(b, e):
+                        for k in range(K):
+                            rsum[k] += logp[k, bb]
+                    _add_cond_all(lamT, midx[b], nm[b], rsum, chol3, inv3, work, sxc)
+                b = e
             for k in range(K):
                 _centred_block(XT, nb, mu[k], ZT)
                 r = logp[k]
-                run_r = 0.0
                 for b in range(nb):
-                    m = nm[b]
-                    for a in range(m):
+                    for a in range(nm[b]):
                         ZT[midx[b, a], b] = DT[k, a, b]
-                    # the conditional covariance, once per run of one pattern
-                    if new_run[b] and b > 0 and nm[b - 1] > 0 and run_r != 0.0:
-                        _add_cond(lam, k, midx[b - 1], nm[b - 1], run_r, chol, cond, inv, sxx)
-                    run_r = (0.0 if new_run[b] else run_r) + r[b]
-                if nb > 0 and nm[nb - 1] > 0 and run_r != 0.0:
-                    _add_cond(lam, k, midx[nb - 1], nm[nb - 1], run_r, chol, cond, inv, sxx)
                 s = 0.0
                 for b in range(nb):
                     s += r[b]
@@ -410,20 +407,54 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                 for j in range(d):
                     sx_p[p, k, j] += sx[k, j]
                     for jj in range(j, d):
-                        sxx_p[p, k, j, jj] += sxx[k, j, jj]
+                        sxx_p[p, k, j, jj] += sxx[k, j, jj] + sxc[j, jj, k]
 
 
 @helper
-def _add_cond(lam, k, midx, nm, weight, chol, cond, inv, sxx):
-    """sxx[k] (upper triangle) += weight * the conditional covariance of the
-    missing block ``midx[:nm]`` under component k."""
-    _factor_one(lam, k, midx, nm, chol, True, cond, inv)
+def _add_cond_all(lamT, midx, nm, weight, chol, inv, work, sxc):
+    """sxc[i, j, k] (i <= j) += weight[k] * the conditional covariance
+    Lambda_mm^-1 of the missing block ``midx[:nm]`` under component k, for
+    every component at once (the innermost axis: each step one vector
+    operation over the components)."""
+    K = weight.shape[0]
     for a in range(nm):
         ia = midx[a]
-        for b in range(nm):
+        for b in range(a + 1):
             ib = midx[b]
-            if ia <= ib:
-                sxx[k, ia, ib] += weight * cond[a, b]
+            for k in range(K):
+                work[k] = lamT[ia, ib, k]
+            for c in range(b):
+                for k in range(K):
+                    work[k] -= chol[a, c, k] * chol[b, c, k]
+            if a == b:
+                for k in range(K):
+                    v = work[k]
+                    chol[a, a, k] = np.sqrt(v) if v > 0.0 else np.nan
+            else:
+                for k in range(K):
+                    chol[a, b, k] = work[k] / chol[b, b, k]
+    for b in range(nm):
+        for k in range(K):
+            inv[b, b, k] = 1.0 / chol[b, b, k]
+        for a in range(b + 1, nm):
+            for k in range(K):
+                work[k] = 0.0
+            for c in range(b, a):
+                for k in range(K):
+                    work[k] -= chol[a, c, k] * inv[c, b, k]
+            for k in range(K):
+                inv[a, b, k] = work[k] / chol[a, a, k]
+    for a in range(nm):
+        ia = midx[a]
+        for b in range(a, nm):
+            ib = midx[b]
+            for k in range(K):
+                work[k] = 0.0
+            for c in range(b, nm):
+                for k in range(K):
+                    work[k] += inv[c, a, k] * inv[c, b, k]
+            for k in range(K):
+                sxc[ia, ib, k] += weight[k] * work[k]
 
 
 @kernel
