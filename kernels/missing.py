@@ -271,6 +271,7 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
         sx = np.zeros((K, d))
         sxx = np.zeros((K, d, d))
         sxc = np.zeros((d if want_stats else 0, d, K))
+        inv = np.empty((d, d))
         chol3 = np.empty((d, d, K))
         inv3 = np.empty((d, d, K))
         rsum = np.empty(K)
@@ -375,7 +376,15 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                     for bb in range(b, e):
                         for k in range(K):
                             rsum[k] += logp[k, bb]
-                    _add_cond_all(lamT, midx[b], nm[b], rsum, chol3, inv3, work, sxc)
+                    busy = 0
+                    for k in range(K):
+                        busy += rsum[k] != 0.0
+                    if 4 * busy > K:
+                        _add_cond_all(lamT, midx[b], nm[b], rsum, chol3, inv3, work, sxc)
+                    else:  # few components hold these rows: only theirs
+                        for k in range(K):
+                            if rsum[k] != 0.0:
+                                _add_cond_one(lam, k, midx[b], nm[b], rsum[k], chol, inv, sxc)
                 b = e
             for k in range(K):
                 _centred_block(XT, nb, mu[k], ZT)
@@ -408,6 +417,27 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                     sx_p[p, k, j] += sx[k, j]
                     for jj in range(j, d):
                         sxx_p[p, k, j, jj] += sxx[k, j, jj] + sxc[j, jj, k]
+
+
+@helper
+def _add_cond_one(lam, k, midx, nm, weight, chol, inv, sxc):
+    """``_add_cond_all`` for component k alone (when few components have
+    responsibility for the rows: a well-separated mixture)."""
+    _factor_one(lam, k, midx, nm, chol)
+    for b in range(nm):
+        inv[b, b] = 1.0 / chol[b, b]
+        for a in range(b + 1, nm):
+            v = 0.0
+            for c in range(b, a):
+                v -= chol[a, c] * inv[c, b]
+            inv[a, b] = v / chol[a, a]
+    for a in range(nm):
+        ia = midx[a]
+        for b in range(a, nm):
+            v = 0.0
+            for c in range(b, nm):
+                v += inv[c, a] * inv[c, b]
+            sxc[ia, midx[b], k] += weight * v
 
 
 @helper

@@ -720,3 +720,35 @@ def test_categorical_impute():
         bad = Xm.copy()
         bad[0, 0] = 0.5
         fastem.CategoricalMixture(3, missing="marginalize").fit(bad)
+
+
+def test_full_kernel_with_few_components_per_row():
+    """Well-separated components: most of a row's responsibilities are 0, and
+    the conditional covariances are taken component by component (the
+    kernel's path for few busy components) -- the same sums."""
+    rng = np.random.default_rng(11)
+    K, d, n = 8, 6, 400
+    means = rng.normal(scale=30.0, size=(K, d))
+    X = means[rng.integers(K, size=n)] + rng.normal(size=(n, d))
+    X[rng.random(X.shape) < 0.3] = np.nan
+    X = X[np.lexsort(np.packbits(np.isnan(X), axis=1).T[::-1])]
+    weights = np.full(K, 1.0 / K)
+    U = np.stack([np.triu(rng.normal(scale=0.1, size=(d, d)), 1) + np.eye(d)
+                  for _ in range(K)])
+    cov = np.linalg.inv(U @ np.swapaxes(U, 1, 2))
+    log_norm = np.log(weights) + np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1) \
+        - 0.5 * d * np.log(2 * np.pi)
+    P = 2
+    ll, nk, sx, sxx = (np.zeros((P, 2)), np.zeros((P, K)), np.zeros((P, K, d)),
+                       np.zeros((P, K, d, d)))
+    no = np.empty(0)
+    kmissing.full_missing_pass(X, means, U, log_norm, no, no, np.empty((0, K)),
+                               np.empty(0, np.int64), np.empty((0, d)), no, np.empty((0, d)),
+                               ll, nk, sx, sxx)
+    _, resp, xhat, cond = missing_e_step(X, weights, means, cov, "full")
+    assert np.mean(resp > 1e-300) < 0.5  # mostly exact zeros
+    keep = ~np.all(np.isnan(X), axis=1)
+    r = resp * keep[:, None]
+    z = xhat - means[None]
+    expected = np.einsum("ik,ikj,ikl->kjl", r, z, z) + np.einsum("ik,ikjl->kjl", r, cond)
+    assert_allclose(np.triu(sxx.sum(axis=0)), np.triu(expected), rtol=1e-10, atol=1e-8)
