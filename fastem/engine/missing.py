@@ -7,13 +7,16 @@ observed ones, and the M-step takes the expected sufficient statistics.
 The bound is still the log-likelihood (of the observed values) and every
 check of it holds unchanged.
 
-Here the engine routes rows: a chunk with no NaN goes to the family's
-fused kernel as it would without this option (the same bits); in a chunk
-with NaN, the complete rows go to the fused kernel together, the
-incomplete ones -- sorted by their pattern of missing coordinates, so that
-a family factorises once per pattern and component -- to the family's
-kernel for incomplete rows (``Plan.run_missing``), both adding into the
-pass's accumulators.  A row with no observed coordinate has likelihood 1
+Here the engine routes rows, a segment at a time: a segment with no NaN
+goes to the family's fused kernel as it would without this option (the
+same bits); in a segment with NaN, the complete rows go to the fused kernel
+together and the incomplete ones -- sorted by their pattern of missing
+coordinates when the plan asks (``Plan.sort_patterns``: a kernel that
+factorises once per pattern and component) -- to the family's kernel for
+incomplete rows (``Plan.run_missing``), both adding into the pass's
+accumulators; or, when that kernel is as fast as the fused one
+(``Plan.missing_takes_all``), the whole segment goes to it, and no row is
+copied out.  A row with no observed coordinate has likelihood 1
 under every model: it is scored (log-likelihood 0, posterior the weights)
 and adds nothing to the statistics.
 
