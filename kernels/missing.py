@@ -51,6 +51,7 @@ import math
 import numpy as np
 from numba import prange
 
+from ._blocks import add_weight
 from ._config import BLOCK, helper, kernel
 from ._posterior import log_block, posterior_block
 from .gaussian import (
@@ -122,6 +123,15 @@ def _drop_unobserved(XT, nb, resp):
         if not seen:
             for k in range(resp.shape[0]):
                 resp[k, b] = 0.0
+
+
+@helper
+def _posterior_mean(resp, b, means, j):
+    """sum_k resp[k, b] means[k, j]: feature j's mean under row b's posterior."""
+    f = 0.0
+    for k in range(resp.shape[0]):
+        f += resp[k, b] * np.float64(means[k, j])
+    return f
 
 
 @helper
@@ -387,15 +397,13 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                                 _add_cond_one(lam, k, midx[b], nm[b], rsum[k], chol, inv, sxc)
                 b = e
             for k in range(K):
+                if not add_weight(logp, k, nb, nk):
+                    continue
                 _centred_block(XT, nb, mu[k], ZT)
                 r = logp[k]
                 for b in range(nb):
                     for a in range(nm[b]):
                         ZT[midx[b, a], b] = DT[k, a, b]
-                s = 0.0
-                for b in range(nb):
-                    s += r[b]
-                nk[k] += s
                 for j in range(d):
                     s = 0.0
                     for b in range(nb):
@@ -557,19 +565,14 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                             out_fill[start + b, j] = (mu[kk, j]
                                                       + draw_e[start + b, j] / u[kk, j])
                         else:
-                            f = 0.0
-                            for k in range(K):
-                                f += logp[k, b] * mu[k, j]
-                            out_fill[start + b, j] = f
+                            out_fill[start + b, j] = _posterior_mean(logp, b, mu, j)
             if not want_stats:
                 continue
             _drop_unobserved(XT, nb, logp)
             for k in range(K):
+                if not add_weight(logp, k, nb, nk):
+                    continue
                 r = logp[k]
-                s = 0.0
-                for b in range(nb):
-                    s += r[b]
-                nk[k] += s
                 for j in range(d):
                     m = mu[k, j]
                     vj = var[k, j]
@@ -672,19 +675,14 @@ def linear_missing_pass(X, coef, const, values, log_norm, log_factorial, kind, s
                                     cdf += prob
                                 out_fill[start + b, j] = x
                         else:
-                            f = 0.0
-                            for k in range(K):
-                                f += logp[k, b] * np.float64(values[k, j])
-                            out_fill[start + b, j] = f
+                            out_fill[start + b, j] = _posterior_mean(logp, b, values, j)
             if not want_stats:
                 continue
             _drop_unobserved(XT, nb, logp)
             for k in range(K):
+                if not add_weight(logp, k, nb, nk):
+                    continue
                 r = logp[k]
-                s = 0.0
-                for b in range(nb):
-                    s += r[b]
-                nk[k] += s
                 for j in range(d):
                     mean = np.float64(values[k, j])
                     s1 = 0.0

@@ -59,6 +59,7 @@ class CategoricalPlan(Plan):
         self.stat_shapes = (self.log_table_t.shape,)
         self.uniform_draws = True
         self.missing_takes_all = True  # its kernel for them is as fast as the fused one
+        self.table_t = None
 
     def run(self, chunk, sample_weight, outputs, accs, segment, resp=None):
         resp = self.no_resp if resp is None else resp
@@ -73,8 +74,9 @@ class CategoricalPlan(Plan):
         d = self.n_features
         fill = np.empty((0, d), self.dtype) if fill is None else fill
         u, e = (np.empty(0), np.empty((0, d))) if draws is None else draws
-        table_t = np.exp(self.log_table_t.astype(np.float64))
-        kernels.categorical_missing_pass(rows, self.log_table_t, table_t, self.offsets,
+        if self.table_t is None:  # the probabilities, once per plan
+            self.table_t = np.exp(self.log_table_t.astype(np.float64))
+        kernels.categorical_missing_pass(rows, self.log_table_t, self.table_t, self.offsets,
                                          self.lnorm, sample_weight, *outputs, fill, u, e,
                                          *accs)
 
