@@ -752,3 +752,17 @@ def test_full_kernel_with_few_components_per_row():
     z = xhat - means[None]
     expected = np.einsum("ik,ikj,ikl->kjl", r, z, z) + np.einsum("ik,ikjl->kjl", r, cond)
     assert_allclose(np.triu(sxx.sum(axis=0)), np.triu(expected), rtol=1e-10, atol=1e-8)
+
+
+def test_plots_take_a_model_fitted_over_missing_values(data):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    _, Xm = data
+    m = GaussianMixture(3, missing="marginalize", random_state=0).fit(Xm)
+    ax = fastem.plot_mixture(m, Xm)
+    drawn = ax.collections[0].get_offsets()
+    assert drawn.shape[0] == Xm.shape[0]  # rows with a hole in the plotted features: not drawn
+    line = fastem.plot_bound(m).lines[0]
+    assert_allclose(line.get_ydata(), m.lower_bounds_)
