@@ -66,17 +66,20 @@ def _signatures(f):
         "nan_counts": (_arr(f, 2), _arr(i8, 1)),
         # X, counts, observed, column_sum
         "nan_summary": (_arr(f, 2), _arr(i8, 1), _arr(f8, 2), _arr(f8, 2)),
-        # X, means, prec_chol, log_norm, sample_weight, out_lpn, out_resp,
-        # out_label, out_fill, draw_u, draw_e, ll, nk_p, sx_p, sxx_p
-        "full_missing_pass": (_arr(f, 2), _arr(f, 2), _arr(f, 3), _arr(f8, 1), _arr(f, 1),
-                              _arr(f, 1), _arr(f, 2), _arr(i8, 1), _arr(f, 2), _arr(f8, 1),
-                              _arr(f8, 2), _arr(f8, 2), _arr(f8, 2), _arr(f8, 3),
-                              _arr(f8, 4)),
+        # X, means, prec_chol, log_norm, dof, t_const, sample_weight, out_lpn,
+        # out_resp, out_label, out_fill, draw_u, draw_e, draw_g, ll, nk_p,
+        # slog_p, su_p, sx_p, sxx_p
+        "full_missing_pass": (_arr(f, 2), _arr(f, 2), _arr(f, 3), _arr(f8, 1), _arr(f8, 1),
+                              _arr(f8, 3), _arr(f, 1), _arr(f, 1), _arr(f, 2), _arr(i8, 1),
+                              _arr(f, 2), _arr(f8, 1), _arr(f8, 2), _arr(f8, 2),
+                              _arr(f8, 2), _arr(f8, 2), _arr(f8, 2), _arr(f8, 2),
+                              _arr(f8, 3), _arr(f8, 4)),
         # ... the same, with prec_chol (K, d) and sq_p (P, K, d)
-        "diag_missing_pass": (_arr(f, 2), _arr(f, 2), _arr(f, 2), _arr(f8, 1), _arr(f, 1),
-                              _arr(f, 1), _arr(f, 2), _arr(i8, 1), _arr(f, 2), _arr(f8, 1),
-                              _arr(f8, 2), _arr(f8, 2), _arr(f8, 2), _arr(f8, 3),
-                              _arr(f8, 3)),
+        "diag_missing_pass": (_arr(f, 2), _arr(f, 2), _arr(f, 2), _arr(f8, 1), _arr(f8, 1),
+                              _arr(f8, 3), _arr(f, 1), _arr(f, 1), _arr(f, 2), _arr(i8, 1),
+                              _arr(f, 2), _arr(f8, 1), _arr(f8, 2), _arr(f8, 2),
+                              _arr(f8, 2), _arr(f8, 2), _arr(f8, 2), _arr(f8, 2),
+                              _arr(f8, 3), _arr(f8, 3)),
         # X, coef, const, values, log_norm, log_factorial, kind, sample_weight,
         # out_lpn, out_resp, out_label, out_fill, draw_u, draw_e, ll, nk_p, sx_p
         "linear_missing_pass": (_arr(f, 2), _arr(f, 2), _arr(f8, 2), _arr(f8, 2), _arr(f8, 1),

@@ -23,8 +23,9 @@ conditional covariance depend on the pattern of missing coordinates and the
 component only: the caller sorts the rows by pattern, and a run of rows of
 one pattern factorises once per component (the diagonal kernel needs no
 factor and no order).  A row with no observed
-coordinate has log-density ``log weight_k``: its outputs are written, it
-adds nothing to the statistics.
+coordinate has log-likelihood 0 and the posterior of the per-component
+constants alone (the weights, for maximum likelihood): its outputs are
+written, it adds nothing to the statistics.
 
 Layout.  As the complete rows' kernels: blocks of rows, one component at a
 time, every heavy loop over the block's rows (which vectorise) -- for full
@@ -126,6 +127,71 @@ def _drop_unobserved(XT, nb, resp):
 
 
 @helper
+def _empty_row_term(XT, nb, logp, term):
+    """term[b] = minus the log-sum-exp of row b's weighted log-densities
+    when the row has no observed value, else 0: as ``posterior_block``'s
+    row term it makes such a row's log-likelihood exactly 0 (it carries no
+    information) and leaves its posterior as it is (a variational model's
+    per-component constants need not sum to one as weights do)."""
+    for b in range(nb):
+        seen = False
+        for j in range(XT.shape[0]):
+            seen = seen or XT[j, b] == XT[j, b]
+        term[b] = 0.0
+        if not seen:
+            top = logp[0, b]
+            for k in range(1, logp.shape[0]):
+                top = max(top, logp[k, b])
+            s = 0.0
+            for k in range(logp.shape[0]):
+                s += math.exp(logp[k, b] - top)
+            term[b] = -(top + math.log(s))
+
+
+_T_DOC = """t components (a Student-t mixture, ``dof`` its degrees of
+freedom nu_k): given the component and a latent scale u ~ Gamma(nu / 2, rate
+nu / 2), x ~ N(mu, Sigma / u), so the observed coordinates' marginal is a t
+of the same nu over the |o| = d - m observed ones, scale Sigma_oo: with
+maha its quadratic form (the Gaussian's), the weighted log-density is
+``log_norm[k] + t_const[0, k, m] - log|L| - (nu + d - m) / 2 log(1 + maha
+/ nu)`` (``log_norm`` the complete rows' constants, ``t_const[0, k, m]``
+what m missing coordinates change in them).  Given x_o the scale's
+posterior is Gamma((nu + d - m) / 2, rate (nu + maha) / 2), and given u too
+x_m ~ N(E[x_m | x_o], Lambda_mm^-1 / u): the moments take the weights r
+E[u] (the conditional covariance r alone: E[u Lambda_mm^-1 / u]); ``su_p``
+sums r E[u] and ``slog_p`` r (log(1 + maha / nu) + ``t_const[1, k, m]``),
+which makes the complete rows' formula for sum r E[log u] (with d) exact.
+A draw takes the scale from ``draw_g[i, k]`` (a standard Gamma of shape (nu
++ d - m) / 2)."""
+
+
+@helper
+def _t_half(nu, d, m):
+    """(nu + d - m) / 2: the power of a t with d - m observed coordinates."""
+    return 0.5 * (nu + d - m)
+
+
+@helper
+def _t_row_weights(r, nb, nm, nu, d, dist, shift, wu, slog, su, k):
+    """wu[b] = r[b] E[u_b] for the block's rows; su[k] += sum r E[u],
+    slog[k] += sum r (log(1 + maha / nu) + shift[m]) (see ``_T_DOC``)."""
+    s_u = 0.0
+    s_l = 0.0
+    for b in range(nb):
+        rb = r[b]
+        if rb == 0.0:  # a row with nothing observed, or far away
+            wu[b] = 0.0
+            continue
+        m = nm[b]
+        w = rb * ((nu + d - m) / (nu + dist[b]))
+        wu[b] = w
+        s_u += w
+        s_l += rb * (math.log1p(dist[b] / nu) + shift[m])
+    su[k] += s_u
+    slog[k] += s_l
+
+
+@helper
 def _posterior_mean(resp, b, means, j):
     """sum_k resp[k, b] means[k, j]: feature j's mean under row b's posterior."""
     f = 0.0
@@ -207,13 +273,16 @@ def _block_patterns(X, start, nb, nm, midx, new_run, last):
 
 
 @kernel
-def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out_resp,
-                      out_label, out_fill, draw_u, draw_e, ll, nk_p, sx_p, sxx_p):
+def full_missing_pass(X, means, prec_chol, log_norm, dof, t_const, sample_weight, out_lpn,
+                      out_resp, out_label, out_fill, draw_u, draw_e, draw_g, ll, nk_p, slog_p,
+                      su_p, sx_p, sxx_p):
     """Rows with missing coordinates under full covariances (see the module
     docstring).  X (n, d) sorted by missingness pattern; means (K, d);
     prec_chol (K, d, d) upper (a tied model's factor repeated); log_norm
     (K,) float64; statistics centred on the means, ``sxx_p`` the upper
-    triangle of the second moments.
+    triangle of the second moments.  With ``dof`` non-empty, t components
+    instead (see ``_T_DOC``: ``t_const``, ``draw_g``, ``slog_p``, ``su_p``);
+    else those are empty.
 
     Blocks of rows, one component at a time, as the complete rows' kernel:
     z = x - mu with zeros at the missing coordinates, y = U^T z and
@@ -229,6 +298,7 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
     want_stats = nk_p.shape[0] > 0
     want_fill = out_fill.shape[0] > 0
     draw = draw_u.shape[0] > 0
+    tdist = dof.shape[0] > 0
     U = np.zeros((K, d, d))
     mu = np.empty((K, d))
     for k in range(K):
@@ -270,6 +340,11 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
         lpn = np.empty((2, BLOCK))
         scratch = np.empty((3, BLOCK))
         q = np.empty(rows)
+        term = np.empty(rows)
+        dist = np.empty((K if tdist else 0, rows))
+        wu = np.empty(rows if tdist else 0)
+        slog = np.zeros(K if tdist else 0)
+        su = np.zeros(K if tdist else 0)
         nm = np.empty(rows, np.int64)
         midx = np.empty((rows, d), np.int64)
         new_run = np.empty(rows, np.bool_)
@@ -324,7 +399,12 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                 for b in range(nb):
                     m = nm[b]
                     if m == 0:
-                        logp[k, b] = log_norm[k] - 0.5 * q[b]
+                        if tdist:
+                            dist[k, b] = q[b]
+                            logp[k, b] = log_norm[k] - _t_half(dof[k], d, 0) * math.log1p(
+                                q[b] / dof[k])
+                        else:
+                            logp[k, b] = log_norm[k] - 0.5 * q[b]
                         continue
                     if new_run[b]:
                         ld = _factor_one(lam, k, midx[b], m, chol)
@@ -342,9 +422,15 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                             v -= chol[c, a] * g[c]
                         g[a] = v / chol[a, a]
                         DT[k, a, b] = -g[a]
-                    logp[k, b] = log_norm[k] + m * _HALF_LOG_2PI - ld - 0.5 * qb
+                    if tdist:
+                        dist[k, b] = qb
+                        logp[k, b] = (log_norm[k] + t_const[0, k, m] - ld
+                                      - _t_half(dof[k], d, m) * math.log1p(qb / dof[k]))
+                    else:
+                        logp[k, b] = log_norm[k] + m * _HALF_LOG_2PI - ld - 0.5 * qb
+            _empty_row_term(XT, nb, logp, term)
             posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, s_ll,
-                            sample_weight, np.empty(0))
+                            sample_weight, term)
             if want_fill:
                 for b in range(nb):
                     m = nm[b]
@@ -356,9 +442,13 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                             for c in range(a + 1, m):
                                 v -= chol[c, a] * fill[c]
                             fill[a] = v / chol[a, a]
+                        scale = 1.0
+                        if tdist:  # the scale's posterior draw, Gamma(., rate (nu + maha) / 2)
+                            scale = 1.0 / math.sqrt(
+                                draw_g[start + b, kk] / (0.5 * (dof[kk] + dist[kk, b])))
                         for a in range(m):
                             j = midx[b, a]
-                            out_fill[start + b, j] = mu[kk, j] + DT[kk, a, b] + fill[a]
+                            out_fill[start + b, j] = mu[kk, j] + DT[kk, a, b] + scale * fill[a]
                     else:
                         for a in range(m):
                             j = midx[b, a]
@@ -401,6 +491,10 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                     continue
                 _centred_block(XT, nb, mu[k], ZT)
                 r = logp[k]
+                if tdist:  # the moments weighted by r E[u]
+                    r = wu
+                    _t_row_weights(logp[k], nb, nm, dof[k], d, dist[k], t_const[1, k], wu,
+                                   slog, su, k)
                 for b in range(nb):
                     for a in range(nm[b]):
                         ZT[midx[b, a], b] = DT[k, a, b]
@@ -425,6 +519,9 @@ def full_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                     sx_p[p, k, j] += sx[k, j]
                     for jj in range(j, d):
                         sxx_p[p, k, j, jj] += sxx[k, j, jj] + sxc[j, jj, k]
+                if tdist:
+                    slog_p[p, k] += slog[k]
+                    su_p[p, k] += su[k]
 
 
 @helper
@@ -495,9 +592,45 @@ def _add_cond_all(lamT, midx, nm, weight, chol, inv, work, sxc):
                 sxc[ia, ib, k] += weight[k] * work[k]
 
 
+@helper
+def _t_diag_logprob(XT, nb, mu, u, log_u, log_norm, dof, t_const, nm, dist, logp):
+    """The weighted t log-densities of a block of rows with missing values
+    under diagonal scales (see ``_T_DOC``): ``nm[b]`` the row's missing
+    coordinates, ``dist[k, b]`` its observed coordinates' quadratic form;
+    ``log_u`` the log of ``u`` (the factor's diagonal), which a missing
+    coordinate takes out of the log-determinant."""
+    K, d = mu.shape
+    for b in range(nb):
+        c = 0
+        for j in range(d):
+            c += XT[j, b] != XT[j, b]
+        nm[b] = c
+    for k in range(K):
+        acc = logp[k]
+        dk = dist[k]
+        for b in range(nb):
+            acc[b] = 0.0
+            dk[b] = 0.0
+        for j in range(d):
+            m = mu[k, j]
+            uj = u[k, j]
+            gone = log_u[k * d + j]
+            for b in range(nb):
+                v = XT[j, b]
+                t = (v - m) * uj
+                dk[b] += t * t if v == v else 0.0
+                acc[b] -= 0.0 if v == v else gone
+        nu = dof[k]
+        for b in range(nb):
+            m = nm[b]
+            acc[b] += (log_norm[k] + t_const[0, k, m]
+                       - _t_half(nu, d, m) * math.log1p(dk[b] / nu))
+
+
 @kernel
-def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out_resp,
-                      out_label, out_fill, draw_u, draw_e, ll, nk_p, sx_p, sq_p):
+def diag_missing_pass(X, means, prec_chol, log_norm, dof, t_const, sample_weight, out_lpn,
+                      out_resp, out_label, out_fill, draw_u, draw_e, draw_g, ll, nk_p, slog_p,
+                      su_p, sx_p, sq_p):
     """Rows with missing coordinates under diagonal (or spherical: the value
     repeated) covariances: a missing coordinate drops out of the density,
     its conditional mean is the component's mean and its conditional
@@ -505,13 +638,15 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
     deviations; statistics centred on the means, ``sq_p[p, k, j]`` the
     expected sum of r (x_j - mu_kj)^2.  Blocks of rows, as the complete
     rows' kernel: every loop runs over the block's rows, a missing value
-    selected out (no pattern is looked at), so the rows need no order."""
+    selected out (no pattern is looked at), so the rows need no order.
+    With ``dof`` non-empty, t components (as ``full_missing_pass``)."""
     n, d = X.shape
     K = means.shape[0]
     P = ll.shape[0]
     want_stats = nk_p.shape[0] > 0
     want_fill = out_fill.shape[0] > 0
     draw = draw_u.shape[0] > 0
+    tdist = dof.shape[0] > 0
     mu = np.empty((K, d))
     u = np.empty((K, d))
     var = np.empty((K, d))
@@ -524,6 +659,7 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
             var[k, j] = 1.0 / (u[k, j] * u[k, j])
             dropped[k * d + j] = u[k, j]
     log_block(dropped, K * d, work)
+    log_u = dropped.copy()
     for i in range(K * d):
         dropped[i] = _HALF_LOG_2PI - dropped[i]
     for p in prange(P):
@@ -533,14 +669,22 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
         logp = np.empty((K, BLOCK))
         lpn = np.empty((2, BLOCK))
         scratch = np.empty((3, BLOCK))
+        term = np.empty(BLOCK)
         nk = np.zeros(K)
         sx = np.zeros((K, d))
         sq = np.zeros((K, d))
         s_ll = np.zeros(2)
+        dist = np.empty((K if tdist else 0, BLOCK))
+        nm = np.zeros(BLOCK if tdist else 0, np.int64)
+        wu = np.empty(BLOCK if tdist else 0)
+        slog = np.zeros(K if tdist else 0)
+        su = np.zeros(K if tdist else 0)
         for start in range(lo, hi, BLOCK):
             nb = min(BLOCK, hi - start)
             _load_block64(X, start, nb, XT)
-            for k in range(K):
+            if tdist:
+                _t_diag_logprob(XT, nb, mu, u, log_u, log_norm, dof, t_const, nm, dist, logp)
+            for k in range(K if not tdist else 0):
                 acc = logp[k]
                 for b in range(nb):
                     acc[b] = log_norm[k]
@@ -552,8 +696,9 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                         v = XT[j, b]
                         t = (v - m) * uj
                         acc[b] += -0.5 * t * t if v == v else gone
+            _empty_row_term(XT, nb, logp, term)
             posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, s_ll,
-                            sample_weight, np.empty(0))
+                            sample_weight, term)
             if want_fill:
                 for b in range(nb):
                     kk = _drawn_component(logp, b, draw_u[start + b]) if draw else 0
@@ -562,8 +707,12 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                         if v == v:
                             out_fill[start + b, j] = v
                         elif draw:
-                            out_fill[start + b, j] = (mu[kk, j]
-                                                      + draw_e[start + b, j] / u[kk, j])
+                            scale = 1.0
+                            if tdist:
+                                scale = 1.0 / math.sqrt(
+                                    draw_g[start + b, kk] / (0.5 * (dof[kk] + dist[kk, b])))
+                            out_fill[start + b, j] = (mu[kk, j] + scale
+                                                      * draw_e[start + b, j] / u[kk, j])
                         else:
                             out_fill[start + b, j] = _posterior_mean(logp, b, mu, j)
             if not want_stats:
@@ -573,6 +722,10 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                 if not add_weight(logp, k, nb, nk):
                     continue
                 r = logp[k]
+                ru = r
+                if tdist:  # observed values weighted by r E[u]; the variance by r
+                    ru = wu
+                    _t_row_weights(r, nb, nm, dof[k], d, dist[k], t_const[1, k], wu, slog, su, k)
                 for j in range(d):
                     m = mu[k, j]
                     vj = var[k, j]
@@ -581,9 +734,9 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                     for b in range(nb):
                         v = XT[j, b]
                         t = v - m
-                        w = r[b]
+                        w = ru[b]
                         s1 += w * t if v == v else 0.0
-                        s2 += w * t * t if v == v else w * vj
+                        s2 += w * t * t if v == v else r[b] * vj
                     sx[k, j] += s1
                     sq[k, j] += s2
         ll[p, 0] += s_ll[0]
@@ -594,6 +747,9 @@ def diag_missing_pass(X, means, prec_chol, log_norm, sample_weight, out_lpn, out
                 for j in range(d):
                     sx_p[p, k, j] += sx[k, j]
                     sq_p[p, k, j] += sq[k, j]
+                if tdist:
+                    slog_p[p, k] += slog[k]
+                    su_p[p, k] += su[k]
 
 
 @kernel

@@ -251,10 +251,7 @@ def impute(X, family, params, random_state=None):
         fill = np.empty((rows.size, n_features), dtype)
         draws = None
         if random_state is not None:
-            values = (random_state.uniform(size=(rows.size, n_features))
-                      if plan.uniform_draws else
-                      random_state.standard_normal(size=(rows.size, n_features)))
-            draws = (random_state.uniform(size=rows.size), values)
+            draws = plan.missing_draws(chunk[rows], random_state)
         plan.run_missing(chunk[rows], no_weight, no_rows, accs, fill, draws)
         out[start + rows] = fill
     return out

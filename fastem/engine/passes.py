@@ -82,9 +82,18 @@ class Plan:
         their pattern of NaN: each row's outputs from its marginal over its
         observed coordinates, the expected statistics added into ``accs``.
         ``fill``: an array of the rows' shape to receive each row with its
-        NaN imputed (the posterior mean, or with ``draws = (uniforms,
-        standard normals)`` a draw from the posterior)."""
+        NaN imputed (the posterior mean, or with ``draws``, what
+        ``missing_draws`` returns, a draw from the posterior)."""
         raise NotImplementedError
+
+    def missing_draws(self, rows, random_state):
+        """The random numbers ``run_missing`` draws ``rows``' missing values
+        from: a uniform per row (the component), and per coordinate a
+        uniform (``uniform_draws``: an inverse CDF) or a standard normal."""
+        n, d = rows.shape
+        values = (random_state.uniform(size=(n, d)) if self.uniform_draws
+                  else random_state.standard_normal(size=(n, d)))
+        return random_state.uniform(size=n), values
 
     def moments(self, totals):
         """The family's statistics from its reduced accumulators."""

@@ -289,9 +289,13 @@ class GaussianPlan(Plan):
         fill = np.empty((0, d), dtype) if fill is None else fill
         u, e = (np.empty(0), np.empty((0, d))) if draws is None else draws
         ll, nk, sum_x = accs[0], accs[1], accs[2]
+        # the kernels' t-component arguments, empty (see kernels.missing)
+        no_t, no_table, no_g, no_sums = (np.empty(0), np.empty((2, 0, 0)), np.empty((0, 0)),
+                                         np.empty((0, 0)))
         if self.second == "diag":
-            kernels.diag_missing_pass(rows, self.means, self.prec, self.lnorm, sample_weight,
-                                      *outputs, fill, u, e, ll, nk, sum_x, accs[3])
+            kernels.diag_missing_pass(rows, self.means, self.prec, self.lnorm, no_t, no_table,
+                                      sample_weight, *outputs, fill, u, e, no_g, ll, nk,
+                                      no_sums, no_sums, sum_x, accs[3])
             return
         if self.second is None:  # a tied model's scoring pass (its fit is blockwise)
             means = kernel_array(self.params.means, dtype)
@@ -299,8 +303,9 @@ class GaussianPlan(Plan):
             second = np.zeros((0, K, d, d))
         else:
             means, prec, second = self.means, self.prec, accs[3]
-        kernels.full_missing_pass(rows, means, prec, self.lnorm, sample_weight, *outputs, fill,
-                                  u, e, ll, nk, sum_x, second)
+        kernels.full_missing_pass(rows, means, prec, self.lnorm, no_t, no_table, sample_weight,
+                                  *outputs, fill, u, e, no_g, ll, nk, no_sums, no_sums, sum_x,
+                                  second)
 
     def moments(self, totals):
         sum_x = totals[0]
