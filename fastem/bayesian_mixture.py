@@ -4,11 +4,18 @@ the EM engine."""
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.mixture import BayesianGaussianMixture as _SkBayesianGaussianMixture
 
-from .engine.estimator import ENGINE_CONSTRAINTS, LEARNING_DOC, MixtureEstimator
+from .engine.estimator import (
+    ENGINE_CONSTRAINTS,
+    LEARNING_DOC,
+    MISSING_CONSTRAINTS,
+    MISSING_DOC,
+    ImputerMixin,
+    MixtureEstimator,
+)
 from .families.bayesian_gaussian import BayesianGaussianFamily
 
 
-class BayesianGaussianMixture(MixtureEstimator, DensityMixin, BaseEstimator):
+class BayesianGaussianMixture(ImputerMixin, MixtureEstimator, DensityMixin, BaseEstimator):
     __doc__ = """Variational Bayesian Gaussian mixture on fused, multi-threaded Numba kernels.
 
     A drop-in replacement for :class:`sklearn.mixture.BayesianGaussianMixture`:
@@ -65,7 +72,14 @@ class BayesianGaussianMixture(MixtureEstimator, DensityMixin, BaseEstimator):
         Re-seed a component whose covariance cannot be factorised at the row
         the others explain worst, instead of failing.  (An emptied component
         is left alone: switching components off is what the weights' prior
-        does.)""" + LEARNING_DOC + """
+        does.)""" + LEARNING_DOC + MISSING_DOC + """
+        Under the variational posterior a missing coordinate's factor
+        q(x_m | z) is the Gaussian of the expected log-density (precision
+        ``precisions_``, the posterior mean precision), and the lower bound
+        includes its entropy.  The priors that default to the data's mean
+        and covariance take them from the rows with each missing value
+        replaced by its column's observed mean.
+
     Attributes
     ----------
     weights_, means_, covariances_, precisions_, precisions_cholesky_
@@ -84,6 +98,9 @@ class BayesianGaussianMixture(MixtureEstimator, DensityMixin, BaseEstimator):
     lower_bounds_ : list of float
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_rows_all_missing_ : int
+        With ``missing='marginalize'``: the rows of the fit's ``X`` with no
+        observed value (they take no part in it).
 
     Notes
     -----
@@ -95,6 +112,7 @@ class BayesianGaussianMixture(MixtureEstimator, DensityMixin, BaseEstimator):
     _parameter_constraints: dict = {
         **_SkBayesianGaussianMixture._parameter_constraints,
         **ENGINE_CONSTRAINTS,
+        **MISSING_CONSTRAINTS,
     }
 
     def __init__(
@@ -125,6 +143,7 @@ class BayesianGaussianMixture(MixtureEstimator, DensityMixin, BaseEstimator):
         learning_decay=0.7,
         learning_offset=10.0,
         total_samples=1e6,
+        missing="raise",
     ):
         super().__init__(
             n_components=n_components, tol=tol, max_iter=max_iter, n_init=n_init,
@@ -143,13 +162,16 @@ class BayesianGaussianMixture(MixtureEstimator, DensityMixin, BaseEstimator):
         self.mean_prior = mean_prior
         self.degrees_of_freedom_prior = degrees_of_freedom_prior
         self.covariance_prior = covariance_prior
+        self.missing = missing
 
     def _family(self):
-        return BayesianGaussianFamily(
+        family = BayesianGaussianFamily(
             self.n_components, self.covariance_type, self.reg_covar,
             self.weight_concentration_prior_type, self.weight_concentration_prior,
             self.mean_precision_prior, self.mean_prior, self.degrees_of_freedom_prior,
             self.covariance_prior)
+        family.missing = self.missing == "marginalize"
+        return family
 
 
 __all__ = ["BayesianGaussianMixture"]

@@ -8,14 +8,18 @@ from sklearn.utils._param_validation import Interval
 from .bernoulli_mixture import engine_doc
 from .engine.estimator import (
     COMMON_PARAMETERS,
+    MISSING_CONSTRAINTS,
+    MISSING_DOC,
     CriteriaMixin,
+    ImputerMixin,
     MixtureEstimator,
     mixture_constraints,
 )
 from .families.student_t import StudentTFamily
 
 
-class StudentTMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimator):
+class StudentTMixture(CriteriaMixin, ImputerMixin, MixtureEstimator, DensityMixin,
+                      BaseEstimator):
     __doc__ = """Mixture of multivariate Student-t components (robust clustering).
 
     A t component is a Gaussian whose precision is scaled, row by row, by a
@@ -52,7 +56,12 @@ class StudentTMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
         Estimate the degrees of freedom (within [0.1, 1e4]); False keeps
         ``degrees_of_freedom_init``.""" + engine_doc(
         "(or whose scale matrix is not positive-definite) to the row the others "
-        "explain worst, with their mean scale and degrees of freedom") + """
+        "explain worst, with their mean scale and degrees of freedom") + MISSING_DOC + """
+        For a t component the marginal of the observed coordinates is a t of
+        the same degrees of freedom, and given them and the latent scale u
+        the missing ones are Gaussian (covariance Sigma_mm|o / u): the
+        expected statistics are taken over both.  ``impute``'s draws take
+        the scale from its posterior too.
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
@@ -77,6 +86,9 @@ class StudentTMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
     kl_divergences_ : ndarray of shape (n_iter_ - 1,)
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_rows_all_missing_ : int
+        With ``missing='marginalize'``: the rows of the fit's ``X`` with no
+        observed value (they take no part in it).
 
     Notes
     -----
@@ -90,6 +102,7 @@ class StudentTMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
         "degrees_of_freedom_init": [Interval(Real, 0, None, closed="neither"), "array-like",
                                     None],
         "fit_degrees_of_freedom": ["boolean"],
+        **MISSING_CONSTRAINTS,
     }
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
@@ -99,7 +112,7 @@ class StudentTMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
                  verbose_interval=10, bound_check="warn", init_max_samples="auto",
                  reseed=False, learning_method="batch",
                  batch_size="auto", learning_decay=0.7, learning_offset=10.0,
-                 total_samples=1e6):
+                 total_samples=1e6, missing="raise"):
         super().__init__(
             n_components=n_components, tol=tol, max_iter=max_iter, n_init=n_init,
             init_params=init_params, random_state=random_state, warm_start=warm_start,
@@ -116,11 +129,14 @@ class StudentTMixture(CriteriaMixin, MixtureEstimator, DensityMixin, BaseEstimat
         self.precisions_init = precisions_init
         self.degrees_of_freedom_init = degrees_of_freedom_init
         self.fit_degrees_of_freedom = fit_degrees_of_freedom
+        self.missing = missing
 
     def _family(self):
-        return StudentTFamily(self.n_components, self.covariance_type, self.reg_covar,
-                              self.weights_init, self.means_init, self.precisions_init,
-                              self.degrees_of_freedom_init, self.fit_degrees_of_freedom)
+        family = StudentTFamily(self.n_components, self.covariance_type, self.reg_covar,
+                                self.weights_init, self.means_init, self.precisions_init,
+                                self.degrees_of_freedom_init, self.fit_degrees_of_freedom)
+        family.missing = self.missing == "marginalize"
+        return family
 
 
 __all__ = ["StudentTMixture"]

@@ -316,3 +316,94 @@ def missing_em(X, weights, means, covariances, covariance_type, reg_covar, n_ite
         weights, means, covariances = missing_m_step(X, resp, xhat, cond, covariance_type,
                                                      reg_covar, w)
     return weights, means, covariances, bounds
+
+
+def t_missing_e_step(X, weights, means, covariances, dof, covariance_type):
+    """The t mixture's E-step over rows with missing coordinates, row by row
+    with scipy's multivariate t on each row's observed block: the marginal
+    log-likelihoods, responsibilities, and per row and component the
+    completed row E[x | x_o, k], the conditional covariance of the missing
+    block (given the scale: divided by u), E[u | x_o, k] and E[log u | x_o,
+    k]."""
+    from scipy.special import digamma
+    from scipy.stats import multivariate_t
+
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    K = means.shape[0]
+    covs = _gaussian_covariances(covariances, covariance_type, K, d)
+    lpn = np.empty(n)
+    resp = np.empty((n, K))
+    xhat = np.empty((n, K, d))
+    cond = np.zeros((n, K, d, d))
+    e_u = np.zeros((n, K))
+    e_log_u = np.zeros((n, K))
+    for i in range(n):
+        o = ~np.isnan(X[i])
+        m = ~o
+        d_o = o.sum()
+        wlp = np.log(np.asarray(weights, dtype=np.float64))
+        for k in range(K):
+            S = covs[k]
+            xhat[i, k] = X[i]
+            if not d_o:  # nothing observed: the component's mean (no part in a fit)
+                xhat[i, k] = means[k]
+                continue
+            Soo = S[np.ix_(o, o)]
+            diff = X[i, o] - means[k, o]
+            wlp[k] += multivariate_t(means[k, o], Soo, df=dof[k]).logpdf(X[i, o])
+            maha = diff @ np.linalg.solve(Soo, diff)
+            e_u[i, k] = (dof[k] + d_o) / (dof[k] + maha)
+            e_log_u[i, k] = digamma((dof[k] + d_o) / 2) - np.log((dof[k] + maha) / 2)
+            if m.any():
+                gain = S[np.ix_(m, o)] @ np.linalg.inv(Soo)
+                xhat[i, k, m] = means[k, m] + gain @ diff
+                cond[i, k][np.ix_(m, m)] = S[np.ix_(m, m)] - gain @ S[np.ix_(o, m)]
+        lpn[i] = logsumexp(wlp)
+        resp[i] = np.exp(wlp - lpn[i])
+    return lpn, resp, xhat, cond, e_u, e_log_u
+
+
+def t_missing_em(X, weights, means, covariances, dof, covariance_type, reg_covar, n_iter,
+                 sample_weight=None):
+    """EM for a t mixture over missing coordinates (components, scales and
+    missing values latent), row by row: returns the parameters after
+    ``n_iter`` iterations and each E-step's mean log-likelihood."""
+    from scipy.optimize import brentq
+    from scipy.special import digamma
+
+    n, d = X.shape
+    K = len(weights)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    keep = ~np.all(np.isnan(X), axis=1)
+    eps = 10 * np.finfo(np.float64).eps
+    bounds = []
+    for _ in range(n_iter):
+        lpn, resp, xhat, cond, e_u, e_log_u = t_missing_e_step(X, weights, means, covariances,
+                                                               dof, covariance_type)
+        bounds.append(w @ lpn / w.sum())
+        r = resp * (w * keep)[:, None]
+        ru = r * e_u
+        nk = r.sum(axis=0) + eps
+        weights = nk / nk.sum()
+        means = np.einsum("ik,ikj->kj", ru, xhat) / (ru.sum(axis=0) + eps)[:, None]
+        scat = np.empty((K, d, d))
+        for k in range(K):
+            z = xhat[:, k] - means[k]
+            scat[k] = (np.einsum("i,ij,il->jl", ru[:, k], z, z)
+                       + np.einsum("i,ijl->jl", r[:, k], cond[:, k]))
+        if covariance_type == "full":
+            covariances = scat / nk[:, None, None] + reg_covar * np.eye(d)
+        elif covariance_type == "tied":
+            covariances = scat.sum(axis=0) / nk.sum() + reg_covar * np.eye(d)
+        elif covariance_type == "diag":
+            covariances = np.stack([np.diag(s) for s in scat]) / nk[:, None] + reg_covar
+        else:
+            covariances = np.array([np.trace(s) / d for s in scat]) / nk + reg_covar
+        new = np.array(dof, dtype=np.float64)
+        for k in range(K):
+            c = 1 + (r[:, k] @ (e_log_u[:, k] - e_u[:, k])) / r[:, k].sum()
+            h = lambda v: np.log(v / 2) - digamma(v / 2) + c  # noqa: E731
+            new[k] = brentq(h, 0.1, 1e4, xtol=1e-12, rtol=1e-14)
+        dof = new
+    return weights, means, covariances, dof, bounds

@@ -289,9 +289,13 @@ def test_fit_missing_values_and_impute(tmp_path, capsys):
     code, out, _ = run(["impute", str(model_path), str(csv)], capsys)
     np.testing.assert_allclose(np.loadtxt(out.splitlines(), delimiter=","),
                                direct.impute(Xm), rtol=1e-9)
-    # a model that takes no missing values, and NaN without --missing
-    code, _, err = run(["fit", str(csv), "-k", "3", "--model", "bayesian", "--missing",
-                        "marginalize"], capsys)
-    assert code == 1 and "does not take missing values" in err
+    # every model takes them (here the Student-t), and NaN without --missing is an error
+    code, out, _ = run(["fit", str(csv), "-k", "3", "--model", "student-t", "--missing",
+                        "marginalize", "-q", "--random-state", "0", "--out", str(model_path)],
+                       capsys)
+    assert code == 0
+    direct = fastem.StudentTMixture(3, missing="marginalize", random_state=0).fit(Xm)
+    np.testing.assert_allclose(fastem.load(model_path).impute(Xm), direct.impute(Xm),
+                               rtol=1e-10)
     code, _, err = run(["fit", str(csv), "-k", "3", "-q"], capsys)
     assert code == 1 and "Input X contains NaN" in err

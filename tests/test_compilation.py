@@ -86,6 +86,11 @@ ENTRY_POINTS = [
     ("Xm = X32.copy(); Xm[::7, 1] = np.nan; fastem.GaussianMixture(2, covariance_type='diag', "
      "init_params='random', missing='marginalize').fit(Xm)",
      dict(diag_pass=F32, diag_missing_pass=F32, nan_counts=F32, nan_summary=F32)),
+    # ... a t component's through the same kernel (its t arguments filled in)
+    ("Xm = X.copy(); Xm[::7, 1] = np.nan; m = fastem.StudentTMixture(2, init_params='random', "
+     "missing='marginalize').fit(Xm); m.impute(Xm, sample_posterior=True, random_state=0)",
+     dict(full_pass=F64, t_full_pass=F64, full_missing_pass=F64, nan_counts=F64,
+          nan_summary=F64)),
 ]
 
 

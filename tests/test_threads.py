@@ -65,6 +65,15 @@ for cov in ("full", "tied", "diag"):
     for a in (m.means_, m.covariances_, np.asarray(m.lower_bounds_), m.score_samples(Xm),
               m.impute(Xm)):
         digest.update(np.ascontiguousarray(a).tobytes())
+# ... t components and the variational model over the holes.
+for cls, cov in ((fastem.StudentTMixture, "full"), (fastem.StudentTMixture, "diag"),
+                 (fastem.BayesianGaussianMixture, "full")):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = cls(n_components=3, covariance_type=cov, missing="marginalize", max_iter=3,
+                tol=0.0, random_state=0).fit(Xm)
+    for a in (m.means_, m.covariances_, np.asarray(m.lower_bounds_), m.impute(Xm)):
+        digest.update(np.ascontiguousarray(a).tobytes())
 # ... and with enough features for the missing-value kernel's BLAS products.
 Xw_m = Xw.copy()
 Xw_m[rng.random(Xw.shape) < 0.2] = np.nan

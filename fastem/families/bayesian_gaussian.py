@@ -89,6 +89,9 @@ class BayesianGaussianFamily(GaussianComponents):
     """``BayesianGaussianMixture``'s family: variational inference."""
 
     exact_em = False
+    # The priors that default to the data's moments, from the rows with
+    # NaN filled by the columns' means (as the initialisation sees them).
+    prepare_on_filled = True
     array_attributes = ("weights_", "means_", "covariances_", "precisions_",
                         "precisions_cholesky_", "weight_concentration_", "mean_precision_",
                         "degrees_of_freedom_", "mean_prior_", "covariance_prior_")

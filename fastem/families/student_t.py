@@ -117,11 +117,49 @@ class StudentTPlan(Plan):
         self.lnorm = kernel_array(lnorm, np.float64)
         self.dof = kernel_array(params.degrees_of_freedom, np.float64)
         self.stat_shapes = ((K,), (K,), (K, d), (K, d, d) if self.full else (K, d))
+        self._t_const = None
 
     def run(self, chunk, sample_weight, outputs, accs, segment, resp=None):
         run = kernels.t_full_pass if self.full else kernels.t_diag_pass
         run(chunk, self.means, self.prec, self.lnorm, self.dof, sample_weight, *outputs,
             segment, *accs)
+
+    def t_const(self):
+        """The missing-value kernels' tables (``fastem.kernels.missing``),
+        (2, K, d + 1) per number m of missing coordinates: what they change
+        in the log-density's constants, gammaln((nu + d - m) / 2) -
+        gammaln((nu + d) / 2) + m / 2 log(nu pi), and in the scales' E[log
+        u], digamma((nu + d) / 2) - digamma((nu + d - m) / 2)."""
+        if self._t_const is None:
+            d = self.n_features
+            nu = self.dof[:, None]
+            half = 0.5 * (nu + d - np.arange(d + 1)[None, :])
+            m = np.arange(d + 1)[None, :]
+            self._t_const = np.ascontiguousarray(np.stack([
+                gammaln(half) - gammaln(0.5 * (nu + d)) + 0.5 * m * np.log(nu * np.pi),
+                digamma(0.5 * (nu + d)) - digamma(half),
+            ]))
+        return self._t_const
+
+    def run_missing(self, rows, sample_weight, outputs, accs, fill=None, draws=None):
+        """Rows with NaN: the Gaussian missing-value kernels with t
+        components (full and tied through the full one, diagonal and
+        spherical through the diagonal one)."""
+        d = self.n_features
+        fill = np.empty((0, d), self.dtype) if fill is None else fill
+        u, e, g = (np.empty(0), np.empty((0, d)), np.empty((0, 0))) if draws is None else draws
+        run = kernels.full_missing_pass if self.full else kernels.diag_missing_pass
+        run(rows, self.means, self.prec, self.lnorm, self.dof, self.t_const(), sample_weight,
+            *outputs, fill, u, e, g, *accs)
+
+    def missing_draws(self, rows, random_state):
+        """The Gaussian draws, and per row and component a standard Gamma
+        of the scale's posterior shape, (nu_k + the row's observed
+        coordinates) / 2."""
+        u, e = super().missing_draws(rows, random_state)
+        observed = np.sum(~np.isnan(rows), axis=1)
+        g = random_state.standard_gamma(0.5 * (self.dof[None, :] + observed[:, None]))
+        return u, e, g
 
     def moments(self, totals):
         sum_log, sum_u, sum_x, second = totals
@@ -237,8 +275,13 @@ class StudentTFamily(GaussianFamily):
         return t_log_norm(params, self.covariance_type)
 
     def plan(self, params, data_dtype, want_stats):
-        return StudentTPlan(self.covariance_type, self.kernel_dtype_for(params, data_dtype),
+        plan = StudentTPlan(self.covariance_type, self.kernel_dtype_for(params, data_dtype),
                             params, self.cached_log_norm(params), want_stats)
+        plan.missing = self.missing
+        # as the Gaussian plans (benchmarks/missing_speed.py)
+        plan.sort_patterns = plan.full
+        plan.missing_takes_all = not plan.full
+        return plan
 
     def kernel_dtype_for(self, params, data_dtype):
         return compute_dtype(data_dtype)
