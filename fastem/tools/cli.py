@@ -347,10 +347,6 @@ def _model_options(args):
     return {}
 
 
-#: The --model values whose estimators take ``missing``.
-MISSING_MODELS = ("gaussian", "bernoulli", "poisson", "categorical")
-
-
 def _has_covariance_types(args):
     return args.model in ("gaussian", "bayesian", "student-t")
 
@@ -370,10 +366,7 @@ def fit_command(args):
     sample_weight = None if args.sample_weight is None else read_data(args.sample_weight)
     extra = {"covariance_type": args.covariance_type} if _has_covariance_types(args) else {}
     batch_size = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
-    if args.missing != "raise":
-        if args.model not in MISSING_MODELS:
-            raise ValueError(f"--missing {args.missing}: the {args.model} model does not "
-                             "take missing values (" + ", ".join(MISSING_MODELS) + " do)")
+    if args.missing != "raise":  # every model takes it
         extra["missing"] = args.missing
     model = _make_model(
         args, n_components=args.n_components, tol=args.tol, max_iter=args.max_iter,
@@ -484,10 +477,7 @@ def predict_command(args):
 def impute_command(args):
     import fastem
 
-    model = fastem.load(args.model)
-    if not hasattr(model, "impute"):
-        raise ValueError(f"{args.model}: a {type(model).__name__} does not impute missing "
-                         "values")
+    model = fastem.load(args.model)  # every model imputes
     X = read_data(args.data)
     out = model.impute(X, sample_posterior=args.sample_posterior,
                        random_state=args.random_state)
@@ -564,7 +554,7 @@ def build_parser():
                    help="rows per block (incremental) or mini-batch (online); default auto")
     f.add_argument("--missing", default="raise", choices=["raise", "marginalize"],
                    help="NaN in DATA: an error, or missing values EM fits over "
-                   "(gaussian, bernoulli, poisson, categorical)")
+                   "(every model)")
     f.add_argument("--sample-weight", help="a file with one weight per row")
     f.add_argument("--out", help="write the model here (fastem's .npz format)")
     f.add_argument("--plot", help="draw the lower bound per iteration to this image file")
