@@ -996,3 +996,25 @@ def test_t_impute_and_draws(t_data, covariance_type):
         expected = xhat[i, k].copy()
         expected[miss] += np.linalg.solve(L.T, e[i, miss]) / np.sqrt(scale)
         assert_allclose(drawn[i], expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("model", ["gaussian", "student-t", "bayesian"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_far_rows_with_holes_get_their_limit_posterior(data, model, covariance_type):
+    """Rows with holes so far from every component that their distances
+    overflow: the posterior of their observed coordinates' marginal in the
+    limit (as the complete rows get theirs), no NaN and no crash -- the
+    same labels as the same rows a little nearer, where nothing overflows."""
+    _, Xm = data
+    cls = {"gaussian": GaussianMixture, "student-t": fastem.StudentTMixture,
+           "bayesian": fastem.BayesianGaussianMixture}[model]
+    m = cls(n_components=3, covariance_type=covariance_type, missing="marginalize",
+            random_state=0).fit(Xm)
+    direction = np.array([[1.0, np.nan, 1.0, -0.5], [np.nan, -1.0, 0.3, np.nan],
+                          [0.2, 1.0, np.nan, 1.0], [1.0, 1.0, 1.0, 1.0]])
+    far = m.predict_proba(direction * 1e200)
+    assert np.all(np.isfinite(far))
+    assert_allclose(far.sum(axis=1), 1.0, rtol=1e-12)
+    near = m.predict_proba(direction * 1e6)
+    assert_array_equal(np.argmax(far, axis=1), np.argmax(near, axis=1))
+    assert_array_equal(m.predict(direction * 1e200), np.argmax(near, axis=1))

@@ -322,7 +322,8 @@ class GaussianPlan(Plan):
         rows = rows_to_repair(out_resp, out_label)
         if not rows.size:
             return
-        resp = far_rows_posterior(chunk[rows], self.params, self.covariance_type, self.lnorm)
+        resp = far_rows_posterior_with_holes(chunk[rows], self.params, self.covariance_type,
+                                             self.lnorm)
         if out_resp.shape[0]:
             out_resp[rows] = resp
         if out_label.shape[0]:
@@ -337,6 +338,82 @@ def given_plan(shift, second, dtype, first_only=False):
     n_components = shift.shape[0]
     return GaussianPlan(second, dtype, shift, None, np.zeros(n_components), True, given=True,
                         first_only=first_only)
+
+
+class _Factors(NamedTuple):
+    """What ``far_rows_posterior`` reads of a model."""
+
+    means: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+def marginal_factors(prec_chol, covariance_type, observed, n_components):
+    """``(factors, kind, log_det)``: the Cholesky factors of the precisions
+    of the ``observed`` coordinates' marginal (the inverse of Sigma_oo: the
+    Schur complement of the precision), in the layout of covariance type
+    ``kind`` ("full": (K, |o|, |o|) upper; "diag": (K, |o|)), and their
+    log-determinants (K,)."""
+    chol = np.asarray(prec_chol, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        d = chol.shape[-1]
+        U = np.broadcast_to(chol, (n_components, d, d))
+        sigma = np.linalg.inv(U @ np.swapaxes(U, 1, 2))
+        factors = _inverse_cholesky_upper(sigma[:, observed][:, :, observed], np.float64)
+        return factors, "full", np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
+    d = observed.shape[0]
+    u = np.broadcast_to(chol.reshape(n_components, -1), (n_components, d))[:, observed]
+    return np.ascontiguousarray(u), "diag", np.log(u).sum(axis=1)
+
+
+def by_pattern(rows, complete, marginal):
+    """Per-row results (K columns, float64) of rows that may hold NaN:
+    ``complete(rows)`` for the rows with none, ``marginal(rows_o, o)`` for
+    each pattern of the others (``rows_o`` their observed columns, ``o``
+    the pattern's mask of observed features)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    nan = np.isnan(rows)
+    if not nan.any():
+        return complete(rows)
+    patterns, inverse = np.unique(nan, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    out = None
+    for i, pattern in enumerate(patterns):
+        sel = np.flatnonzero(inverse == i)
+        part = (complete(rows[sel]) if not pattern.any()
+                else marginal(rows[sel][:, ~pattern], ~pattern))
+        if out is None:
+            out = np.empty((rows.shape[0], part.shape[1]))
+        out[sel] = part
+    return out
+
+
+def far_rows_posterior_with_holes(rows, params, covariance_type, lnorm):
+    """``far_rows_posterior`` of rows that may hold NaN (missing values):
+    for each pattern, that of the marginal over the observed coordinates
+    (its factors from ``marginal_factors``; its constants ``lnorm`` with
+    the complete log-determinant swapped for the marginal's and the missing
+    coordinates' log(2 pi) / 2 back); a row with nothing observed has the
+    posterior of the constants alone."""
+    n_components, d = params.means.shape
+    means = np.asarray(params.means, dtype=np.float64)
+    lnorm = np.broadcast_to(np.asarray(lnorm, dtype=np.float64), (n_components,))
+    full_log_det = np.broadcast_to(
+        log_det_cholesky(params.precisions_cholesky, covariance_type, d), (n_components,))
+
+    def complete(x):
+        return far_rows_posterior(x, params, covariance_type, lnorm)
+
+    def marginal(x_o, observed):
+        if not observed.any():
+            e = np.exp(lnorm - lnorm.max())
+            return np.broadcast_to(e / e.sum(), (x_o.shape[0], n_components))
+        factors, kind, log_det = marginal_factors(params.precisions_cholesky, covariance_type,
+                                                  observed, n_components)
+        lnorm_o = (lnorm - full_log_det + log_det
+                   + 0.5 * (d - observed.sum()) * np.log(2.0 * np.pi))
+        return far_rows_posterior(x_o, _Factors(means[:, observed], factors), kind, lnorm_o)
+
+    return by_pattern(rows, complete, marginal)
 
 
 def far_rows_posterior(rows, params, covariance_type, lnorm=None):

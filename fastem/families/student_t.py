@@ -41,10 +41,12 @@ from .gaussian import (
     _reg_loss_eigen,
     _reg_loss_matrices,
     _symmetrize,
+    by_pattern,
     check_gaussian_arrays,
     degenerate_components,
     expected_log_density,
     log_det_cholesky,
+    marginal_factors,
     n_parameters,
     precision_cholesky,
     shift_sums,
@@ -168,33 +170,58 @@ class StudentTPlan(Plan):
 
     def repair(self, chunk, out_resp, out_label):
         """The posterior of rows so far from every component that their
-        distances overflow: in float64, from log maha = 2 log a + log |(x /
-        a - mu / a) U|^2 with ``a`` a power of two near the row's size."""
+        distances overflow (``t_far_posterior``); of a row with missing
+        values, that of its observed coordinates' marginal t."""
         bad = rows_to_repair(out_resp, out_label)
         if not bad.size:
             return
-        rows = np.asarray(chunk[bad], dtype=np.float64)
         params = self.params
+        K, d = self.n_components, self.n_features
         means = np.asarray(params.means, dtype=np.float64)
         chol = kernel_factors(params, self.covariance_type, np.float64)
-        nu = self.dof
-        d = self.n_features
-        top = np.maximum(np.abs(rows).max(axis=1), np.finfo(np.float64).tiny)
-        a = np.exp2(np.floor(np.log2(top)))[:, None]
-        logp = np.empty((rows.shape[0], self.n_components))
-        for k in range(self.n_components):
-            diff = rows / a - means[k] / a
-            y = diff @ chol[k] if self.full else diff * chol[k]
-            log_m = 2.0 * np.log(a[:, 0]) + np.log(np.sum(y * y, axis=1))
-            logp[:, k] = self.lnorm[k] - 0.5 * (nu[k] + d) * (
-                log_m - np.log(nu[k]) + np.log1p(nu[k] * np.exp(-log_m)))
-        logp -= logp.max(axis=1, keepdims=True)
-        resp = np.exp(logp)
-        resp /= resp.sum(axis=1, keepdims=True)
+        full_log_det = np.broadcast_to(
+            log_det_cholesky(params.precisions_cholesky, self.covariance_type, d), (K,))
+
+        def complete(x):
+            return t_far_posterior(x, means, chol, self.full, self.lnorm, self.dof, d)
+
+        def marginal(x_o, observed):
+            m = d - int(observed.sum())
+            lnorm = self.lnorm + self.t_const()[0, :, m]
+            if not observed.any():
+                e = np.exp(lnorm - lnorm.max())
+                return np.broadcast_to(e / e.sum(), (x_o.shape[0], K))
+            factors, kind, log_det = marginal_factors(params.precisions_cholesky,
+                                                      self.covariance_type, observed, K)
+            return t_far_posterior(x_o, means[:, observed], factors, kind == "full",
+                                   lnorm - full_log_det + log_det, self.dof, d - m)
+
+        resp = by_pattern(chunk[bad], complete, marginal)
         if out_resp.shape[0]:
             out_resp[bad] = resp
         if out_label.shape[0]:
             out_label[bad] = np.argmax(resp, axis=1)
+
+
+def t_far_posterior(rows, means, chol, full, lnorm, nu, d):
+    """The posterior (float64) of rows so far from every t component that
+    their distances overflow: from log maha = 2 log a + log |(x / a - mu /
+    a) U|^2 with ``a`` a power of two near the row's size; ``chol`` (K, d,
+    d) upper when ``full``, else (K, d); ``lnorm`` the weighted log-density's
+    constants."""
+    rows = np.asarray(rows, dtype=np.float64)
+    top = np.maximum(np.abs(rows).max(axis=1), np.finfo(np.float64).tiny)
+    a = np.exp2(np.floor(np.log2(top)))[:, None]
+    logp = np.empty((rows.shape[0], means.shape[0]))
+    for k in range(means.shape[0]):
+        diff = rows / a - means[k] / a
+        y = diff @ chol[k] if full else diff * chol[k]
+        log_m = 2.0 * np.log(a[:, 0]) + np.log(np.sum(y * y, axis=1))
+        logp[:, k] = lnorm[k] - 0.5 * (nu[k] + d) * (
+            log_m - np.log(nu[k]) + np.log1p(nu[k] * np.exp(-log_m)))
+    logp -= logp.max(axis=1, keepdims=True)
+    resp = np.exp(logp)
+    return resp / resp.sum(axis=1, keepdims=True)
 
 
 def dof_update(nk, sum_u, sum_log, dof_e, n_features):
