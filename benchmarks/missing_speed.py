@@ -1,5 +1,6 @@
 """What missing values cost a fit: GaussianMixture(missing="marginalize") on
-data with holes against the same fit on the complete data.
+data with holes against the same fit on the complete data (``--model``:
+StudentTMixture or BayesianGaussianMixture instead).
 
 For each case the same data three ways -- complete, 10% of the rows each
 missing 20% of their coordinates at random, every row missing 20% -- fitted
@@ -9,6 +10,10 @@ scan and the copy the initialisation would use are what is timed), for
 ``--repeats`` alternating runs and the ratios to the complete data's.
 
     python benchmarks/missing_speed.py [--n-samples 200000] [--repeats 3]
+        [--model gaussian|student-t|bayesian] [--cases full:16:4 diag:32:16 ...]
+
+The variational model has no given start: it starts from
+``init_params="random_from_data"`` with the same seed in all three runs.
 """
 
 import argparse
@@ -38,13 +43,18 @@ def case_data(n, d, k, seed=0):
     return X, centers
 
 
-def fit_seconds(X, cov, start, iterations):
+def fit_seconds(X, cov, start, iterations, model="gaussian"):
     import fastem
 
     weights, means, precisions = start
-    m = fastem.GaussianMixture(len(weights), covariance_type=cov, missing="marginalize",
-                               weights_init=weights, means_init=means,
-                               precisions_init=precisions, max_iter=iterations, tol=0.0)
+    if model == "bayesian":
+        m = fastem.BayesianGaussianMixture(
+            n_components=len(weights), covariance_type=cov, missing="marginalize",
+            init_params="random_from_data", random_state=0, max_iter=iterations, tol=0.0)
+    else:
+        cls = fastem.StudentTMixture if model == "student-t" else fastem.GaussianMixture
+        m = cls(len(weights), covariance_type=cov, missing="marginalize", weights_init=weights,
+                means_init=means, precisions_init=precisions, max_iter=iterations, tol=0.0)
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -52,7 +62,7 @@ def fit_seconds(X, cov, start, iterations):
     return time.perf_counter() - started
 
 
-def run(n=200_000, repeats=3, iterations=10, cases=CASES):
+def run(n=200_000, repeats=3, iterations=10, cases=CASES, model="gaussian"):
     results = []
     for d, k, cov in cases:
         X, centers = case_data(n, d, k)
@@ -63,13 +73,13 @@ def run(n=200_000, repeats=3, iterations=10, cases=CASES):
         variants = {"complete": X, "10% rows": with_holes(X, 0.1, 0.2, 1),
                     "100% rows": with_holes(X, 1.0, 0.2, 2)}
         for data in variants.values():  # compile and warm up
-            fit_seconds(data[:5000], cov, start, 2)
+            fit_seconds(data[:5000], cov, start, 2, model)
         times = {name: [] for name in variants}
         for _ in range(repeats):
             for name, data in variants.items():
-                times[name].append(fit_seconds(data, cov, start, iterations))
+                times[name].append(fit_seconds(data, cov, start, iterations, model))
         med = {name: float(np.median(t)) for name, t in times.items()}
-        row = {"n_samples": n, "n_features": d, "n_components": k, "covariance_type": cov,
+        row = {"model": model, "n_samples": n, "n_features": d, "n_components": k, "covariance_type": cov,
                "seconds": med, "ratio_10": med["10% rows"] / med["complete"],
                "ratio_100": med["100% rows"] / med["complete"]}
         results.append(row)
@@ -88,9 +98,16 @@ def main(argv=None):
     parser.add_argument("--n-samples", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--model", default="gaussian",
+                        choices=["gaussian", "student-t", "bayesian"])
+    parser.add_argument("--cases", nargs="*", default=None,
+                        help="covariance:features:components, e.g. full:16:4 (default: all)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    results = run(args.n_samples, args.repeats, args.iterations)
+    cases = CASES
+    if args.cases:
+        cases = [(int(d), int(k), cov) for cov, d, k in (c.split(":") for c in args.cases)]
+    results = run(args.n_samples, args.repeats, args.iterations, cases, args.model)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

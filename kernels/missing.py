@@ -134,11 +134,12 @@ def _empty_row_term(XT, nb, logp, term):
     information) and leaves its posterior as it is (a variational model's
     per-component constants need not sum to one as weights do)."""
     for b in range(nb):
-        seen = False
-        for j in range(XT.shape[0]):
-            seen = seen or XT[j, b] == XT[j, b]
         term[b] = 0.0
-        if not seen:
+    for j in range(XT.shape[0]):  # term[b] counts row b's observed values
+        for b in range(nb):
+            term[b] += XT[j, b] == XT[j, b]
+    for b in range(nb):
+        if term[b] == 0.0:
             top = logp[0, b]
             for k in range(1, logp.shape[0]):
                 top = max(top, logp[k, b])
@@ -146,6 +147,8 @@ def _empty_row_term(XT, nb, logp, term):
             for k in range(logp.shape[0]):
                 s += math.exp(logp[k, b] - top)
             term[b] = -(top + math.log(s))
+        else:
+            term[b] = 0.0
 
 
 _T_DOC = """t components (a Student-t mixture, ``dof`` its degrees of
@@ -172,9 +175,10 @@ def _t_half(nu, d, m):
 
 
 @helper
-def _t_row_weights(r, nb, nm, nu, d, dist, shift, wu, slog, su, k):
+def _t_row_weights(r, nb, nm, nu, d, dist, lg, shift, wu, slog, su, k):
     """wu[b] = r[b] E[u_b] for the block's rows; su[k] += sum r E[u],
-    slog[k] += sum r (log(1 + maha / nu) + shift[m]) (see ``_T_DOC``)."""
+    slog[k] += sum r (log(1 + maha / nu) + shift[m]) (see ``_T_DOC``;
+    ``lg`` holds log(1 + maha / nu))."""
     s_u = 0.0
     s_l = 0.0
     for b in range(nb):
@@ -186,7 +190,7 @@ def _t_row_weights(r, nb, nm, nu, d, dist, shift, wu, slog, su, k):
         w = rb * ((nu + d - m) / (nu + dist[b]))
         wu[b] = w
         s_u += w
-        s_l += rb * (math.log1p(dist[b] / nu) + shift[m])
+        s_l += rb * (lg[b] + shift[m])
     su[k] += s_u
     slog[k] += s_l
 
@@ -342,6 +346,7 @@ def full_missing_pass(X, means, prec_chol, log_norm, dof, t_const, sample_weight
         q = np.empty(rows)
         term = np.empty(rows)
         dist = np.empty((K if tdist else 0, rows))
+        lg = np.empty((K if tdist else 0, rows))
         wu = np.empty(rows if tdist else 0)
         slog = np.zeros(K if tdist else 0)
         su = np.zeros(K if tdist else 0)
@@ -401,8 +406,8 @@ def full_missing_pass(X, means, prec_chol, log_norm, dof, t_const, sample_weight
                     if m == 0:
                         if tdist:
                             dist[k, b] = q[b]
-                            logp[k, b] = log_norm[k] - _t_half(dof[k], d, 0) * math.log1p(
-                                q[b] / dof[k])
+                            lg[k, b] = math.log1p(q[b] / dof[k])
+                            logp[k, b] = log_norm[k] - _t_half(dof[k], d, 0) * lg[k, b]
                         else:
                             logp[k, b] = log_norm[k] - 0.5 * q[b]
                         continue
@@ -424,8 +429,9 @@ def full_missing_pass(X, means, prec_chol, log_norm, dof, t_const, sample_weight
                         DT[k, a, b] = -g[a]
                     if tdist:
                         dist[k, b] = qb
+                        lg[k, b] = math.log1p(qb / dof[k])
                         logp[k, b] = (log_norm[k] + t_const[0, k, m] - ld
-                                      - _t_half(dof[k], d, m) * math.log1p(qb / dof[k]))
+                                      - _t_half(dof[k], d, m) * lg[k, b])
                     else:
                         logp[k, b] = log_norm[k] + m * _HALF_LOG_2PI - ld - 0.5 * qb
             _empty_row_term(XT, nb, logp, term)
@@ -493,8 +499,8 @@ def full_missing_pass(X, means, prec_chol, log_norm, dof, t_const, sample_weight
                 r = logp[k]
                 if tdist:  # the moments weighted by r E[u]
                     r = wu
-                    _t_row_weights(logp[k], nb, nm, dof[k], d, dist[k], t_const[1, k], wu,
-                                   slog, su, k)
+                    _t_row_weights(logp[k], nb, nm, dof[k], d, dist[k], lg[k], t_const[1, k],
+                                   wu, slog, su, k)
                 for b in range(nb):
                     for a in range(nm[b]):
                         ZT[midx[b, a], b] = DT[k, a, b]
@@ -593,12 +599,35 @@ def _add_cond_all(lamT, midx, nm, weight, chol, inv, work, sxc):
 
 
 @helper
-def _t_diag_logprob(XT, nb, mu, u, log_u, log_norm, dof, t_const, nm, dist, logp):
+def _gauss_diag_logprob(XT, nb, mu, u, dropped, log_norm, logp):
+    """The weighted Gaussian log-densities of a block of rows with missing
+    values under diagonal covariances: ``dropped[k * d + j]`` what a missing
+    coordinate j takes out of component k's constants (1/2 log(2 pi) - log
+    u)."""
+    K, d = mu.shape
+    for k in range(K):
+        acc = logp[k]
+        for b in range(nb):
+            acc[b] = log_norm[k]
+        for j in range(d):
+            m = mu[k, j]
+            uj = u[k, j]
+            gone = dropped[k * d + j]
+            for b in range(nb):
+                v = XT[j, b]
+                t = (v - m) * uj
+                acc[b] += -0.5 * t * t if v == v else gone
+
+
+@helper
+def _t_diag_logprob(XT, nb, mu, u, log_u, log_norm, dof, t_const, nm, dist, lg, work, logp):
     """The weighted t log-densities of a block of rows with missing values
     under diagonal scales (see ``_T_DOC``): ``nm[b]`` the row's missing
-    coordinates, ``dist[k, b]`` its observed coordinates' quadratic form;
-    ``log_u`` the log of ``u`` (the factor's diagonal), which a missing
-    coordinate takes out of the log-determinant."""
+    coordinates, ``dist[k, b]`` its observed coordinates' quadratic form and
+    ``lg[k, b]`` log(1 + dist / nu_k) (``log_block``'s vectorised logs; a
+    distance that overflowed gives +inf); ``log_u`` the log of ``u`` (the
+    factor's diagonal), which a missing coordinate takes out of the
+    log-determinant."""
     K, d = mu.shape
     for b in range(nb):
         c = 0
@@ -621,10 +650,20 @@ def _t_diag_logprob(XT, nb, mu, u, log_u, log_norm, dof, t_const, nm, dist, logp
                 dk[b] += t * t if v == v else 0.0
                 acc[b] -= 0.0 if v == v else gone
         nu = dof[k]
+        inv = 1.0 / nu
+        lk = lg[k]
+        far = False
+        for b in range(nb):
+            lk[b] = 1.0 + dk[b] * inv
+            far |= dk[b] == np.inf
+        log_block(lk, nb, work)
+        if far:
+            for b in range(nb):
+                if dk[b] == np.inf:
+                    lk[b] = np.inf
         for b in range(nb):
             m = nm[b]
-            acc[b] += (log_norm[k] + t_const[0, k, m]
-                       - _t_half(nu, d, m) * math.log1p(dk[b] / nu))
+            acc[b] += log_norm[k] + t_const[0, k, m] - _t_half(nu, d, m) * lk[b]
 
 
 @kernel
@@ -675,6 +714,8 @@ def diag_missing_pass(X, means, prec_chol, log_norm, dof, t_const, sample_weight
         sq = np.zeros((K, d))
         s_ll = np.zeros(2)
         dist = np.empty((K if tdist else 0, BLOCK))
+        lg = np.empty((K if tdist else 0, BLOCK))
+        work_b = np.empty(BLOCK if tdist else 0)
         nm = np.zeros(BLOCK if tdist else 0, np.int64)
         wu = np.empty(BLOCK if tdist else 0)
         slog = np.zeros(K if tdist else 0)
@@ -683,19 +724,10 @@ def diag_missing_pass(X, means, prec_chol, log_norm, dof, t_const, sample_weight
             nb = min(BLOCK, hi - start)
             _load_block64(X, start, nb, XT)
             if tdist:
-                _t_diag_logprob(XT, nb, mu, u, log_u, log_norm, dof, t_const, nm, dist, logp)
-            for k in range(K if not tdist else 0):
-                acc = logp[k]
-                for b in range(nb):
-                    acc[b] = log_norm[k]
-                for j in range(d):
-                    m = mu[k, j]
-                    uj = u[k, j]
-                    gone = dropped[k * d + j]
-                    for b in range(nb):
-                        v = XT[j, b]
-                        t = (v - m) * uj
-                        acc[b] += -0.5 * t * t if v == v else gone
+                _t_diag_logprob(XT, nb, mu, u, log_u, log_norm, dof, t_const, nm, dist, lg,
+                                work_b, logp)
+            else:
+                _gauss_diag_logprob(XT, nb, mu, u, dropped, log_norm, logp)
             _empty_row_term(XT, nb, logp, term)
             posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, s_ll,
                             sample_weight, term)
@@ -722,23 +754,36 @@ def diag_missing_pass(X, means, prec_chol, log_norm, dof, t_const, sample_weight
                 if not add_weight(logp, k, nb, nk):
                     continue
                 r = logp[k]
-                ru = r
                 if tdist:  # observed values weighted by r E[u]; the variance by r
-                    ru = wu
-                    _t_row_weights(r, nb, nm, dof[k], d, dist[k], t_const[1, k], wu, slog, su, k)
-                for j in range(d):
-                    m = mu[k, j]
-                    vj = var[k, j]
-                    s1 = 0.0
-                    s2 = 0.0
-                    for b in range(nb):
-                        v = XT[j, b]
-                        t = v - m
-                        w = ru[b]
-                        s1 += w * t if v == v else 0.0
-                        s2 += w * t * t if v == v else r[b] * vj
-                    sx[k, j] += s1
-                    sq[k, j] += s2
+                    _t_row_weights(r, nb, nm, dof[k], d, dist[k], lg[k], t_const[1, k], wu, slog,
+                                   su, k)
+                    for j in range(d):
+                        m = mu[k, j]
+                        vj = var[k, j]
+                        s1 = 0.0
+                        s2 = 0.0
+                        for b in range(nb):
+                            v = XT[j, b]
+                            t = v - m
+                            w = wu[b]
+                            s1 += w * t if v == v else 0.0
+                            s2 += w * t * t if v == v else r[b] * vj
+                        sx[k, j] += s1
+                        sq[k, j] += s2
+                else:
+                    for j in range(d):
+                        m = mu[k, j]
+                        vj = var[k, j]
+                        s1 = 0.0
+                        s2 = 0.0
+                        for b in range(nb):
+                            v = XT[j, b]
+                            t = v - m
+                            w = r[b]
+                            s1 += w * t if v == v else 0.0
+                            s2 += w * t * t if v == v else w * vj
+                        sx[k, j] += s1
+                        sq[k, j] += s2
         ll[p, 0] += s_ll[0]
         ll[p, 1] += s_ll[1]
         if want_stats:
