@@ -55,6 +55,7 @@ from numba import prange
 from ._blocks import add_weight
 from ._config import BLOCK, helper, kernel
 from ._posterior import log_block, posterior_block
+from .student import log1p_ratio
 from .gaussian import (
     GEMM_MIN_FEATURES,
     GEMM_SCATTER_MIN_FEATURES,
@@ -650,17 +651,8 @@ def _t_diag_logprob(XT, nb, mu, u, log_u, log_norm, dof, t_const, nm, dist, lg, 
                 dk[b] += t * t if v == v else 0.0
                 acc[b] -= 0.0 if v == v else gone
         nu = dof[k]
-        inv = 1.0 / nu
         lk = lg[k]
-        far = False
-        for b in range(nb):
-            lk[b] = 1.0 + dk[b] * inv
-            far |= dk[b] == np.inf
-        log_block(lk, nb, work)
-        if far:
-            for b in range(nb):
-                if dk[b] == np.inf:
-                    lk[b] = np.inf
+        log1p_ratio(dk, nb, 1.0 / nu, lk, work)
         for b in range(nb):
             m = nm[b]
             acc[b] += log_norm[k] + t_const[0, k, m] - _t_half(nu, d, m) * lk[b]

@@ -40,6 +40,21 @@ from .gaussian import (
 
 
 @helper
+def log1p_ratio(dist, nb, inv, out, work):
+    """out[b] = log(1 + dist[b] * inv) for b < nb by ``log_block``'s
+    vectorised logs (a distance that overflowed gives +inf)."""
+    far = False
+    for b in range(nb):
+        out[b] = 1.0 + dist[b] * inv
+        far |= dist[b] == np.inf
+    log_block(out, nb, work)
+    if far:
+        for b in range(nb):
+            if dist[b] == np.inf:
+                out[b] = np.inf
+
+
+@helper
 def _t_logprob(logp, nb, log_norm, dof, n_features, dist, lg, work):
     """On entry ``logp[k, b] = -maha / 2``; on exit the weighted t
     log-density, with ``dist[k, b] = maha`` and ``lg[k, b] = log(1 + maha /
@@ -52,17 +67,9 @@ def _t_logprob(logp, nb, log_norm, dof, n_features, dist, lg, work):
         row = logp[k]
         dk = dist[k]
         lk = lg[k]
-        far = False
         for b in range(nb):
-            m = -2.0 * np.float64(row[b])
-            dk[b] = m
-            lk[b] = 1.0 + m * inv
-            far |= m == np.inf
-        log_block(lk, nb, work)
-        if far:
-            for b in range(nb):
-                if dk[b] == np.inf:
-                    lk[b] = np.inf
+            dk[b] = -2.0 * np.float64(row[b])
+        log1p_ratio(dk, nb, inv, lk, work)
         for b in range(nb):
             row[b] = log_norm[k] - half * lk[b]
 

@@ -237,6 +237,20 @@ def _gaussian_covariances(covariances, covariance_type, n_components, n_features
     return np.stack([v * np.eye(n_features) for v in c])
 
 
+def _conditional(x, mean, S, o):
+    """E[x | x_o] (the observed values kept) and the conditional covariance
+    of the missing block (zeros elsewhere) of a Gaussian N(mean, S)."""
+    m = ~o
+    xhat = x.copy()
+    cond = np.zeros((x.shape[0], x.shape[0]))
+    if m.any():
+        Soo = S[np.ix_(o, o)]
+        gain = S[np.ix_(m, o)] @ np.linalg.inv(Soo) if o.any() else np.zeros((m.sum(), 0))
+        xhat[m] = mean[m] + gain @ (x[o] - mean[o])
+        cond[np.ix_(m, m)] = S[np.ix_(m, m)] - gain @ S[np.ix_(o, m)]
+    return xhat, cond
+
+
 def missing_e_step(X, weights, means, covariances, covariance_type):
     """Row by row, from the covariances (not the precisions the kernels
     use): each row's marginal log-likelihood over its observed coordinates,
@@ -252,7 +266,6 @@ def missing_e_step(X, weights, means, covariances, covariance_type):
     cond = np.zeros((n, K, d, d))
     for i in range(n):
         o = ~np.isnan(X[i])
-        m = ~o
         wlp = np.empty(K)
         for k in range(K):
             S = covs[k]
@@ -265,11 +278,7 @@ def missing_e_step(X, weights, means, covariances, covariance_type):
                           - 0.5 * quad)
             else:
                 wlp[k] = np.log(weights[k])
-            xhat[i, k] = X[i]
-            if m.any():
-                gain = S[np.ix_(m, o)] @ np.linalg.inv(Soo) if o.any() else np.zeros((m.sum(), 0))
-                xhat[i, k, m] = means[k, m] + gain @ diff
-                cond[i, k][np.ix_(m, m)] = S[np.ix_(m, m)] - gain @ S[np.ix_(o, m)]
+            xhat[i, k], cond[i, k] = _conditional(X[i], means[k], S, o)
         lpn[i] = logsumexp(wlp)
         resp[i] = np.exp(wlp - lpn[i])
     return lpn, resp, xhat, cond
@@ -340,12 +349,10 @@ def t_missing_e_step(X, weights, means, covariances, dof, covariance_type):
     e_log_u = np.zeros((n, K))
     for i in range(n):
         o = ~np.isnan(X[i])
-        m = ~o
         d_o = o.sum()
         wlp = np.log(np.asarray(weights, dtype=np.float64))
         for k in range(K):
             S = covs[k]
-            xhat[i, k] = X[i]
             if not d_o:  # nothing observed: the component's mean (no part in a fit)
                 xhat[i, k] = means[k]
                 continue
@@ -355,10 +362,7 @@ def t_missing_e_step(X, weights, means, covariances, dof, covariance_type):
             maha = diff @ np.linalg.solve(Soo, diff)
             e_u[i, k] = (dof[k] + d_o) / (dof[k] + maha)
             e_log_u[i, k] = digamma((dof[k] + d_o) / 2) - np.log((dof[k] + maha) / 2)
-            if m.any():
-                gain = S[np.ix_(m, o)] @ np.linalg.inv(Soo)
-                xhat[i, k, m] = means[k, m] + gain @ diff
-                cond[i, k][np.ix_(m, m)] = S[np.ix_(m, m)] - gain @ S[np.ix_(o, m)]
+            xhat[i, k], cond[i, k] = _conditional(X[i], means[k], S, o)
         lpn[i] = logsumexp(wlp)
         resp[i] = np.exp(wlp - lpn[i])
     return lpn, resp, xhat, cond, e_u, e_log_u
