@@ -1018,3 +1018,40 @@ def test_far_rows_with_holes_get_their_limit_posterior(data, model, covariance_t
     near = m.predict_proba(direction * 1e6)
     assert_array_equal(np.argmax(far, axis=1), np.argmax(near, axis=1))
     assert_array_equal(m.predict(direction * 1e200), np.argmax(near, axis=1))
+
+
+@pytest.mark.parametrize("model", ["student-t", "bayesian"])
+def test_t_and_variational_take_every_source(tmp_path, t_data, model):
+    """The engine's reach for the two models over holes: a memmap and a
+    chunk source give the in-memory fit's bits, a dask array its fit, and
+    incremental EM its batch fit's score."""
+    _, Xm = t_data
+    big = np.concatenate([Xm] * 100)  # 50,000 rows: several chunks
+    path = tmp_path / "x.npy"
+    np.save(path, big)
+    cls = fastem.StudentTMixture if model == "student-t" else fastem.BayesianGaussianMixture
+    kw = dict(n_components=2, missing="marginalize", random_state=0, max_iter=4, tol=0.0)
+    ref = cls(**kw).fit(big)
+    mm = cls(**kw).fit(np.load(path, mmap_mode="r"))
+
+    def chunks():
+        for start in range(0, big.shape[0], 7001):
+            yield big[start:start + 7001]
+
+    ch = cls(**kw).fit(chunks)
+    for other in (mm, ch):
+        assert_array_equal(other.means_, ref.means_)
+        assert_array_equal(other.covariances_, ref.covariances_)
+        assert_array_equal(other.lower_bounds_, ref.lower_bounds_)
+    assert_array_equal(ref.impute(np.load(path, mmap_mode="r")), ref.impute(big))
+    if model == "student-t":
+        inc = cls(**{**kw, "max_iter": 30, "tol": 1e-8}, learning_method="incremental",
+                  batch_size=10_000, bound_check="raise").fit(big)
+        batch = cls(**{**kw, "max_iter": 300, "tol": 1e-8}).fit(big)
+        assert abs(inc.score(big) - batch.score(big)) < 1e-5
+    dask = pytest.importorskip("dask.array")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dm = cls(**kw).fit(dask.from_array(big, chunks=(7000, 4)))
+    assert_allclose(dm.means_, ref.means_, rtol=1e-9)
+    assert_allclose(dm.lower_bounds_, ref.lower_bounds_, rtol=1e-10)
