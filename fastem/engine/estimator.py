@@ -54,9 +54,9 @@ MISSING_DOC = """
         component: for a Gaussian component its conditional mean, and its
         conditional covariance in the second moments; for features
         independent given the component, the component's mean).  ``predict``,
-        ``predict_proba``, ``score_samples``, ``score``, ``bic`` and
-        ``aic`` then take rows with NaN too (the marginal), and
-        :meth:`impute` fills them in.  A row with no observed value has
+        ``predict_proba``, ``score_samples``, ``score`` (and ``bic`` and
+        ``aic``, where the model has them) then take rows with NaN too
+        (the marginal), and :meth:`impute` fills them in.  A row with no observed value has
         likelihood 1 under every model: it adds nothing to the fit
         (counted in ``n_rows_all_missing_``); a feature with no observed
         value is an error.  Infinity stays an error.  Not a scikit-learn
