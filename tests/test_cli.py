@@ -108,6 +108,7 @@ def test_sample_weight_file(tmp_path, data, capsys):
         (["fit", "{tmp}/nan.npy", "-k", "3"], "Input X contains NaN."),
         (["fit", "{tmp}/x.npy", "-k", "0"], "The 'n_components' parameter"),
         (["predict", "{tmp}/x.npy", "{tmp}/x.npy"], "not a readable fastem model file"),
+        (["predict", "{tmp}/none.npz", "{tmp}/x.npy"], "No such file or directory"),
         (["fit", "{tmp}/x.npy", "-k", "3", "--sample-weight", "{tmp}/neg.npy"],
          "Negative values in data passed to sample_weight"),
     ],
@@ -299,3 +300,38 @@ def test_fit_missing_values_and_impute(tmp_path, capsys):
                                rtol=1e-10)
     code, _, err = run(["fit", str(csv), "-k", "3", "-q"], capsys)
     assert code == 1 and "Input X contains NaN" in err
+
+
+def test_a_bad_option_is_the_only_line(data, capsys):
+    code, out, err = run(["fit", str(data), "-k", "0"], capsys)
+    assert code == 1 and out == ""
+    assert err.splitlines() == [line for line in err.splitlines()
+                                if line.startswith("fastem: error:")] and len(err.splitlines()) == 1
+
+
+def test_progress_shows_no_nan(data, capsys):
+    code, _, err = run(["fit", str(data), "-k", "2", "--max-iter", "3"], capsys)
+    lines = [line for line in err.splitlines() if line.startswith("iteration")]
+    assert code == 0 and len(lines) >= 2
+    assert not any("nan" in line for line in lines)
+    assert lines[0].split("change")[1].split()[0] == "-"  # no change before the second
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """``fastem predict ... | head -1``: the reader goes away; fastem stops
+    without a word on stderr, with status 128 + SIGPIPE."""
+    import subprocess
+    import sys
+
+    rows = np.tile(X, (200, 1))  # enough output to fill the pipe
+    np.save(tmp_path / "x.npy", rows)
+    model = tmp_path / "m.npz"
+    fastem.GaussianMixture(2, random_state=0).fit(X).save(model)
+    proc = subprocess.Popen([sys.executable, "-m", "fastem", "predict", str(model),
+                             str(tmp_path / "x.npy")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout.readline().strip() in (b"0", b"1")
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert err == b"" and proc.returncode == 141

@@ -198,3 +198,12 @@ def test_pickle_still_works():
     model = _fitted("tied")
     again = pickle.loads(pickle.dumps(model))
     _same(model, again)
+
+
+def test_a_path_that_names_no_file_is_pythons_error(tmp_path):
+    """A missing path is ``FileNotFoundError`` and a directory
+    ``IsADirectoryError``, as everywhere in Python -- not a bad model file."""
+    with pytest.raises(FileNotFoundError):
+        fastem.load(tmp_path / "absent.npz")
+    with pytest.raises(IsADirectoryError):
+        fastem.load(tmp_path)

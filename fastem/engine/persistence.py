@@ -146,6 +146,8 @@ def _read(file):
             raise ValueError("a single .npy array, not an .npz archive")
         with archive:
             return {key: archive[key] for key in archive.files}
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise  # the path, not the file's content: Python's own errors
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
         raise ModelFileError(
             f"{name!s} is not a readable fastem model file (truncated, or not an .npz "
@@ -168,7 +170,8 @@ def load(file):
     """Load a model written by a fastem model's ``save`` (a path or a binary
     file).  Raises ``fastem.ModelFileError`` (a ``ValueError``) for a file
     that is not such a model, was modified or truncated, or holds invalid
-    parameters."""
+    parameters; ``FileNotFoundError`` (``IsADirectoryError``,
+    ``PermissionError``) for a path that names no readable file."""
     arrays = _read(file)
     name = getattr(file, "name", file)
     if "metadata" not in arrays or arrays["metadata"].dtype.kind != "U":

@@ -297,7 +297,8 @@ class _Progress:
         rate = self.n_samples / seconds if seconds > 0 else float("inf")
         word = "iteration" if getattr(self.model, "learning_method", "batch") == "batch" \
             else "pass"
-        print(f"{word} {self.iteration:4d}  bound {bound: .8f}  change {change: .2e}  "
+        shown = f"{change: .2e}" if change == change else f"{'-':>9}"  # none before the second
+        print(f"{word} {self.iteration:4d}  bound {bound: .8f}  change {shown}  "
               f"{rate:10.3g} rows/s  ETA {_eta(left * seconds)}", file=self.stream, flush=True)
 
     def block(self, index, count, start, stop, bound):
@@ -373,6 +374,7 @@ def fit_command(args):
         n_init=args.n_init, init_params=args.init_params, random_state=args.random_state,
         reseed=args.reseed, learning_method=args.learning_method, batch_size=batch_size,
         **extra)
+    model._validate_params()  # a bad option is the one line printed, before any other
     kind = " ".join(w for w in (KINDS[args.model], extra.get("covariance_type")) if w)
     print(f"fitting {args.n_components} {kind} components to "
           f"{X.shape[0]:,} x {X.shape[1]} ({np.dtype(X.dtype).name}) from {args.data}",
@@ -711,6 +713,16 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fastem: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as Unix tools do
+        # (128 + SIGPIPE), with stdout pointed at /dev/null so that the
+        # interpreter's final flush does not complain.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # no real stdout (tests)
+            pass
+        return 141
     except Exception as exc:  # noqa: BLE001 -- the command line's one-line report
         if args.debug:
             raise
