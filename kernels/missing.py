@@ -133,7 +133,9 @@ def _empty_row_term(XT, nb, logp, term):
     when the row has no observed value, else 0: as ``posterior_block``'s
     row term it makes such a row's log-likelihood exactly 0 (it carries no
     information) and leaves its posterior as it is (a variational model's
-    per-component constants need not sum to one as weights do)."""
+    per-component constants need not sum to one as weights do).  Returns
+    whether the block has such a row (``_drop_unobserved`` is then due)."""
+    empty = False
     for b in range(nb):
         term[b] = 0.0
     for j in range(XT.shape[0]):  # term[b] counts row b's observed values
@@ -141,6 +143,7 @@ def _empty_row_term(XT, nb, logp, term):
             term[b] += XT[j, b] == XT[j, b]
     for b in range(nb):
         if term[b] == 0.0:
+            empty = True
             top = logp[0, b]
             for k in range(1, logp.shape[0]):
                 top = max(top, logp[k, b])
@@ -150,6 +153,7 @@ def _empty_row_term(XT, nb, logp, term):
             term[b] = -(top + math.log(s))
         else:
             term[b] = 0.0
+    return empty
 
 
 _T_DOC = """t components (a Student-t mixture, ``dof`` its degrees of
@@ -435,7 +439,7 @@ def full_missing_pass(X, means, prec_chol, log_norm, dof, t_const, sample_weight
                                       - _t_half(dof[k], d, m) * lg[k, b])
                     else:
                         logp[k, b] = log_norm[k] + m * _HALF_LOG_2PI - ld - 0.5 * qb
-            _empty_row_term(XT, nb, logp, term)
+            empty = _empty_row_term(XT, nb, logp, term)
             posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, s_ll,
                             sample_weight, term)
             if want_fill:
@@ -469,7 +473,8 @@ def full_missing_pass(X, means, prec_chol, log_norm, dof, t_const, sample_weight
                             out_fill[start + b, j] = v
             if not want_stats:
                 continue
-            _drop_unobserved(XT, nb, logp)
+            if empty:  # rows with nothing observed take no part
+                _drop_unobserved(XT, nb, logp)
             # the conditional covariances: once per run of rows of one
             # pattern, every component at once
             b = 0
@@ -720,7 +725,7 @@ def diag_missing_pass(X, means, prec_chol, log_norm, dof, t_const, sample_weight
                                 work_b, logp)
             else:
                 _gauss_diag_logprob(XT, nb, mu, u, dropped, log_norm, logp)
-            _empty_row_term(XT, nb, logp, term)
+            empty = _empty_row_term(XT, nb, logp, term)
             posterior_block(logp, nb, start, lpn, scratch, out_lpn, out_resp, out_label, s_ll,
                             sample_weight, term)
             if want_fill:
@@ -741,7 +746,8 @@ def diag_missing_pass(X, means, prec_chol, log_norm, dof, t_const, sample_weight
                             out_fill[start + b, j] = _posterior_mean(logp, b, mu, j)
             if not want_stats:
                 continue
-            _drop_unobserved(XT, nb, logp)
+            if empty:  # rows with nothing observed take no part
+                _drop_unobserved(XT, nb, logp)
             for k in range(K):
                 if not add_weight(logp, k, nb, nk):
                     continue
