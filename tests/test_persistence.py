@@ -147,11 +147,12 @@ def _save_with(path, **changes):
     "changes, message",
     [
         (dict(weights_=np.array([0.5, 0.4, 0.3])), "not a probability vector"),
-        (dict(means_=np.zeros((3, 2))), r"means_ has shape \(3, 2\), expected \(3, 3\)"),
+        (dict(means_=np.zeros((3, 2))),
+         r"member means_: dtype float64, shape \(3, 2\); expected .* of shape \(3, 3\)"),
         (dict(covariances_=np.full((3, 3, 3), np.nan)), "NaN or infinity"),
         (dict(precisions_cholesky_=-np.stack([np.eye(3)] * 3)), "positive diagonal"),
         (dict(precisions_cholesky_=np.stack([np.eye(3)] * 3)), "disagrees"),
-        (dict(means_=np.zeros((3, 3), dtype=np.int64)), "dtype int64"),
+        (dict(means_=np.zeros((3, 3), dtype=np.int64)), "member means_: dtype int64"),
     ],
     ids=["weights", "shape", "nan", "cholesky", "inconsistent", "dtype"],
 )
@@ -207,3 +208,52 @@ def test_a_path_that_names_no_file_is_pythons_error(tmp_path):
         fastem.load(tmp_path / "absent.npz")
     with pytest.raises(IsADirectoryError):
         fastem.load(tmp_path)
+
+
+def test_saving_into_a_missing_folder_is_pythons_error(tmp_path):
+    target = tmp_path / "nowhere" / "m.npz"
+    with pytest.raises(FileNotFoundError) as error:
+        _fitted().save(target)
+    assert error.value.filename == str(target)
+
+
+def _format_1(path, out):
+    """The file at ``path`` as fastem wrote it before the manifest."""
+    with zipfile.ZipFile(path) as z:
+        contents = {n: z.read(n) for n in z.namelist()}
+    metadata = json.loads(str(np.load(io.BytesIO(contents["metadata.npy"]))))
+    del metadata["arrays"]
+    metadata["format_version"] = 1
+    contents["metadata.npy"] = _npy_bytes(np.array(json.dumps(metadata)))
+    with zipfile.ZipFile(out, "w") as z:
+        for n, d in contents.items():
+            z.writestr(n, d)
+    return metadata
+
+
+def test_format_1_files_still_load(tmp_path):
+    model = _fitted("diag")
+    assert hasattr(model, "m_step_bounds_")
+    model.save(tmp_path / "m.npz")
+    _format_1(tmp_path / "m.npz", tmp_path / "old.npz")
+    _same(model, fastem.load(tmp_path / "old.npz"))
+
+
+def test_format_2_needs_its_manifest(tmp_path):
+    _fitted("diag").save(tmp_path / "m.npz")
+    metadata = _format_1(tmp_path / "m.npz", tmp_path / "bad.npz")
+    metadata["format_version"] = 2
+    _rewrite(tmp_path / "bad.npz", "metadata.npy", _npy_bytes(np.array(json.dumps(metadata))))
+    with pytest.raises(fastem.ModelFileError, match="arrays .* is missing"):
+        fastem.load(tmp_path / "bad.npz")
+
+
+def test_a_manifest_that_disagrees_with_a_header_is_refused(tmp_path):
+    path = tmp_path / "m.npz"
+    _fitted("spherical").save(path)
+    with np.load(path) as archive:
+        metadata = json.loads(str(archive["metadata"]))
+    metadata["arrays"]["weights_"] = ["<f8", [4]]
+    _rewrite(path, "metadata.npy", _npy_bytes(np.array(json.dumps(metadata))))
+    with pytest.raises(fastem.ModelFileError, match="member weights_: header .* disagrees"):
+        fastem.load(path)

@@ -53,6 +53,15 @@ negative); False for a variational bound (checked never to decrease).
 """
 
 
+import numpy as np
+
+#: The dtypes of a saved model's float arrays, and of its integer ones
+#: (``Family.saved_layout``).
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+INT_DTYPES = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64,
+                                         np.uint8, np.uint16, np.uint32, np.uint64))
+
+
 class Family:
     """Base class of the model families (see the module docstring)."""
 
@@ -246,6 +255,16 @@ class Family:
         raise NotImplementedError
 
     def n_parameters(self, params):
+        raise NotImplementedError
+
+    def saved_layout(self, est, read):
+        """The fitted arrays a saved model must hold, before any is read:
+        ``{member: (shape, dtypes)}`` (a member: an attribute of
+        ``array_attributes``, or ``name:i`` for the parts of a tuple or list
+        attribute), for ``est`` with its parameters, ``n_features_in_`` and
+        the scalar attributes set.  ``read(member, shape, dtypes)`` reads a
+        small member whose values the layout depends on (raising the file's
+        error when it is not of that shape and dtype)."""
         raise NotImplementedError
 
     def check_loaded(self, est, name, error):

@@ -25,16 +25,26 @@ temporary name and renamed, so an interrupted save never leaves half a file
 under the name asked for.
 """
 
+import errno
 import hashlib
 import json
 import math
 import os
 import tempfile
-import zipfile
 
 import numpy as np
 
-FORMAT_VERSION = 1
+from .npz import Archive
+
+#: 2: the metadata's ``arrays`` lists every member's dtype and shape (files
+#: of version 1, without it, are read: their two chain arrays are then sized
+#: by their own headers, each checked against the bytes the member holds).
+FORMAT_VERSION = 2
+#: The metadata member's largest size (its JSON holds one number per
+#: iteration: ``lower_bounds_``).
+MAX_METADATA_BYTES = 64 << 20
+#: The longest feature name a model file holds.
+MAX_NAME_CHARACTERS = 4096
 
 #: Fitted attributes every model has (the family adds its own).
 _SCALARS = ("converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_")
@@ -52,7 +62,8 @@ class ModelFileError(ValueError):
 def _digest(array):
     h = hashlib.sha256()
     h.update(f"{array.dtype.str}|{array.shape}|".encode())
-    h.update(np.ascontiguousarray(array).tobytes())
+    array = np.ascontiguousarray(array)
+    h.update(array.reshape(-1).view(np.uint8) if array.size else b"")  # no copy
     return h.hexdigest()
 
 
@@ -120,6 +131,7 @@ def save_model(model, file):
         "params": params,
         "fitted": fitted,
         "sha256": {name: _digest(a) for name, a in arrays.items()},
+        "arrays": {name: [a.dtype.str, list(a.shape)] for name, a in arrays.items()},
     }
     arrays["metadata"] = np.array(json.dumps(metadata, sort_keys=True))
     if hasattr(file, "write"):
@@ -127,6 +139,8 @@ def save_model(model, file):
         return
     path = os.fspath(file)
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):  # Python's error, for the path asked for
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
     fd, tmp = tempfile.mkstemp(prefix=".fastem-", suffix=".npz.part", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -136,23 +150,6 @@ def save_model(model, file):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-
-
-def _read(file):
-    name = getattr(file, "name", file)
-    try:
-        archive = np.load(file, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with archive:
-            return {key: archive[key] for key in archive.files}
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise  # the path, not the file's content: Python's own errors
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise ModelFileError(
-            f"{name!s} is not a readable fastem model file (truncated, or not an .npz "
-            f"archive): {error}"
-        ) from None
 
 
 def _model_class(fmt):
@@ -171,52 +168,32 @@ def load(file):
     file).  Raises ``fastem.ModelFileError`` (a ``ValueError``) for a file
     that is not such a model, was modified or truncated, or holds invalid
     parameters; ``FileNotFoundError`` (``IsADirectoryError``,
-    ``PermissionError``) for a path that names no readable file."""
-    arrays = _read(file)
-    name = getattr(file, "name", file)
-    if "metadata" not in arrays or arrays["metadata"].dtype.kind != "U":
-        raise ModelFileError(f"{name!s} is an .npz archive but not a fastem model file")
-    try:
-        metadata = json.loads(str(arrays.pop("metadata")))
-    except json.JSONDecodeError as error:
-        raise ModelFileError(f"{name!s}: unreadable metadata ({error})") from None
-    cls = _model_class(metadata.get("format"))
-    if cls is None:
-        raise ModelFileError(f"{name!s} is not a fastem model file "
-                             f"(format {metadata.get('format')!r})")
-    version = metadata.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{name!s} has format version {version!r}, written by fastem "
-            f"{metadata.get('fastem_version')}; this fastem reads versions up to "
-            f"{FORMAT_VERSION}: upgrade fastem"
-        )
-    digests = metadata.get("sha256", {})
-    if set(digests) != set(arrays) or any(_digest(arrays[k]) != v for k, v in digests.items()):
-        raise ModelFileError(f"{name!s} has been modified or corrupted (checksum mismatch)")
+    ``PermissionError``) for a path that names no readable file.
 
-    params = dict(metadata["params"])
-    for key, value in list(params.items()):
-        if value == "array":
-            if f"param:{key}" not in arrays:
-                raise ModelFileError(f"{name!s}: parameter {key} is missing")
-            params[key] = arrays.pop(f"param:{key}")
-    model = cls()
-    try:
-        model.set_params(**params)
-        model._validate_params()
-    except (ValueError, TypeError) as error:
-        raise ModelFileError(f"{name!s}: invalid parameters ({error})") from None
-    family = model._family()
-    scalars = _SCALARS + family.scalar_attributes
-    for key, value in metadata["fitted"].items():
-        if key not in scalars + _OPTIONAL_SCALARS:
-            raise ModelFileError(f"{name!s}: unexpected attribute {key!r}")
-        setattr(model, key, _from_json_scalar(value))
-    for key in scalars:
-        if key not in metadata["fitted"]:
-            raise ModelFileError(f"{name!s}: {key} is missing")
-    model.lower_bounds_ = [_from_json_scalar(v) for v in metadata["fitted"]["lower_bounds_"]]
+    Every member's header is checked against the model the metadata
+    declares before any array is read (see the module docstring), so the
+    memory ``load`` takes is bounded by that model's size."""
+    name = getattr(file, "name", file)
+
+    def unreadable(reason):
+        raise ModelFileError(f"{name!s} is not a readable fastem model file (truncated, or "
+                             f"not an .npz archive): {reason}")
+
+    def fail(reason):
+        raise ModelFileError(f"{name!s}: {reason}")
+
+    with Archive(file, fail, unreadable) as archive:
+        metadata = _read_metadata(archive, name, fail)
+        cls = _model_class(metadata.get("format"))
+        if cls is None:
+            raise ModelFileError(f"{name!s} is not a fastem model file "
+                                 f"(format {metadata.get('format')!r})")
+        _check_version(metadata, name)
+        model, family = _model_from_metadata(cls, metadata, archive, fail)
+        arrays = _read_arrays(model, family, metadata, archive, fail)
+    for key, value in arrays.items():
+        if key.startswith("param:"):
+            setattr(model, key[len("param:"):], value)
     for key in family.array_attributes + _CHAIN:
         parts = sorted((k for k in arrays if k.startswith(key + ":")),
                        key=lambda k: int(k.rsplit(":", 1)[1]))
@@ -226,12 +203,205 @@ def load(file):
         elif parts:
             kind = list if key in getattr(family, "list_attributes", ()) else tuple
             setattr(model, key, kind(arrays[k] for k in parts))
-        elif key not in _CHAIN:
-            raise ModelFileError(f"{name!s}: {key} is missing")
     if "feature_names_in_" in arrays:
         model.feature_names_in_ = arrays["feature_names_in_"].astype(object)
     _check_model(model, family, name)
     return model
+
+
+def _read_metadata(archive, name, fail):
+    """The metadata member's JSON (at most ``MAX_METADATA_BYTES``)."""
+    if "metadata" not in archive.infos:
+        raise ModelFileError(f"{name!s} is an .npz archive but not a fastem model file")
+    header = archive.header("metadata")
+    if header.dtype.kind != "U" or header.shape != ():
+        raise ModelFileError(f"{name!s} is an .npz archive but not a fastem model file "
+                             f"(metadata of dtype {header.dtype}, shape {header.shape})")
+    if header.nbytes > MAX_METADATA_BYTES:
+        fail(f"member metadata: {header.nbytes} bytes (at most {MAX_METADATA_BYTES})")
+    try:
+        metadata = json.loads(str(archive.read("metadata", header)[()]))
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, digits limit
+        fail(f"unreadable metadata ({str(error)[:200]})")
+    if not isinstance(metadata, dict):
+        fail("unreadable metadata (not a JSON object)")
+    for key, kind in (("params", dict), ("fitted", dict), ("sha256", dict)):
+        if not isinstance(metadata.get(key), kind):
+            fail(f"metadata: {key} is missing or not a JSON object")
+    return metadata
+
+
+def _check_version(metadata, name):
+    version = metadata.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1 \
+            or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{name!s} has format version {version!r}, written by fastem "
+            f"{str(metadata.get('fastem_version'))[:40]}; this fastem reads versions 1 to "
+            f"{FORMAT_VERSION}" + (": upgrade fastem" if isinstance(version, int)
+                                   and not isinstance(version, bool) and version > 1 else "")
+        )
+
+
+def _number(value):
+    """A JSON number (or fastem's "inf"/"-inf"/"nan" strings) as a float,
+    else None."""
+    value = _from_json_scalar(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
+def _model_from_metadata(cls, metadata, archive, fail):
+    """The estimator with the file's parameters and scalar attributes set."""
+    params = dict(metadata["params"])
+    arrays = {}
+    for key, value in params.items():
+        if value == "array":
+            if f"param:{key}" not in archive.infos:
+                fail(f"parameter {key} is missing")
+            arrays[key] = None  # read with the other arrays
+        elif isinstance(value, float) and not math.isfinite(value) or \
+                isinstance(value, str) and value in ("inf", "-inf", "nan"):
+            fail(f"parameter {key} = {value!r} is not finite")
+        elif isinstance(value, (dict, list)):
+            fail(f"parameter {key} is a JSON {type(value).__name__}, not a value")
+    model = cls()
+    try:
+        model.set_params(**{k: (np.zeros(1) if k in arrays else v) for k, v in params.items()})
+        model._validate_params()
+    except (ValueError, TypeError) as error:
+        fail(f"invalid parameters ({str(error).splitlines()[0][:300]})")
+    family = model._family()
+    fitted = metadata["fitted"]
+    scalars = _SCALARS + family.scalar_attributes
+    for key, value in fitted.items():
+        if key not in scalars + _OPTIONAL_SCALARS:
+            fail(f"unexpected attribute {key!r}")
+    for key in scalars:
+        if key not in fitted:
+            fail(f"{key} is missing")
+    for key in _OPTIONAL_SCALARS + ("n_features_in_", "n_iter_"):
+        value = fitted.get(key, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            fail(f"{key} = {str(value)[:40]} is not a non-negative integer")
+    if fitted["n_features_in_"] < 1:
+        fail("n_features_in_ = 0 is not a positive integer")
+    if not isinstance(fitted["converged_"], bool):
+        fail(f"converged_ = {str(fitted['converged_'])[:40]} is not true or false")
+    bounds = fitted["lower_bounds_"]
+    if not isinstance(bounds, list) or len(bounds) > fitted["n_iter_"]:
+        fail("lower_bounds_ is not a list of at most n_iter_ numbers")
+    for key, values in (("lower_bound_", [fitted["lower_bound_"]]), ("lower_bounds_", bounds)):
+        for value in values:
+            number = _number(value)
+            if number is None or math.isnan(number) or number == math.inf:
+                fail(f"{key} holds {str(value)[:40]}, not a number or -inf")
+    for key in family.scalar_attributes:
+        number = _number(fitted[key])
+        if number is None or not math.isfinite(number):
+            fail(f"{key} = {str(fitted[key])[:40]} is not a finite number")
+    for key in scalars + tuple(k for k in _OPTIONAL_SCALARS if k in fitted):
+        setattr(model, key, _from_json_scalar(fitted[key]))
+    model.lower_bounds_ = [_number(v) for v in bounds]
+    model.lower_bound_ = _number(fitted["lower_bound_"])
+    return model, family
+
+
+def _read_arrays(model, family, metadata, archive, fail):
+    """Every member but the metadata: each header checked against the model
+    the metadata declares (the family's layout, the manifest ``arrays``),
+    then, all checked, the data, then the digests."""
+    manifest = metadata.get("arrays")
+    if manifest is None and metadata["format_version"] >= 2:
+        fail("metadata: arrays (the members' dtypes and shapes) is missing")
+    if manifest is not None and not isinstance(manifest, dict):
+        fail("metadata: arrays is not a JSON object")
+    keys = set(archive.keys) - {"metadata"}
+    digests = metadata["sha256"]
+    if set(digests) != keys or (manifest is not None and set(manifest) != keys):
+        extra = sorted(keys - set(digests))
+        missing = sorted(set(digests) - keys)
+        fail("has been modified or corrupted (checksum mismatch: "
+             + (f"unexpected member {extra[0]!r}" if extra else
+                f"member {missing[0]!r} missing" if missing else "manifest") + ")")
+    headers = {}
+
+    def check(key, shape, dtypes):
+        header = archive.header(key)
+        if manifest is not None:
+            declared = manifest[key]
+            if not (isinstance(declared, list) and len(declared) == 2
+                    and declared[0] == header.dtype.str
+                    and declared[1] == list(header.shape)):
+                fail(f"member {key}: header (dtype {header.dtype.str}, shape "
+                     f"{header.shape}) disagrees with the metadata")
+        if header.dtype not in dtypes or (shape is not None and header.shape != shape):
+            fail(f"member {key}: dtype {header.dtype}, shape {header.shape}; expected "
+                 f"{'/'.join(str(t) for t in dtypes)}"
+                 + (f" of shape {shape}" if shape is not None else "")
+                 + f" for n_components={model.n_components}, "
+                 f"n_features={model.n_features_in_}")
+        headers[key] = header
+        return header
+
+    read = {}
+
+    def read_small(key, shape, dtypes):
+        read[key] = archive.read(key, check(key, shape, dtypes))
+        return read[key]
+
+    try:
+        layout = family.saved_layout(model, read_small)
+    except ValueError as error:
+        fail(str(error))
+    for key in sorted(set(layout) - keys):
+        fail(f"member {key} is missing")
+    size = 0
+    for key, (shape, dtypes) in layout.items():
+        if key not in headers:
+            check(key, shape, dtypes)
+        size += headers[key].nbytes
+    f64 = (np.dtype(np.float64),)
+    chain = [k for k in _CHAIN if k in keys]
+    if chain and len(chain) != len(_CHAIN):
+        fail(f"member {chain[0]} without {(set(_CHAIN) - set(chain)).pop()}")
+    if chain:
+        steps = check("m_step_bounds_", None, f64).shape
+        gains = check("kl_divergences_", None, f64).shape
+        if len(steps) != 1 or gains != (max(steps[0] - 1, 0),):
+            fail(f"members m_step_bounds_ and kl_divergences_ of shapes {steps} and {gains} "
+                 "(n and n - 1)")
+    d = model.n_features_in_
+    for key in sorted(keys - set(layout) - set(chain)):
+        if key == "feature_names_in_":
+            header = archive.header(key)
+            if header.dtype.kind != "U" or header.shape != (d,) \
+                    or header.dtype.itemsize > 4 * MAX_NAME_CHARACTERS:
+                fail(f"member feature_names_in_: dtype {header.dtype}, shape {header.shape}; "
+                     f"expected {d} names of at most {MAX_NAME_CHARACTERS} characters")
+            check(key, (d,), (header.dtype,))
+        elif key.startswith("param:") and key[len("param:"):] in metadata["params"] \
+                and metadata["params"][key[len("param:"):]] == "array":
+            header = check(key, None, f64)
+            # An initial value is never larger than the fitted parameters.
+            if len(header.shape) > 3 or header.nbytes > max(size, 8):
+                fail(f"member {key}: shape {header.shape}, larger than the model's "
+                     "parameters")
+        else:
+            fail(f"unexpected member {key!r}")
+    arrays = {}
+    for key in sorted(keys):
+        arrays[key] = read[key] if key in read else archive.read(key, headers[key])
+        if _digest(arrays[key]) != digests[key]:
+            fail(f"has been modified or corrupted (checksum mismatch in member {key})")
+    for key, value in arrays.items():
+        if value.dtype.kind == "f" and key not in _CHAIN and not np.all(np.isfinite(value)):
+            fail(f"member {key} holds NaN or infinity")
+    return arrays
 
 
 def _check_model(model, family, name):

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from ..data.validation import check_shape, float_array
+from ..engine.family import FLOAT_DTYPES
 from ..engine.passes import compute_dtype
 from .gaussian import (
     GaussianComponents,
@@ -417,6 +418,23 @@ class BayesianGaussianFamily(GaussianComponents):
     def prior_attributes(self):
         return dict(self.priors) if self.priors is not None else {}
 
+    def saved_layout(self, est, read):
+        layout = super().saved_layout(est, read)
+        K, d = est.n_components, est.n_features_in_
+        cov = self.covariance_type
+        layout.update({
+            "mean_precision_": ((K,), FLOAT_DTYPES),
+            "degrees_of_freedom_": (() if cov == "tied" else (K,), FLOAT_DTYPES),
+            "mean_prior_": ((d,), FLOAT_DTYPES),
+            "covariance_prior_": ({"full": (d, d), "tied": (d, d), "diag": (d,),
+                                   "spherical": ()}[cov], FLOAT_DTYPES)})
+        if self.prior_type == "dirichlet_process":
+            layout.update({f"weight_concentration_:{i}": ((K,), FLOAT_DTYPES)
+                           for i in range(2)})
+        else:
+            layout["weight_concentration_"] = ((K,), FLOAT_DTYPES)
+        return layout
+
     def check_loaded(self, est, name, error):
         super().check_loaded(est, name, error)
         K, d = est.n_components, est.n_features_in_
@@ -439,11 +457,28 @@ class BayesianGaussianFamily(GaussianComponents):
                 raise error(f"{name!s}: {key} has shape {value.shape}, expected {shape}")
             if value.dtype.kind != "f" or not np.all(np.isfinite(value)):
                 raise error(f"{name!s}: {key} is not a finite float array")
-        for key in ("mean_precision_", "degrees_of_freedom_"):
-            if np.any(np.asarray(getattr(est, key)) <= 0):
-                raise error(f"{name!s}: {key} is not positive")
-        if any(np.any(part <= 0) for part in parts):
-            raise error(f"{name!s}: weight_concentration_ is not positive")
+        tiny = np.finfo(np.float64).tiny  # a denormal scale overflows its inverse
+        if np.any(np.asarray(est.mean_precision_) < tiny):
+            raise error(f"{name!s}: mean_precision_ is not positive (normal, not denormal)")
+        if np.any(np.asarray(est.degrees_of_freedom_) <= d - 1):
+            raise error(f"{name!s}: degrees_of_freedom_ is not greater than n_features - 1 "
+                        f"= {d - 1}")
+        if any(np.any(part < tiny) for part in parts):
+            raise error(f"{name!s}: weight_concentration_ is not positive (normal, not "
+                        "denormal)")
+        prior = np.asarray(est.covariance_prior_, dtype=np.float64)
+        if cov in ("full", "tied"):
+            try:
+                np.linalg.cholesky(prior)
+                positive = np.allclose(prior, prior.T)
+            except np.linalg.LinAlgError:
+                positive = False
+        else:
+            positive = np.all(prior >= tiny)
+        if not positive:
+            raise error(f"{name!s}: covariance_prior_ is not "
+                        + ("symmetric positive definite" if cov in ("full", "tied")
+                           else "positive"))
 
 
 def _loss_rows(eigvals, c, dof):

@@ -26,6 +26,7 @@ from ..data.chunks import kernel_array
 from ..data.dask import DaskSource
 from ..data.sources import RowSource
 from ..data.validation import float_array
+from ..engine.family import INT_DTYPES
 from ..engine.passes import Plan, compute_dtype
 from .gaussian import check_weights
 from .linear import LinearFamily
@@ -326,6 +327,17 @@ class CategoricalFamily(LinearFamily):
             at += c
         y = np.concatenate([np.full(c, k, dtype=np.int64) for k, c in enumerate(counts)])
         return X, y
+
+    def saved_layout(self, est, read):
+        K, d = est.n_components, est.n_features_in_
+        f64 = (np.dtype(np.float64),)
+        n_categories = read("n_categories_", (d,), INT_DTYPES)
+        if np.any(n_categories < 1):
+            raise ValueError("n_categories_ holds a count below 1")
+        layout = {"weights_": ((K,), f64), "n_categories_": ((d,), INT_DTYPES)}
+        layout.update({f"probabilities_:{j}": ((K, int(c)), f64)
+                       for j, c in enumerate(n_categories)})
+        return layout
 
     def check_loaded(self, est, name, error):
         K, d = est.n_components, est.n_features_in_

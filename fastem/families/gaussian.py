@@ -27,7 +27,7 @@ from scipy.linalg import lapack
 from .. import kernels
 from ..data.chunks import kernel_array
 from ..data.validation import check_shape, float_array
-from ..engine.family import Family
+from ..engine.family import FLOAT_DTYPES, Family
 from ..engine.passes import Plan, compute_dtype, row_stats, rows_to_repair, stats_under
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -876,24 +876,38 @@ def check_gaussian_arrays(est, name, error):
     check_loaded_arrays(est, name, error, shapes, f", covariance_type={cov!r}")
     single = np.float32 in (est.precisions_cholesky_.dtype, est.precisions_.dtype)
     rtol = 1e-4 if single else 1e-8
-    chol = est.precisions_cholesky_.astype(np.float64)
+    # The whitened means (x - mu)^T U must be far from overflowing, whose
+    # squares the log-densities sum: no fit gives means beyond that.
+    limit = math.sqrt(np.finfo(np.float32 if single else np.float64).max) / (4.0 * d)
+    reach = float(np.abs(est.means_).max(initial=0.0)) \
+        * float(np.abs(est.precisions_cholesky_).max(initial=0.0))
+    if reach > limit:
+        raise error(f"{name!s}: means_ times precisions_cholesky_ reach {reach:.3g}; beyond "
+                    f"{limit:.3g} the log-densities overflow")
     if cov in ("full", "tied"):
-        stack = chol if cov == "full" else chol[None]
-        diag = np.diagonal(stack, axis1=1, axis2=2)
-        if np.any(np.tril(stack, -1) != 0) or np.any(diag <= 0):
-            raise error(f"{name!s}: precisions_cholesky_ is not upper-triangular "
-                        "with a positive diagonal")
-        precisions = np.matmul(stack, np.swapaxes(stack, 1, 2))
-        stored = est.precisions_.astype(np.float64).reshape(precisions.shape)
-        covariances = est.covariances_.astype(np.float64).reshape(precisions.shape)
-        identity = np.matmul(covariances, precisions)
-        eye = np.broadcast_to(np.eye(d), identity.shape)
-        scale = np.abs(precisions).max(axis=(1, 2), keepdims=True)
-        if not np.allclose(stored, precisions, rtol=rtol, atol=rtol * scale.max()):
-            raise error(f"{name!s}: precisions_ disagrees with precisions_cholesky_")
-        if not np.allclose(identity, eye, atol=1e3 * rtol * max(1.0, d)):
-            raise error(f"{name!s}: covariances_ is not the inverse of precisions_")
+        # One component at a time: the temporaries are d x d, whatever K.
+        stack = est.precisions_cholesky_.reshape(-1, d, d)
+        stored_all = est.precisions_.reshape(stack.shape)
+        covariances_all = est.covariances_.reshape(stack.shape)
+        scale = 0.0  # the largest |precision| (on a diagonal: U U^T's row norms)
+        for k in range(stack.shape[0]):
+            factor = stack[k].astype(np.float64)
+            if np.any(np.tril(factor, -1) != 0) or np.any(np.diagonal(factor) <= 0):
+                raise error(f"{name!s}: precisions_cholesky_ is not upper-triangular "
+                            "with a positive diagonal")
+            scale = max(scale, float(np.einsum("ij,ij->i", factor, factor).max()))
+        eye = np.eye(d)
+        for k in range(stack.shape[0]):
+            factor = stack[k].astype(np.float64)
+            precision = factor @ factor.T
+            if not np.allclose(stored_all[k].astype(np.float64), precision, rtol=rtol,
+                               atol=rtol * scale):
+                raise error(f"{name!s}: precisions_ disagrees with precisions_cholesky_")
+            identity = covariances_all[k].astype(np.float64) @ precision
+            if not np.allclose(identity, eye, atol=1e3 * rtol * max(1.0, d)):
+                raise error(f"{name!s}: covariances_ is not the inverse of precisions_")
     else:
+        chol = est.precisions_cholesky_.astype(np.float64)
         if np.any(chol <= 0):
             raise error(f"{name!s}: precisions_cholesky_ is not positive")
         if not np.allclose(est.precisions_.astype(np.float64), chol**2, rtol=rtol):
@@ -1041,6 +1055,13 @@ class GaussianComponents(Family):
     def sample(self, params, n_samples, rng):
         return sample(params.weights, params.means, params.covariances, self.covariance_type,
                       n_samples, rng)
+
+    def saved_layout(self, est, read):
+        K, d = est.n_components, est.n_features_in_
+        shape = covariance_shape(self.covariance_type, K, d)
+        return {"weights_": ((K,), FLOAT_DTYPES), "means_": ((K, d), FLOAT_DTYPES),
+                "covariances_": (shape, FLOAT_DTYPES), "precisions_": (shape, FLOAT_DTYPES),
+                "precisions_cholesky_": (shape, FLOAT_DTYPES)}
 
     def check_loaded(self, est, name, error):
         check_gaussian_arrays(est, name, error)

@@ -22,7 +22,7 @@ import numpy as np
 from .. import kernels
 from ..data.chunks import kernel_array
 from ..data.validation import check_shape, float_array
-from ..engine.family import Family
+from ..engine.family import FLOAT_DTYPES, Family
 from ..engine.passes import Plan, compute_dtype, stats_under
 from .gaussian import check_loaded_arrays, check_weights
 
@@ -273,6 +273,10 @@ class LinearFamily(Family):
         X = np.vstack([self.draw(rng, values[k], c) for k, c in enumerate(counts)])
         y = np.concatenate([np.full(c, k, dtype=np.int64) for k, c in enumerate(counts)])
         return X.astype(np.float64), y
+
+    def saved_layout(self, est, read):
+        K, d = est.n_components, est.n_features_in_
+        return {"weights_": ((K,), FLOAT_DTYPES), self.values_name: ((K, d), FLOAT_DTYPES)}
 
     def check_loaded(self, est, name, error):
         K, d = est.n_components, est.n_features_in_

@@ -34,6 +34,7 @@ from scipy.special import digamma, gammaln
 from .. import kernels
 from ..data.chunks import kernel_array
 from ..data.validation import float_array
+from ..engine.family import FLOAT_DTYPES
 from ..engine.passes import Plan, Stats, compute_dtype, rows_to_repair
 from .gaussian import (
     GaussianFamily,
@@ -484,11 +485,16 @@ class StudentTFamily(GaussianFamily):
         y = np.concatenate([np.full(c, k, dtype=np.int64) for k, c in enumerate(counts)])
         return X, y
 
+    def saved_layout(self, est, read):
+        layout = super().saved_layout(est, read)
+        layout["degrees_of_freedom_"] = ((est.n_components,), FLOAT_DTYPES)
+        return layout
+
     def check_loaded(self, est, name, error):
         check_gaussian_arrays(est, name, error)
         dof = est.degrees_of_freedom_
         if not isinstance(dof, np.ndarray) or dof.shape != (est.n_components,) \
-                or not np.all(np.isfinite(dof)) or np.any(dof <= 0):
+                or not np.all(np.isfinite(dof)) or np.any(dof < np.finfo(np.float64).tiny):
             raise error(f"{name!s}: degrees_of_freedom_ is not {est.n_components} positive "
-                        "numbers")
+                        "numbers (normal, not denormal)")
 
