@@ -90,20 +90,30 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None, allow_nan=None
             # model: the same product, on no rows, raises the same error.
             X[:0] @ np.zeros((X.shape[1], 0), dtype=model_dtype)
         return X
-    min_samples = 2 if reset else 1
 
-    def check_block(block):
+    min_samples = 2 if reset else 1
+    # fit converts to float64/float32 and new data are checked as numbers,
+    # as scikit-learn does in memory (whose messages differ by that).
+    dtype = [np.float64, np.float32] if reset else "numeric"
+
+    def check_block(block, min_rows=1, dtype=dtype):
         try:
-            return check_array(block, dtype=[np.float64, np.float32], estimator=estimator,
-                               input_name="X", ensure_all_finite=finite)
+            return check_array(block, dtype=dtype, estimator=estimator, input_name="X",
+                               ensure_all_finite=finite, ensure_min_samples=min_rows)
         except ValueError:
             if isinstance(getattr(source, "data", None), np.memmap):
                 # scikit-learn's message shows the whole array: check
                 # the memmap itself (a view; the check stops at the
                 # first problem, before reading every row).
-                check_array(np.asarray(source.data), dtype=[np.float64, np.float32],
-                            estimator=estimator, input_name="X", ensure_all_finite=finite)
+                check_array(np.asarray(source.data), dtype=dtype, estimator=estimator,
+                            input_name="X", ensure_all_finite=finite,
+                            ensure_min_samples=min_rows)
             raise
+
+    def check_dims(block):
+        # As an in-memory array of that shape is refused (whatever its dtype).
+        check_block(block, dtype="numeric")
+        check_block(block)
 
     if isinstance(source, ChunkSource):
         if source.shape is None:
@@ -111,16 +121,18 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None, allow_nan=None
         checked = True
     elif isinstance(source, DaskSource):
         if len(source.shape) != 2:
-            check_block(np.asarray(source.data[:3].compute()))
+            check_dims(np.asarray(_first_rows(source.data).compute()))
         if source.shape[0] > 0:
             check_block(source.head(2))
         checked = lazy
     else:
         data = source.data
         if len(source.shape) != 2:
-            check_block(np.asarray(data[:3]))  # scikit-learn's "Expected 2D array"
-        if source.shape[0] > 0:
-            check_block(np.asarray(data[:2]))  # dtype: complex, strings, objects
+            check_dims(np.asarray(_first_rows(data)))  # scikit-learn's "Expected 2D array"
+        # dtype: complex, strings, objects (an empty array whole: the
+        # message shows its shape)
+        small = 0 in source.shape or source.shape[0] < min_samples
+        check_block(np.asarray(data[:] if small else data[:2]), min_samples)
         checked = False
     if not isinstance(source, DaskSource):
         source.progress = progress_bar_factory(estimator.verbose)
@@ -151,6 +163,12 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None, allow_nan=None
     for _, _, chunk in source.iter_chunks(source.dtype):
         assert_all_finite(chunk, allow_nan=allow_nan, estimator_name=name, input_name="X")
     return source
+
+
+def _first_rows(data):
+    """A few rows of an array-like of any number of dimensions (a 0-d one
+    whole: ``data[:3]`` is an error there)."""
+    return data if len(data.shape) == 0 else data[:3]
 
 
 def check_sample_weight(sample_weight, X):

@@ -22,6 +22,8 @@ status 1 (2 for bad arguments, 130 for Ctrl-C).
 """
 
 import argparse
+import csv
+import itertools
 import os
 import statistics
 import sys
@@ -241,15 +243,39 @@ def read_data(spec):
 
 
 def _read_text(path):
+    """A .csv (comma-separated; fields may be quoted) or .txt/.tsv
+    (whitespace-separated) file of numbers: a byte order mark, blank lines
+    and one header line are skipped; NaN and inf are read as numbers."""
     delimiter = "," if path.lower().endswith(".csv") else None
-    with open(path) as f:
-        first = f.readline()
+    with open(path, encoding="utf-8-sig") as f:
+        lines = (line for line in f if line.strip())
+        first = next(lines, None)
+        if first is None:
+            raise ValueError(f"{path} holds no rows")
+        rows = lines if not _is_numbers(first, delimiter) else itertools.chain([first], lines)
+        if delimiter is not None:
+            rows = map(_unquoted, rows)
+        return np.loadtxt(rows, delimiter=delimiter, ndmin=2, dtype=np.float64)
+
+
+def _fields(line, delimiter):
+    if delimiter is None:
+        return line.split()
+    return next(csv.reader([line], skipinitialspace=True))
+
+
+def _unquoted(line):
+    """A CSV line with its quoted fields unquoted (as written by tools that
+    quote every field: ``"1.5", "2"``)."""
+    return ",".join(_fields(line, ",")) if '"' in line else line
+
+
+def _is_numbers(line, delimiter):
     try:
-        [float(v) for v in first.replace(",", " ").split()]
-        skip = 0
+        [float(v) for v in _fields(line, delimiter)]
     except ValueError:
-        skip = 1  # a header
-    return np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2)
+        return False  # a header
+    return True
 
 
 # --------------------------------------------------------------------------
