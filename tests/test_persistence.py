@@ -257,3 +257,34 @@ def test_a_manifest_that_disagrees_with_a_header_is_refused(tmp_path):
     _rewrite(path, "metadata.npy", _npy_bytes(np.array(json.dumps(metadata))))
     with pytest.raises(fastem.ModelFileError, match="member weights_: header .* disagrees"):
         fastem.load(path)
+
+
+@pytest.mark.parametrize("text", [
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 3), }  (",  # tokenize.TokenError
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 3)",  # SyntaxError
+    "{'descr': '<f8', 'fortran_order': False, 'shape': (3, -3), }",
+    "{'descr': '<f8', 'fortran_order': False, 'shape': [3, 3], }",
+    "{'descr': 'O', 'fortran_order': False, 'shape': (3, 3), }",
+    "__import__('os').system('echo owned')",
+], ids=["unclosed", "unfinished", "negative", "list", "object", "code"])
+def test_a_broken_npy_header_is_a_model_file_error(tmp_path, text):
+    path = tmp_path / "m.npz"
+    _fitted("full").save(path)
+    with zipfile.ZipFile(path) as z:
+        body = z.read("means_.npy")
+    start = 10 + int.from_bytes(body[8:10], "little")
+    text += " " * (-(10 + len(text) + 1) % 64) + "\n"
+    header = b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode()
+    _rewrite(path, "means_.npy", header + body[start:])
+    with pytest.raises(fastem.ModelFileError, match="member means_"):
+        fastem.load(path)
+
+
+def test_concentrations_that_sum_to_infinity_are_refused(tmp_path):
+    model = fastem.BayesianGaussianMixture(
+        n_components=2, weight_concentration_prior_type="dirichlet_distribution",
+        random_state=0).fit(X)
+    model.weight_concentration_ = np.array([1e308, 1e308])
+    _persistence.save_model(model, tmp_path / "m.npz")
+    with pytest.raises(fastem.ModelFileError, match="sums to infinity"):
+        fastem.load(tmp_path / "m.npz")

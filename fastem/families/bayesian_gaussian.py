@@ -466,6 +466,9 @@ class BayesianGaussianFamily(GaussianComponents):
         if any(np.any(part < tiny) for part in parts):
             raise error(f"{name!s}: weight_concentration_ is not positive (normal, not "
                         "denormal)")
+        if not np.isfinite(np.sum([np.sum(part, dtype=np.float64) for part in parts])):
+            raise error(f"{name!s}: weight_concentration_ sums to infinity (its expected "
+                        "log-weights are NaN)")
         prior = np.asarray(est.covariance_prior_, dtype=np.float64)
         if cov in ("full", "tied"):
             try:
