@@ -1,7 +1,6 @@
 """Saving and loading fitted models without pickle.
 
-A model file is one ``.npz`` archive (``numpy.savez``; read back with
-``allow_pickle=False``, so loading a file never runs code from it):
+A model file is one ``.npz`` archive (``numpy.savez``):
 
 * ``metadata``: a 0-d string array holding JSON -- ``format`` (the model's
   name, "fastem.GaussianMixture", "fastem.BayesianGaussianMixture", ...: the
@@ -10,19 +9,24 @@ A model file is one ``.npz`` archive (``numpy.savez``; read back with
   (array-valued parameters are stored as arrays; a ``RandomState`` is stored
   as null), the scalar fitted attributes (``converged_``, ``n_iter_``,
   ``lower_bound_``, ``lower_bounds_``, ``n_features_in_`` and the family's
-  own), and ``sha256``: a digest of every array's dtype, shape and bytes;
+  own), ``arrays``: every array's dtype and shape (the manifest, from format
+  2), and ``sha256``: a digest of every array's dtype, shape and bytes;
 * one array per fitted array attribute (the family's, the chain's
   ``m_step_bounds_`` and ``kl_divergences_``, and ``feature_names_in_`` when
   present; a tuple or list of arrays as ``name:0``, ``name:1``, ...), and
   ``param:<name>`` for each array-valued parameter.
 
-Loading checks the digests (a modified or truncated file is refused), the
-format and its version, then the generic attributes, then asks the model's
-family to check its own (shapes against ``n_components`` and
-``n_features_in_``, dtypes, finiteness, probability vectors, factorisations
-that agree with the matrices they factor).  The file is written to a
-temporary name and renamed, so an interrupted save never leaves half a file
-under the name asked for.
+Loading treats the file as hostile (the README's "What fastem.load
+guarantees"): ``npz.Archive`` bounds the zip's directory and reads each
+member's header alone; the metadata gives the model's class, parameters and
+scalars (checked); every header is then checked against the layout the
+family derives from them (``Family.saved_layout``) and against the manifest,
+before any array is read, so the memory taken is bounded by the declared
+model; then the digests, then the family's checks of the values (shapes,
+dtypes, finiteness, probability vectors, factorisations that agree with the
+matrices they factor, scales that are not denormal, means that do not
+overflow).  The file is written to a temporary name and renamed, so an
+interrupted save never leaves half a file under the name asked for.
 """
 
 import errno
