@@ -147,22 +147,18 @@ def _relabel(data, raw_name, size, crc):
     its local header and its directory entry."""
     import struct
 
-    at = data.find(b"PK\x03\x04")
-    while at >= 0:
-        n = struct.unpack_from("<H", data, at + 26)[0]
-        if bytes(data[at + 30:at + 30 + n]) == raw_name:
-            struct.pack_into("<H", data, at + 8, zipfile.ZIP_DEFLATED)
-            struct.pack_into("<L", data, at + 14, crc)
-            struct.pack_into("<L", data, at + 22, size)
-        at = data.find(b"PK\x03\x04", at + 4)
-    at = data.find(b"PK\x01\x02")
-    while at >= 0:
-        n = struct.unpack_from("<H", data, at + 28)[0]
-        if bytes(data[at + 46:at + 46 + n]) == raw_name:
-            struct.pack_into("<H", data, at + 10, zipfile.ZIP_DEFLATED)
-            struct.pack_into("<L", data, at + 16, crc)
-            struct.pack_into("<L", data, at + 24, size)
-        at = data.find(b"PK\x01\x02", at + 4)
+    # (signature, where the name's length is, where the name starts, where
+    # the method is; the CRC and size follow the method at +6 and +14)
+    for sig, length_at, name_at, method_at in ((b"PK\x03\x04", 26, 30, 8),
+                                               (b"PK\x01\x02", 28, 46, 10)):
+        at = data.find(sig)
+        while at >= 0:
+            n = struct.unpack_from("<H", data, at + length_at)[0]
+            if bytes(data[at + name_at:at + name_at + n]) == raw_name:
+                struct.pack_into("<H", data, at + method_at, zipfile.ZIP_DEFLATED)
+                struct.pack_into("<L", data, at + method_at + 6, crc)
+                struct.pack_into("<L", data, at + method_at + 14, size)
+            at = data.find(sig, at + 4)
 
 
 def main(argv=None):
