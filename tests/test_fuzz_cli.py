@@ -122,7 +122,7 @@ def test_npy_files(workdir, dtype, shape, fortran, data):
     if data.draw(st.booleans()):
         shape = (data.draw(st.integers(0, 6)), 3)  # the model's width, half the time
     n = int(np.prod(shape))
-    numbers = np.array(_numbers(data, n), dtype=np.float64)
+    numbers = np.array(_numbers(data, n), dtype=np.float64).reshape(shape)
     dt = np.dtype(eval(dtype) if dtype.startswith("[") else dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -137,7 +137,7 @@ def test_npy_files(workdir, dtype, shape, fortran, data):
     array = np.asfortranarray(array) if fortran else array
     path = os.path.join(workdir, "data.npy")
     np.save(path, array)
-    _check("npy", workdir, path, np.load(path, allow_pickle=False))
+    _check("npy", workdir, path, np.load(path, allow_pickle=False), must_read=True)
 
 
 def test_npy_of_objects_is_one_line(workdir):
@@ -209,5 +209,5 @@ def test_h5_files(workdir, dtype, shape, extra, spec, chunked):
         for i in range(extra):
             f.create_dataset(f"other{i}", data=np.zeros((2, 3)))
     one = extra == 0 and spec in ("", ":x", ":g/x")
-    _check("h5", workdir, path + spec,
-           array if (one or spec in (":x", ":g/x")) else None)
+    readable = one or spec in (":x", ":g/x")
+    _check("h5", workdir, path + spec, array if readable else None, must_read=readable)

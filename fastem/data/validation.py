@@ -133,6 +133,10 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None, allow_nan=None
         # message shows its shape)
         small = 0 in source.shape or source.shape[0] < min_samples
         check_block(np.asarray(data[:] if small else data[:2]), min_samples)
+        if not reset and np.dtype(data.dtype).kind in "mM":
+            # Dates and durations: the error of scoring in memory (above).
+            np.zeros((0, source.shape[1]), dtype=data.dtype) \
+                @ np.zeros((source.shape[1], 0), dtype=model_dtype)
         checked = False
     if not isinstance(source, DaskSource):
         source.progress = progress_bar_factory(estimator.verbose)
