@@ -211,3 +211,12 @@ def test_h5_files(workdir, dtype, shape, extra, spec, chunked):
     one = extra == 0 and spec in ("", ":x", ":g/x")
     readable = one or spec in (":x", ":g/x")
     _check("h5", workdir, path + spec, array if readable else None, must_read=readable)
+
+
+@pytest.mark.parametrize("dtype", ["<M8[s]", "<m8[D]"])
+def test_dates_in_a_npy_file_are_refused_as_in_memory(workdir, dtype):
+    path = os.path.join(workdir, "dates.npy")
+    np.save(path, np.zeros((4, 3), dtype="<i8").astype(dtype))
+    model, _ = _model(workdir)
+    assert _expected(model, np.load(path))[0] == "error"
+    _check("npy", workdir, path, np.load(path))
