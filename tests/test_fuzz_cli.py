@@ -220,3 +220,11 @@ def test_dates_in_a_npy_file_are_refused_as_in_memory(workdir, dtype):
     model, _ = _model(workdir)
     assert _expected(model, np.load(path))[0] == "error"
     _check("npy", workdir, path, np.load(path))
+
+
+def test_nan_and_the_wrong_width_give_the_in_memory_message(workdir):
+    path = os.path.join(workdir, "narrow.npy")
+    np.save(path, np.array([[0.0], [0.0], [np.nan]]))
+    model, _ = _model(workdir)
+    assert "NaN" in _expected(model, np.load(path))[1]
+    _check("npy", workdir, path, np.load(path))

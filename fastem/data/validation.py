@@ -152,20 +152,20 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None, allow_nan=None
             f"Found array with {n_features} feature(s) (shape={source.shape}) while a "
             f"minimum of 1 is required by {name}."
         )
-    # n_features_in_ and feature names (none here) as scikit-learn sets
-    # and checks them, on a stand-in of the same width.
-    validate_data(estimator, np.zeros((2, n_features)), reset=reset)
-    if checked:
-        return source
-    if isinstance(source, DaskSource):
+    # The values first, then n_features_in_ and feature names (none here)
+    # as scikit-learn sets and checks them, on a stand-in of the same width:
+    # scikit-learn's order, so an array with both problems gets its message.
+    if not checked and isinstance(source, DaskSource):
         for found, value in zip(source.non_finite(), (np.nan, np.inf)):
             if found and not (allow_nan and np.isnan(value)):
                 # scikit-learn's message for that kind of value
                 assert_all_finite(np.array([[value]]), allow_nan=False,
                                   estimator_name=name, input_name="X")
-        return source
-    for _, _, chunk in source.iter_chunks(source.dtype):
-        assert_all_finite(chunk, allow_nan=allow_nan, estimator_name=name, input_name="X")
+    elif not checked:
+        for _, _, chunk in source.iter_chunks(source.dtype):
+            assert_all_finite(chunk, allow_nan=allow_nan, estimator_name=name,
+                              input_name="X")
+    validate_data(estimator, np.zeros((2, n_features)), reset=reset)
     return source
 
 
