@@ -288,3 +288,21 @@ def test_concentrations_that_sum_to_infinity_are_refused(tmp_path):
     _persistence.save_model(model, tmp_path / "m.npz")
     with pytest.raises(fastem.ModelFileError, match="sums to infinity"):
         fastem.load(tmp_path / "m.npz")
+
+
+def test_a_member_the_layout_needs_and_the_metadata_forgets_is_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    model = fastem.CategoricalMixture(n_components=2, random_state=0).fit(
+        rng.integers(0, 3, size=(50, 2)).astype(float))
+    path = tmp_path / "m.npz"
+    model.save(path)
+    with zipfile.ZipFile(path) as z:
+        contents = {n: z.read(n) for n in z.namelist() if n != "n_categories_.npy"}
+    metadata = json.loads(str(np.load(io.BytesIO(contents["metadata.npy"]))))
+    del metadata["sha256"]["n_categories_"], metadata["arrays"]["n_categories_"]
+    contents["metadata.npy"] = _npy_bytes(np.array(json.dumps(metadata)))
+    with zipfile.ZipFile(path, "w") as z:
+        for n, d in contents.items():
+            z.writestr(n, d)
+    with pytest.raises(fastem.ModelFileError, match="member n_categories_ is missing"):
+        fastem.load(path)

@@ -335,6 +335,8 @@ def _read_arrays(model, family, metadata, archive, fail):
     headers = {}
 
     def check(key, shape, dtypes):
+        if key not in archive.infos:
+            fail(f"member {key} is missing")
         header = archive.header(key)
         if manifest is not None:
             declared = manifest[key]
