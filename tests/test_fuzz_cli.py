@@ -228,3 +228,11 @@ def test_nan_and_the_wrong_width_give_the_in_memory_message(workdir):
     model, _ = _model(workdir)
     assert "NaN" in _expected(model, np.load(path))[1]
     _check("npy", workdir, path, np.load(path))
+
+
+def test_dates_of_the_wrong_width_get_the_width_message(workdir):
+    path = os.path.join(workdir, "narrow_dates.npy")
+    np.save(path, np.zeros((1, 1), dtype="<i8").astype("<M8[s]"))
+    model, _ = _model(workdir)
+    assert "features" in _expected(model, np.load(path))[1]
+    _check("npy", workdir, path, np.load(path))

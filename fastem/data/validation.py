@@ -133,10 +133,6 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None, allow_nan=None
         # message shows its shape)
         small = 0 in source.shape or source.shape[0] < min_samples
         check_block(np.asarray(data[:] if small else data[:2]), min_samples)
-        if not reset and np.dtype(data.dtype).kind in "mM":
-            # Dates and durations: the error of scoring in memory (above).
-            np.zeros((0, source.shape[1]), dtype=data.dtype) \
-                @ np.zeros((source.shape[1], 0), dtype=model_dtype)
         checked = False
     if not isinstance(source, DaskSource):
         source.progress = progress_bar_factory(estimator.verbose)
@@ -166,6 +162,11 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None, allow_nan=None
             assert_all_finite(chunk, allow_nan=allow_nan, estimator_name=name,
                               input_name="X")
     validate_data(estimator, np.zeros((2, n_features)), reset=reset)
+    kind = np.dtype(getattr(getattr(source, "data", None), "dtype", np.float64)).kind
+    if not reset and kind in "mM":
+        # Dates and durations: the error of scoring in memory (above).
+        np.zeros((0, n_features), dtype=source.data.dtype) \
+            @ np.zeros((n_features, 0), dtype=model_dtype)
     return source
 
 
