@@ -236,3 +236,11 @@ def test_dates_of_the_wrong_width_get_the_width_message(workdir):
     model, _ = _model(workdir)
     assert "features" in _expected(model, np.load(path))[1]
     _check("npy", workdir, path, np.load(path))
+
+
+@pytest.mark.parametrize("dtype", ["<f2", ">f8", ">f4"])
+def test_infinity_is_named_in_the_files_own_dtype(workdir, dtype):
+    path = os.path.join(workdir, "inf.npy")
+    np.save(path, np.array([[0.0, 0.0, np.inf], [1.0, 2.0, 3.0]]).astype(dtype))
+    model, _ = _model(workdir)
+    _check("npy", workdir, path, np.load(path))

@@ -158,7 +158,10 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None, allow_nan=None
                 assert_all_finite(np.array([[value]]), allow_nan=False,
                                   estimator_name=name, input_name="X")
     elif not checked:
-        for _, _, chunk in source.iter_chunks(source.dtype):
+        # In the data's own float dtype (float16, big-endian, ...): the
+        # message names it, as in memory.
+        raw = np.dtype(getattr(getattr(source, "data", None), "dtype", source.dtype))
+        for _, _, chunk in source.iter_chunks(raw if raw.kind == "f" else source.dtype):
             assert_all_finite(chunk, allow_nan=allow_nan, estimator_name=name,
                               input_name="X")
     validate_data(estimator, np.zeros((2, n_features)), reset=reset)
