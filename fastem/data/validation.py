@@ -151,6 +151,8 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None, allow_nan=None
     # The values first, then n_features_in_ and feature names (none here)
     # as scikit-learn sets and checks them, on a stand-in of the same width:
     # scikit-learn's order, so an array with both problems gets its message.
+    # (``raw``: the data's own dtype; a chunk source's, the one it yields.)
+    raw = np.dtype(getattr(getattr(source, "data", None), "dtype", source.dtype))
     if not checked and isinstance(source, DaskSource):
         for found, value in zip(source.non_finite(), (np.nan, np.inf)):
             if found and not (allow_nan and np.isnan(value)):
@@ -160,15 +162,13 @@ def validate_X(estimator, X, reset, lazy=False, model_dtype=None, allow_nan=None
     elif not checked:
         # In the data's own float dtype (float16, big-endian, ...): the
         # message names it, as in memory.
-        raw = np.dtype(getattr(getattr(source, "data", None), "dtype", source.dtype))
         for _, _, chunk in source.iter_chunks(raw if raw.kind == "f" else source.dtype):
             assert_all_finite(chunk, allow_nan=allow_nan, estimator_name=name,
                               input_name="X")
     validate_data(estimator, np.zeros((2, n_features)), reset=reset)
-    kind = np.dtype(getattr(getattr(source, "data", None), "dtype", np.float64)).kind
-    if not reset and kind in "mM":
+    if not reset and raw.kind in "mM":
         # Dates and durations: the error of scoring in memory (above).
-        np.zeros((0, n_features), dtype=source.data.dtype) \
+        np.zeros((0, n_features), dtype=raw) \
             @ np.zeros((n_features, 0), dtype=model_dtype)
     return source
 
