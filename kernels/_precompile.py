@@ -92,6 +92,17 @@ def _signatures(f):
                                      _arr(f8, 1), _arr(f, 1), _arr(f, 1), _arr(f, 2),
                                      _arr(i8, 1), _arr(f, 2), _arr(f8, 1), _arr(f8, 2),
                                      _arr(f8, 2), _arr(f8, 2), _arr(f8, 3)),
+        # X, means, prec_chol, log_norm, scaled, frames, shift
+        "gaussian_full_frames": (_arr(f, 2), _arr(f, 2), _arr(f, 3), _arr(f8, 1), types.boolean,
+                                 _arr(f8, 2), _arr(f8, 1)),
+        "gaussian_diag_frames": (_arr(f, 2), _arr(f, 2), _arr(f, 2), _arr(f8, 1), types.boolean,
+                                 _arr(f8, 2), _arr(f8, 1)),
+        # X, log_table_t, offsets, log_norm, scaled, frames, shift
+        "categorical_frames": (_arr(f, 2), _arr(f, 2), _arr(i8, 1), _arr(f8, 1), types.boolean,
+                               _arr(f8, 2), _arr(f8, 1)),
+        # X, coef, log_norm, log_factorial, scaled, frames, shift
+        "linear_frames": (_arr(f, 2), _arr(f, 2), _arr(f8, 1), _arr(f8, 1), types.boolean,
+                          _arr(f8, 2), _arr(f8, 1)),
         # X, start, mean, candidates, closest, out
         "candidate_sq_distances": (_arr(f, 2), i8, _arr(f, 1), _arr(f, 2), _arr(f, 1),
                                    _arr(f, 2)),
@@ -104,18 +115,41 @@ def _signatures(f):
     }
 
 
-#: ``{kernel name: (float32 signature, float64 signature)}``.
+def _recursions():
+    """The hidden Markov models' recursions, which read float64 frames
+    whatever the data's dtype: one specialisation each."""
+    f8, i8, u1 = types.float64, types.int64, types.uint8
+    return {
+        # frames, shift, bounds, groups, startprob, transmat, post, seq_ll,
+        # failed, start_acc, trans_acc
+        "forward_backward": (_arr(f8, 2), _arr(f8, 1), _arr(i8, 1), _arr(i8, 1), _arr(f8, 1),
+                             _arr(f8, 2), _arr(f8, 2), _arr(f8, 1), _arr(u1, 1), _arr(f8, 2),
+                             _arr(f8, 3)),
+        # logb, bounds, seqs, log_start, log_trans, post, seq_ll, start_acc,
+        # trans_acc
+        "forward_backward_log": (_arr(f8, 2), _arr(i8, 1), _arr(i8, 1), _arr(f8, 1),
+                                 _arr(f8, 2), _arr(f8, 2), _arr(f8, 1), _arr(f8, 2),
+                                 _arr(f8, 3)),
+        # logb, bounds, log_start, log_trans, path, seq_lp
+        "viterbi": (_arr(f8, 2), _arr(i8, 1), _arr(f8, 1), _arr(f8, 2), _arr(i8, 1),
+                    _arr(f8, 1)),
+    }
+
+
+#: ``{kernel name: (float32 signature, float64 signature)}``, or ``(float64
+#: signature,)`` for a kernel that never reads the data (``_recursions``).
 SPECIALISATIONS = {
     name: (sig32, _signatures(types.float64)[name])
     for name, sig32 in _signatures(types.float32).items()
 }
+SPECIALISATIONS.update({name: (sig,) for name, sig in _recursions().items()})
 
 
 def kernel_dispatchers():
     """``{name: dispatcher}`` of every top-level kernel."""
-    from . import discrete, gaussian, kmeans, missing, student
+    from . import discrete, gaussian, hmm, kmeans, missing, student
 
-    modules = (gaussian, kmeans, discrete, student, missing)
+    modules = (gaussian, kmeans, discrete, student, missing, hmm)
     return {name: next(getattr(m, name) for m in modules if hasattr(m, name))
             for name in SPECIALISATIONS}
 
@@ -160,7 +194,9 @@ def main(folder, kernels=None, verbose=True):
 #: How the wheel build splits the kernels over two processes (about equal
 #: compile times each).
 SHARDS = (("full_pass", "lloyd_pass", "assigned_sq_distances", "linear_pass", "t_diag_pass",
-           "full_missing_pass", "linear_missing_pass"),
+           "full_missing_pass", "linear_missing_pass", "gaussian_full_frames",
+           "forward_backward", "viterbi", "linear_frames"),
           ("diag_pass", "tied_pass", "candidate_sq_distances", "categorical_pass",
            "t_full_pass", "diag_missing_pass", "nan_counts", "nan_summary",
-           "categorical_missing_pass"))
+           "categorical_missing_pass", "gaussian_diag_frames", "forward_backward_log",
+           "categorical_frames"))

@@ -136,14 +136,14 @@ def test_max_iter_zero_with_precisions_init_is_usable(X):
 
 def test_warmup_compiles_every_kernel():
     timings = fastem.warmup()
-    families = ("bernoulli", "poisson", "categorical", "student-t")
+    families = ("bernoulli", "poisson", "categorical", "student-t", "hmm")
     assert set(timings) == {(c, d) for c in COVARIANCE_TYPES + ("kmeans", "missing") + families
                             for d in ("float64", "float32")}
     from fastem import kernels
     from fastem.kernels._precompile import SPECIALISATIONS
 
-    for name in SPECIALISATIONS:
-        assert len(getattr(kernels, name).signatures) == 2, name
+    for name, sigs in SPECIALISATIONS.items():
+        assert len(getattr(kernels, name).signatures) == len(sigs), name
 
 
 def test_blas_threads_are_restored_after_fit_and_predict(X):

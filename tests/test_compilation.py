@@ -87,6 +87,14 @@ ENTRY_POINTS = [
      "init_params='random', missing='marginalize').fit(Xm)",
      dict(diag_pass=F32, diag_missing_pass=F32, nan_counts=F32, nan_summary=F32)),
     # ... a t component's through the same kernel (its t arguments filled in)
+    # hidden Markov models: the emission's frames, the recursions, and the
+    # emission family's statistics kernel under the posteriors
+    ("m = fastem.GaussianHMM(2, 'full', n_iter=2, init_params='stc', random_state=0); "
+     "m.means_ = X[:2]; m.fit(X, [200, 300]); m.predict(X); m.decode(X, algorithm='map')",
+     dict(full_pass=F64, gaussian_full_frames=F64, forward_backward=F64, viterbi=F64)),
+    ("m = fastem.GaussianHMM(2, 'spherical', n_iter=2, init_params='stc', random_state=0); "
+     "m.means_ = X32[:2]; m.fit(X32); m.score(X)",
+     dict(diag_pass=F32, gaussian_diag_frames=["float32", "float64"], forward_backward=F64)),
     ("Xm = X.copy(); Xm[::7, 1] = np.nan; m = fastem.StudentTMixture(2, init_params='random', "
      "missing='marginalize').fit(Xm); m.impute(Xm, sample_posterior=True, random_state=0)",
      dict(full_pass=F64, t_full_pass=F64, full_missing_pass=F64, nan_counts=F64,
@@ -106,8 +114,11 @@ def test_every_kernel_is_listed_with_two_specialisations():
 
     names = {name for name in kernels.__all__ if callable(getattr(kernels, name))}
     assert names == set(_precompile.SPECIALISATIONS)
+    recursions = {"forward_backward", "forward_backward_log", "viterbi"}
     for name, sigs in _precompile.SPECIALISATIONS.items():
-        assert [str(sig[0].dtype) for sig in sigs] == ["float32", "float64"], name
+        # the HMM recursions read float64 frames, whatever the data's dtype
+        expected = ["float64"] if name in recursions else ["float32", "float64"]
+        assert [str(sig[0].dtype) for sig in sigs] == expected, name
     shards = [name for shard in _precompile.SHARDS for name in shard]
     assert sorted(shards) == sorted(_precompile.SPECIALISATIONS)
 

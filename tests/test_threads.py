@@ -84,6 +84,19 @@ with warnings.catch_warnings():
                                random_state=0).fit(Xw_m)
 for a in (m.covariances_, np.asarray(m.lower_bounds_), m.impute(Xw_m)):
     digest.update(np.ascontiguousarray(a).tobytes())
+# Hidden Markov models: frames by blocks, sequences by groups, one sequence
+# longer than the rest together.
+lengths = [700] * 60 + [5] * 200 + [40_000]
+Xh = np.concatenate([rng.normal(size=(sum(lengths), 3)) + 4 * (np.arange(sum(lengths)) // 500
+                                                            % 3)[:, None]])
+for cov in ("full", "diag"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = fastem.GaussianHMM(3, covariance_type=cov, n_iter=4, tol=0.0,
+                               random_state=0).fit(Xh, lengths)
+    for a in (m.means_, m.covars_, m.transmat_, np.asarray(m.lower_bounds_),
+              m.predict_proba(Xh, lengths), m.predict(Xh, lengths)):
+        digest.update(np.ascontiguousarray(a).tobytes())
 print(numba.get_num_threads(), digest.hexdigest())
 """
 

@@ -1,0 +1,264 @@
+"""Emission models of the hidden Markov models, on the families' own code.
+
+A hidden Markov model's state emits rows as one component of a mixture
+does, so each emission here is a thin layer over its family: the per-state
+log-density blocks are the family's (``fastem.kernels.hmm`` calls them to
+write frames), the statistics under the forward-backward posteriors are
+the family's statistics kernels with given responsibilities, and the
+maximisation is the family's closed form.  What the layer adds is
+hmmlearn's parametrisation: its attribute shapes, its priors (MAP updates
+with a Normal-inverse-gamma or -Wishart prior), and its checks.
+
+An emission object is built from the estimator (``from_estimator``) and
+answers:
+
+====================  ======================================================
+``frames(X, scaled)``  per-row, per-state log-densities or scaled frames
+                       (``fastem.kernels.hmm``)
+``stats_plan(dtype)``  the family plan that takes the emission statistics
+                       under given posteriors (``passes.Plan``)
+``m_step(stats)``      the new emission parameters (hmmlearn's updates)
+``expected_log_density(stats)``  sum_t sum_k gamma_tk log p(x_t | k)
+``log_prior()``        log p(theta) of the emission priors (up to a
+                       constant), for the bound
+====================  ======================================================
+"""
+
+import numpy as np
+from scipy import linalg
+
+from .. import kernels
+from ..data.chunks import kernel_array
+from .gaussian import _symmetrize, expected_log_density, given_plan, precision_cholesky
+
+COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
+
+
+def validate_covars(covars, covariance_type, n_components):
+    """hmmlearn's checks of ``covars_`` (its messages)."""
+    if covariance_type == "spherical":
+        if len(covars) != n_components:
+            raise ValueError("'spherical' covars have length n_components")
+        if np.any(covars <= 0):
+            raise ValueError("'spherical' covars must be positive")
+    elif covariance_type == "tied":
+        if covars.ndim != 2 or covars.shape[0] != covars.shape[1]:
+            raise ValueError("'tied' covars must have shape (n_dim, n_dim)")
+        if not np.allclose(covars, covars.T) or np.any(linalg.eigvalsh(covars) <= 0):
+            raise ValueError("'tied' covars must be symmetric, positive-definite")
+    elif covariance_type == "diag":
+        if covars.ndim != 2:
+            raise ValueError("'diag' covars must have shape (n_components, n_dim)")
+        if np.any(covars <= 0):
+            raise ValueError("'diag' covars must be positive")
+    elif covariance_type == "full":
+        if covars.ndim != 3 or covars.shape[1] != covars.shape[2]:
+            raise ValueError("'full' covars must have shape (n_components, n_dim, n_dim)")
+        for n, cv in enumerate(covars):
+            if not np.allclose(cv, cv.T) or np.any(linalg.eigvalsh(cv) <= 0):
+                raise ValueError(
+                    f"component {n} of 'full' covars must be symmetric, positive-definite")
+    else:
+        raise ValueError("covariance_type must be one of 'spherical', 'tied', 'diag', 'full'")
+
+
+def distribute_covars(tied_cv, covariance_type, n_components):
+    """The initial ``_covars_`` of every state from one covariance matrix
+    (hmmlearn's layout: spherical as (K, d) rows of the mean variance)."""
+    if covariance_type == "spherical":
+        return np.tile(tied_cv.mean() * np.ones(tied_cv.shape[1]), (n_components, 1))
+    if covariance_type == "tied":
+        return tied_cv.copy()
+    if covariance_type == "diag":
+        return np.tile(np.diag(tied_cv), (n_components, 1))
+    return np.tile(tied_cv, (n_components, 1, 1))
+
+
+def fill_covars(covars, covariance_type, n_components, n_features):
+    """``covars_`` as hmmlearn shows it: one full matrix per state."""
+    if covariance_type == "full":
+        return covars
+    if covariance_type == "diag":
+        return np.array([np.diag(c) for c in covars])
+    if covariance_type == "tied":
+        return np.tile(covars, (n_components, 1, 1))
+    # (K,), or hmmlearn's (K, d) rows of one value after a step: the state's
+    # variance is its row's first (hmmlearn ravels the rows, which gives K d
+    # matrices, the first K of them not the states')
+    covars = np.asarray(covars)
+    variances = covars.reshape(len(covars), -1)[:, 0]
+    return np.eye(n_features)[None, :, :] * variances[:, None, None]
+
+
+def _state_cholesky(covars, n_features):
+    """Upper U with U U^T = covars^-1 per state; a covariance that is not
+    positive-definite is retried with 1e-7 on its diagonal, as hmmlearn
+    does when it computes densities, then refused with its message."""
+    out = np.empty_like(covars)
+    for k, cv in enumerate(covars):
+        try:
+            chol = precision_cholesky(cv[None], "full", np.float64)[0]
+        except ValueError:
+            try:
+                chol = precision_cholesky((cv + 1e-7 * np.eye(n_features))[None], "full",
+                                          np.float64)[0]
+            except ValueError:
+                raise ValueError("'covars' must be symmetric, positive-definite") from None
+        out[k] = chol
+    return out
+
+
+class GaussianEmission:
+    """Gaussian emissions (``fastem.families.gaussian``), hmmlearn's
+    ``GaussianHMM`` parametrisation: ``means`` (K, d) and ``covars`` in
+    hmmlearn's private shapes (spherical (K,) or (K, d), diag (K, d), full
+    (K, d, d), tied (d, d)), all float64."""
+
+    def __init__(self, covariance_type, means, covars, *, means_prior=0.0, means_weight=0.0,
+                 covars_prior=1e-2, covars_weight=1.0):
+        self.covariance_type = covariance_type
+        self.means = np.asarray(means, dtype=np.float64)
+        self.covars = np.asarray(covars, dtype=np.float64)
+        self.n_components, self.n_features = self.means.shape
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self._factor()
+
+    def _factor(self):
+        """The family's parameters (``gaussian.Params``, weights 1: the
+        frames are plain state densities) and their per-state constants."""
+        K, d = self.n_components, self.n_features
+        ct = self.covariance_type
+        if ct in ("spherical", "diag"):
+            # spherical is (K,) or, after a step, hmmlearn's (K, d) rows;
+            # hmmlearn floors variances at the smallest normal float
+            var = np.broadcast_to(self.covars.reshape(K, -1), (K, d))
+            self.chol = 1.0 / np.sqrt(np.maximum(var, np.finfo(float).tiny))
+            log_det = np.log(self.chol).sum(axis=1)
+            self.kind = "diag"
+        else:
+            covs = (np.broadcast_to(self.covars, (K, d, d)) if ct == "tied" else self.covars)
+            self.chol = _state_cholesky(np.asarray(covs), d)
+            log_det = np.log(np.diagonal(self.chol, axis1=1, axis2=2)).sum(axis=1)
+            self.kind = "full"
+        self.lnorm = kernel_array(log_det - 0.5 * d * np.log(2.0 * np.pi), np.float64)
+
+    # -------------------------------------------------------------- frames
+
+    def frames(self, X, scaled):
+        """``(frames, shift)`` of the kernel-ready rows X (see
+        ``fastem.kernels.hmm``); unscaled, ``frames`` are the log-densities."""
+        n = X.shape[0]
+        K = self.n_components
+        frames = np.empty((n, K))
+        shift = np.empty(n if scaled else 0)
+        means = kernel_array(self.means, X.dtype)
+        chol = kernel_array(self.chol, X.dtype)
+        if self.kind == "full":
+            kernels.gaussian_full_frames(X, means, chol, self.lnorm, scaled, frames, shift)
+        else:
+            kernels.gaussian_diag_frames(X, means, chol, self.lnorm, scaled, frames, shift)
+        return frames, shift
+
+    def log_density(self, X):
+        """Per-state log-densities of float64 rows (tests, small inputs)."""
+        return self.frames(kernel_array(X, X.dtype), False)[0]
+
+    # ------------------------------------------------------------ statistics
+
+    def stats_plan(self, dtype):
+        """The Gaussian family's plan for statistics under given posteriors,
+        centred on the current means; full and tied keep each state's full
+        scatter, diagonal and spherical its per-feature one."""
+        second = "full" if self.covariance_type in ("full", "tied") else "diag"
+        return given_plan(self.means, second, dtype)
+
+    def expected_log_density(self, stats):
+        """``(value, scale)``: sum_t sum_k gamma_tk log N(x_t | mean_k, cov_k)
+        from the statistics (the family's closed form)."""
+        ct = "full" if self.kind == "full" else "diag"
+        return expected_log_density(stats, self.means, self.chol, self.lnorm, ct)
+
+    # ---------------------------------------------------------------- M-step
+
+    def _scatters(self, stats, means):
+        """sum_t gamma_tk (x_t - mean_k)(x_t - mean_k)^T per state (full) or
+        its diagonal, moved from the statistics' shift to ``means``."""
+        mo = stats.moments
+        nk = stats.nk
+        delta = means - mo.shift
+        if self.covariance_type in ("full", "tied"):
+            scatter = _symmetrize(mo.second)  # the kernels fill upper triangles only
+            sx_delta = mo.sum_x[:, :, None] * delta[:, None, :]
+            return (scatter + nk[:, None, None] * delta[:, :, None] * delta[:, None, :]
+                    - sx_delta - np.swapaxes(sx_delta, 1, 2))
+        return mo.second + delta * (nk[:, None] * delta - 2.0 * mo.sum_x)
+
+    def m_step(self, stats, update_means, update_covars):
+        """hmmlearn's MAP updates from the family's statistics: means
+        ``(w mu0 + sum gamma x) / (w + sum gamma)``; covariances
+        ``(covars_prior + w (mean - mu0)^2 + scatter) / (a + sum gamma)``
+        with the prior's weight ``a = max(covars_weight - 1, 0)`` (diagonal;
+        spherical then averages over features) or ``max(covars_weight - d,
+        0)`` (full; tied pools the states).  The priors broadcast as
+        hmmlearn's do."""
+        nk = stats.nk
+        means = self.means
+        mp, mw = np.asarray(self.means_prior), np.asarray(self.means_weight)
+        if update_means:
+            mo = stats.moments
+            obs = mo.sum_x + nk[:, None] * mo.shift
+            means = (mw * mp + obs) / (mw + nk[:, None])
+        covars = self.covars
+        if update_covars:
+            cp, cw = self.covars_prior, self.covars_weight
+            meandiff = means - mp
+            scatter = self._scatters(stats, means)
+            if self.covariance_type in ("spherical", "diag"):
+                c_n = mw * meandiff**2 + scatter
+                c_d = max(cw - 1, 0) + nk[:, None]
+                covars = (cp + c_n) / np.maximum(c_d, 1e-5)
+                if self.covariance_type == "spherical":
+                    covars = np.tile(covars.mean(1)[:, None], (1, covars.shape[1]))
+            else:
+                c_n = np.empty_like(scatter)
+                for c in range(self.n_components):
+                    c_n[c] = mw * np.outer(meandiff[c], meandiff[c]) + scatter[c]
+                a = max(cw - self.n_features, 0)
+                if self.covariance_type == "tied":
+                    covars = (cp + c_n.sum(axis=0)) / (a + nk.sum())
+                else:
+                    covars = (cp + c_n) / (a + nk[:, None, None])
+        return means, covars
+
+    def log_prior(self):
+        """log p(means, covariances), up to a constant, of the prior whose
+        MAP estimate the updates are: per state and covariance ``S``,
+        ``-a/2 log|S| - 1/2 tr(S^-1 (covars_prior + w (mean - mu0)(mean -
+        mu0)^T))`` (diagonal: per feature), ``a`` as in ``m_step``."""
+        mp, mw = np.asarray(self.means_prior), np.asarray(self.means_weight)
+        cp, cw = self.covars_prior, self.covars_weight
+        K, d = self.n_components, self.n_features
+        meandiff = self.means - mp
+        if self.kind == "diag":
+            a = max(cw - 1, 0)
+            num = np.broadcast_to(cp + mw * meandiff**2, (K, d))
+            terms = a * np.log(self.chol) - 0.5 * num * self.chol**2
+            return float(terms.sum())
+        a = max(cw - d, 0)
+        prec = self.chol @ np.swapaxes(self.chol, 1, 2)
+        log_det_prec = 2.0 * np.log(np.diagonal(self.chol, axis1=1, axis2=2)).sum(axis=1)
+        outer = np.stack([mw * np.outer(m, m) for m in meandiff])
+        if self.covariance_type == "tied":
+            num = np.broadcast_to(cp + outer.sum(axis=0), (d, d))
+            return float(0.5 * a * log_det_prec[0] - 0.5 * np.sum(prec[0] * num))
+        num = np.broadcast_to(cp + outer, (K, d, d))
+        return float(0.5 * a * log_det_prec.sum() - 0.5 * np.sum(prec * num))
+
+    def prior_exact(self):
+        """Whether the updates maximise E_q[log p(X, Z)] + ``log_prior``
+        exactly: they do, for every prior weight (``log_prior`` uses the
+        clamped weight the updates use)."""
+        return True

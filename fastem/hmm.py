@@ -1,0 +1,407 @@
+"""Hidden Markov models: drop-ins for hmmlearn 0.3's ``GaussianHMM``, ...
+
+The same constructor parameters, fitted attributes, methods, messages and
+initialisation as hmmlearn's (for the same ``random_state``, the same
+k-means means and Dirichlet draws), on fastem's engine: the E-step is
+``fastem.engine.sequences`` (emission frames from the family's kernels,
+forward-backward in parallel over sequences, the family's statistics
+kernels under the posteriors), the emission maximisation is the family's
+closed form (``fastem.families.emissions``), and the bound is checked every
+iteration.
+
+``implementation`` is accepted for compatibility: both values run the same
+scaled recursion, which redoes in log space any sequence whose scaling
+underflows -- so "scaling" never fails where hmmlearn's raises.
+"""
+
+import logging
+import string
+import sys
+from collections import deque
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_array, check_is_fitted, check_random_state
+
+from .data.chunks import kernel_array
+from .engine import sequences
+from .families.emissions import (
+    COVARIANCE_TYPES,
+    GaussianEmission,
+    distribute_covars,
+    fill_covars,
+    validate_covars,
+)
+
+_log = logging.getLogger(__name__)
+
+#: The decoder algorithms.
+DECODER_ALGORITHMS = frozenset(("viterbi", "map"))
+
+
+class ConvergenceMonitor:
+    """Reports and decides convergence, as hmmlearn's: ``history`` keeps the
+    last two log-likelihoods, ``iter`` the iterations made; ``converged``
+    once ``n_iter`` iterations are made or the last gain is below ``tol``.
+    ``verbose`` prints each iteration to stderr."""
+
+    _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
+
+    def __init__(self, tol, n_iter, verbose):
+        self.tol = tol
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.history = deque()
+        self.iter = 0
+
+    def __repr__(self):
+        params = sorted(dict(vars(self), history=list(self.history)).items())
+        return (f"{type(self).__name__}(\n"
+                + "".join(f"    {k}={v},\n" for k, v in params) + ")")
+
+    def _reset(self):
+        self.iter = 0
+        self.history.clear()
+
+    def report(self, log_prob):
+        """Record one iteration's log-likelihood (printed when verbose; a
+        drop beyond sqrt(eps) is logged as hmmlearn does)."""
+        if self.verbose:
+            delta = log_prob - self.history[-1] if self.history else np.nan
+            print(self._template.format(iter=self.iter + 1, log_prob=log_prob, delta=delta),
+                  file=sys.stderr)
+        precision = np.finfo(float).eps ** 0.5
+        if self.history and (log_prob - self.history[-1]) < -precision:
+            delta = log_prob - self.history[-1]
+            _log.warning(f"Model is not converging.  Current: {log_prob} is not greater "
+                         f"than {self.history[-1]}. Delta is {delta}")
+        self.history.append(log_prob)
+        self.iter += 1
+
+    @property
+    def converged(self):
+        return (self.iter == self.n_iter
+                or (len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol))
+
+
+class BaseHMM(BaseEstimator):
+    """What every hidden Markov model shares: the start and transition
+    probabilities, Baum-Welch, scoring and decoding, sampling, criteria.
+
+    A subclass supplies the emission: ``_emission()`` (a
+    ``fastem.families.emissions`` object of its current parameters),
+    ``_emission_m_step``, ``_init_emission``, ``_check_emission``,
+    ``_emission_scalars`` (free parameters per letter of ``params``),
+    ``_generate_sample_from_state`` and ``_prepare_X``.
+    """
+
+    def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0,
+                 algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,
+                 params=string.ascii_letters, init_params=string.ascii_letters,
+                 implementation="log", bound_check="warn"):
+        self.n_components = n_components
+        self.bound_check = bound_check
+        self.params = params
+        self.init_params = init_params
+        self.algorithm = algorithm
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.implementation = implementation
+        self.random_state = random_state
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+
+    # ------------------------------------------------------------ checks
+
+    def _check_implementation(self):
+        if self.implementation not in ("log", "scaling"):
+            raise ValueError(f"implementation must be 'log' or 'scaling', got "
+                             f"{self.implementation!r}")
+        if self.bound_check not in ("warn", "raise", "ignore"):
+            raise ValueError(f"bound_check must be 'warn', 'raise' or 'ignore', got "
+                             f"{self.bound_check!r}")
+
+    def _check_sum_1(self, name):
+        s = getattr(self, name).sum(axis=-1)
+        if not np.allclose(s, 1):
+            raise ValueError(
+                f"{name} must sum to 1 (got {s:.4f})" if s.ndim == 0
+                else f"{name} rows must sum to 1 (got row sums of {s})" if s.ndim == 1
+                else "Expected 1D or 2D array")
+
+    def _check(self):
+        """Validate the parameters before fitting or scoring (hmmlearn's
+        messages)."""
+        self.startprob_ = np.asarray(self.startprob_)
+        if len(self.startprob_) != self.n_components:
+            raise ValueError("startprob_ must have length n_components")
+        self._check_sum_1("startprob_")
+        self.transmat_ = np.asarray(self.transmat_)
+        if self.transmat_.shape != (self.n_components, self.n_components):
+            raise ValueError("transmat_ must have shape (n_components, n_components)")
+        self._check_sum_1("transmat_")
+        for name in ("startprob_", "transmat_"):
+            value = getattr(self, name)
+            if not np.all(np.isfinite(value)) or np.any(value < 0):
+                raise ValueError(f"{name} must hold probabilities in [0, 1]")
+        self._check_emission()
+
+    def _needs_init(self, code, name):
+        if code in self.init_params:
+            if hasattr(self, name):
+                _log.warning("Even though the %r attribute is set, it will be overwritten "
+                             "during initialization because 'init_params' contains %r",
+                             name, code)
+            return True
+        return not hasattr(self, name)
+
+    def _check_and_set_n_features(self, X):
+        n_features = X.shape[1]
+        if hasattr(self, "n_features"):
+            if self.n_features != n_features:
+                raise ValueError(f"Unexpected number of dimensions, got {n_features} but "
+                                 f"expected {self.n_features}")
+        else:
+            self.n_features = n_features
+
+    # ------------------------------------------------------- initialisation
+
+    def _init(self, X, lengths=None):
+        """hmmlearn's initialisation: Dirichlet(1/K) draws for ``startprob_``
+        and each row of ``transmat_`` from ``random_state``, then the
+        emission's; a warning when there are fewer values than parameters."""
+        X = self._prepare_X(X)
+        self._check_and_set_n_features(X)
+        init = 1.0 / self.n_components
+        random_state = check_random_state(self.random_state)
+        if self._needs_init("s", "startprob_"):
+            self.startprob_ = random_state.dirichlet(np.full(self.n_components, init))
+        if self._needs_init("t", "transmat_"):
+            self.transmat_ = random_state.dirichlet(np.full(self.n_components, init),
+                                                    size=self.n_components)
+        n_fit_scalars = sum(self._get_n_fit_scalars_per_param()[p] for p in self.params
+                            if p in self._get_n_fit_scalars_per_param())
+        if X.size < n_fit_scalars:
+            _log.warning("Fitting a model with %d free scalar parameters with only %d data "
+                         "points will result in a degenerate solution.", n_fit_scalars, X.size)
+        self._init_emission(X, lengths)
+
+    def _get_n_fit_scalars_per_param(self):
+        nc = self.n_components
+        return {"s": nc - 1, "t": nc * (nc - 1), **self._emission_scalars()}
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X, lengths=None):
+        """Estimate the model's parameters by Baum-Welch (EM) over the
+        sequences of X (``lengths``: their lengths, summing to the rows;
+        None: one sequence)."""
+        self._check_implementation()
+        self._check_emission_parameters()
+        X = self._prepare_X(check_array(X))
+        bounds = sequences.check_lengths(lengths, X.shape[0])
+        self._init(X, np.diff(bounds))
+        self._check()
+        self.monitor_._reset()
+        sequences.baum_welch(self, self._kernel_X(X), bounds, _log)
+        return self
+
+    def _kernel_X(self, X):
+        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        return kernel_array(X, dtype)
+
+    # ------------------------------------------------------------ scoring
+
+    def _scored(self, X, lengths):
+        check_is_fitted(self, "startprob_")
+        self._check_implementation()
+        self._check()
+        X = self._prepare_X(check_array(X))
+        self._check_scored_X(X)
+        return self._kernel_X(X), sequences.check_lengths(lengths, X.shape[0])
+
+    def _check_scored_X(self, X):
+        if X.shape[1] != self.n_features:
+            raise ValueError(f"Unexpected number of dimensions, got {X.shape[1]} but "
+                             f"expected {self.n_features}")
+
+    def _score(self, X, lengths, compute_posteriors):
+        X, bounds = self._scored(X, lengths)
+        posteriors = np.empty((X.shape[0], self.n_components)) if compute_posteriors else None
+        stats = sequences.e_step(X, bounds, self._emission(), self.startprob_, self.transmat_,
+                                 want_stats=False, posteriors=posteriors)
+        if not compute_posteriors:
+            posteriors = np.empty((0, self.n_components))
+        return stats.sum_lpn, posteriors
+
+    def score_samples(self, X, lengths=None):
+        """``(log_prob, posteriors)``: the log-likelihood of X and each row's
+        posterior state probabilities."""
+        return self._score(X, lengths, True)
+
+    def score(self, X, lengths=None):
+        """The log-likelihood of X under the model."""
+        return self._score(X, lengths, False)[0]
+
+    def decode(self, X, lengths=None, algorithm=None):
+        """``(log_prob, state_sequence)``: the most likely states of each
+        sequence ("viterbi": the most likely path and its log-probability;
+        "map": each row's most likely state, and hmmlearn's sum of their
+        posterior probabilities)."""
+        check_is_fitted(self, "startprob_")
+        self._check()
+        algorithm = algorithm or self.algorithm
+        if algorithm not in DECODER_ALGORITHMS:
+            raise ValueError(f"Unknown decoder {algorithm!r}")
+        if algorithm == "map":
+            X, bounds = self._scored(X, lengths)
+            posteriors = np.empty((X.shape[0], self.n_components))
+            sequences.e_step(X, bounds, self._emission(), self.startprob_, self.transmat_,
+                             want_stats=False, posteriors=posteriors)
+            log_prob = 0.0
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                log_prob += np.max(posteriors[lo:hi], axis=1).sum()
+            return log_prob, np.argmax(posteriors, axis=1)
+        X, bounds = self._scored(X, lengths)
+        return sequences.viterbi(X, bounds, self._emission(), self.startprob_, self.transmat_)
+
+    def predict(self, X, lengths=None):
+        """The most likely state of each row (``decode`` with ``algorithm``)."""
+        return self.decode(X, lengths)[1]
+
+    def predict_proba(self, X, lengths=None):
+        """Each row's posterior state probabilities."""
+        return self.score_samples(X, lengths)[1]
+
+    # ------------------------------------------------------------ sampling
+
+    def sample(self, n_samples=1, random_state=None, currstate=None):
+        """``(X, state_sequence)``: ``n_samples`` rows drawn from the model
+        (hmmlearn's draws for the same ``random_state``: a state, then its
+        emission, row after row); ``currstate``: the state to start from."""
+        check_is_fitted(self, "startprob_")
+        self._check()
+        if random_state is None:
+            random_state = self.random_state
+        random_state = check_random_state(random_state)
+        transmat_cdf = np.cumsum(self.transmat_, axis=1)
+        if currstate is None:
+            startprob_cdf = np.cumsum(self.startprob_)
+            currstate = (startprob_cdf > random_state.rand()).argmax()
+        state_sequence = [currstate]
+        X = [self._generate_sample_from_state(currstate, random_state)]
+        for _ in range(n_samples - 1):
+            currstate = (transmat_cdf[currstate] > random_state.rand()).argmax()
+            state_sequence.append(currstate)
+            X.append(self._generate_sample_from_state(currstate, random_state))
+        return np.atleast_2d(X), np.array(state_sequence, dtype=int)
+
+    # ------------------------------------------------------------ criteria
+
+    def get_stationary_distribution(self):
+        """The stationary distribution of the states: the left eigenvector
+        of ``transmat_`` for its largest eigenvalue, summing to 1."""
+        check_is_fitted(self, "transmat_")
+        eigvals, eigvecs = linalg.eig(self.transmat_.T)
+        eigvec = np.real_if_close(eigvecs[:, np.argmax(eigvals)])
+        return eigvec / eigvec.sum()
+
+    def _n_parameters(self):
+        return sum(self._get_n_fit_scalars_per_param().values())
+
+    def aic(self, X, lengths=None):
+        """Akaike's information criterion: -2 log p(X) + 2 n_parameters."""
+        return -2 * self.score(X, lengths=lengths) + 2 * self._n_parameters()
+
+    def bic(self, X, lengths=None):
+        """The Bayesian information criterion: -2 log p(X) + n_parameters log
+        n_samples."""
+        return (-2 * self.score(X, lengths=lengths)
+                + self._n_parameters() * np.log(len(X)))
+
+
+class GaussianHMM(BaseHMM):
+    """A hidden Markov model with Gaussian emissions: hmmlearn's
+    ``GaussianHMM`` on fastem's engine (see the module docstring)."""
+
+    def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3,
+                 startprob_prior=1.0, transmat_prior=1.0, means_prior=0, means_weight=0,
+                 covars_prior=1e-2, covars_weight=1, algorithm="viterbi", random_state=None,
+                 n_iter=10, tol=1e-2, verbose=False, params="stmc", init_params="stmc",
+                 implementation="log", bound_check="warn"):
+        super().__init__(n_components, startprob_prior=startprob_prior,
+                         transmat_prior=transmat_prior, algorithm=algorithm,
+                         random_state=random_state, n_iter=n_iter, tol=tol, params=params,
+                         verbose=verbose, init_params=init_params,
+                         implementation=implementation, bound_check=bound_check)
+        self.covariance_type = covariance_type
+        self.min_covar = min_covar
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+
+    @property
+    def covars_(self):
+        """The covariances as full matrices, one per state."""
+        return fill_covars(self._covars_, self.covariance_type, self.n_components,
+                           self.n_features)
+
+    @covars_.setter
+    def covars_(self, covars):
+        covars = np.array(covars, copy=True)
+        validate_covars(covars, self.covariance_type, self.n_components)
+        self._covars_ = covars
+
+    def _prepare_X(self, X):
+        return X
+
+    def _emission_scalars(self):
+        nc, nf = self.n_components, self.n_features
+        return {"m": nc * nf,
+                "c": {"spherical": nc, "diag": nc * nf, "full": nc * nf * (nf + 1) // 2,
+                      "tied": nf * (nf + 1) // 2}[self.covariance_type]}
+
+    def _init_emission(self, X, lengths):
+        from sklearn import cluster
+
+        if self._needs_init("m", "means_"):
+            kmeans = cluster.KMeans(n_clusters=self.n_components,
+                                    random_state=self.random_state, n_init=10)
+            kmeans.fit(X)
+            self.means_ = kmeans.cluster_centers_
+        if self._needs_init("c", "covars_"):
+            cv = np.cov(X.T) + self.min_covar * np.eye(X.shape[1])
+            if not cv.shape:
+                cv.shape = (1, 1)
+            self.covars_ = distribute_covars(cv, self.covariance_type,
+                                             self.n_components).copy()
+
+    def _check_emission_parameters(self):
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}")
+
+    def _check_emission(self):
+        self.means_ = np.asarray(self.means_)
+        self.n_features = self.means_.shape[1]
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}")
+
+    def _emission(self):
+        return GaussianEmission(self.covariance_type, self.means_, self._covars_,
+                                means_prior=self.means_prior, means_weight=self.means_weight,
+                                covars_prior=self.covars_prior,
+                                covars_weight=self.covars_weight)
+
+    def _emission_m_step(self, emission, stats):
+        means, covars = emission.m_step(stats, "m" in self.params, "c" in self.params)
+        if "m" in self.params:
+            self.means_ = means
+        if "c" in self.params:
+            self._covars_ = covars
+
+    def _generate_sample_from_state(self, state, random_state):
+        return random_state.multivariate_normal(self.means_[state], self.covars_[state])
