@@ -28,7 +28,10 @@ from .data.chunks import kernel_array
 from .engine import sequences
 from .families.emissions import (
     COVARIANCE_TYPES,
+    CallbackEmission,
+    CategoricalEmission,
     GaussianEmission,
+    PoissonEmission,
     distribute_covars,
     fill_covars,
     validate_covars,
@@ -224,7 +227,7 @@ class BaseHMM(BaseEstimator):
         return self._kernel_X(X), sequences.check_lengths(lengths, X.shape[0])
 
     def _check_scored_X(self, X):
-        if X.shape[1] != self.n_features:
+        if hasattr(self, "n_features") and X.shape[1] != self.n_features:
             raise ValueError(f"Unexpected number of dimensions, got {X.shape[1]} but "
                              f"expected {self.n_features}")
 
@@ -299,6 +302,42 @@ class BaseHMM(BaseEstimator):
             X.append(self._generate_sample_from_state(currstate, random_state))
         return np.atleast_2d(X), np.array(state_sequence, dtype=int)
 
+    # ----------------------------------------------------------- emission
+
+    def _emission(self):
+        """The emission of the current parameters.  A subclass of
+        ``BaseHMM`` itself (hmmlearn's extension point) gives its per-state
+        log-likelihoods by ``_compute_log_likelihood(X)``: the recursions
+        then run on them as given, and its emission is not fitted."""
+        if type(self)._compute_log_likelihood is not BaseHMM._compute_log_likelihood:
+            return CallbackEmission(self._compute_log_likelihood)
+        raise NotImplementedError("Must be overridden in subclass")
+
+    def _compute_log_likelihood(self, X):
+        """Per-state emission log-likelihoods of X, (n_samples, n_components)."""
+        raise NotImplementedError("Must be overridden in subclass")
+
+    def _check_emission_parameters(self):
+        pass
+
+    def _check_emission(self):
+        pass
+
+    def _prepare_X(self, X):
+        return X
+
+    def _emission_scalars(self):
+        return {}
+
+    def _init_emission(self, X, lengths):
+        pass
+
+    def _emission_m_step(self, emission, stats):
+        pass
+
+    def _generate_sample_from_state(self, state, random_state):
+        return ()
+
     # ------------------------------------------------------------ criteria
 
     def get_stationary_distribution(self):
@@ -356,9 +395,6 @@ class GaussianHMM(BaseHMM):
         validate_covars(covars, self.covariance_type, self.n_components)
         self._covars_ = covars
 
-    def _prepare_X(self, X):
-        return X
-
     def _emission_scalars(self):
         nc, nf = self.n_components, self.n_features
         return {"m": nc * nf,
@@ -405,3 +441,135 @@ class GaussianHMM(BaseHMM):
 
     def _generate_sample_from_state(self, state, random_state):
         return random_state.multivariate_normal(self.means_[state], self.covars_[state])
+
+
+class CategoricalHMM(BaseHMM):
+    """A hidden Markov model with categorical emissions, one symbol (an
+    integer code) per row: hmmlearn's ``CategoricalHMM`` on fastem's engine
+    (the categorical family's kernels).  X has shape (n_samples, 1)."""
+
+    def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *,
+                 emissionprob_prior=1.0, n_features=None, algorithm="viterbi",
+                 random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
+                 init_params="ste", implementation="log", bound_check="warn"):
+        super().__init__(n_components, startprob_prior=startprob_prior,
+                         transmat_prior=transmat_prior, algorithm=algorithm,
+                         random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
+                         params=params, init_params=init_params,
+                         implementation=implementation, bound_check=bound_check)
+        self.emissionprob_prior = emissionprob_prior
+        self.n_features = n_features
+
+    def _prepare_X(self, X):
+        if X.ndim == 2 and X.shape[1] != 1:
+            raise ValueError("CategoricalHMM takes one symbol per row: X must have shape "
+                             f"(n_samples, 1), got {X.shape}")
+        return X
+
+    def _check_and_set_n_features(self, X):
+        if not np.issubdtype(X.dtype, np.integer):
+            raise ValueError("Symbols should be integers")
+        if X.min() < 0:
+            raise ValueError("Symbols should be nonnegative")
+        if self.n_features is not None:
+            if self.n_features - 1 < X.max():
+                raise ValueError(f"Largest symbol is {X.max()} but the model only emits "
+                                 f"symbols up to {self.n_features - 1}")
+        else:
+            self.n_features = X.max() + 1
+
+    def _check_scored_X(self, X):
+        self._check_and_set_n_features(X)
+
+    def _emission_scalars(self):
+        nc, nf = self.n_components, self.n_features
+        return {"e": nc * (nf - 1)}
+
+    def _init_emission(self, X, lengths):
+        self.random_state = check_random_state(self.random_state)
+        if self._needs_init("e", "emissionprob_"):
+            self.emissionprob_ = self.random_state.rand(self.n_components, self.n_features)
+            sequences.normalize(self.emissionprob_, axis=1)
+
+    def _check_emission(self):
+        self.emissionprob_ = np.atleast_2d(self.emissionprob_)
+        if self.n_features is None:
+            self.n_features = self.emissionprob_.shape[1]
+        if self.emissionprob_.shape != (self.n_components, self.n_features):
+            raise ValueError(f"emissionprob_ must have shape"
+                             f"({self.n_components}, {self.n_features})")
+        self._check_sum_1("emissionprob_")
+
+    def _emission(self):
+        return CategoricalEmission(self.emissionprob_, self.emissionprob_prior)
+
+    def _emission_m_step(self, emission, stats):
+        if "e" in self.params:
+            self.emissionprob_ = emission.m_step(stats)
+
+    def _generate_sample_from_state(self, state, random_state):
+        cdf = np.cumsum(self.emissionprob_[state, :])
+        random_state = check_random_state(random_state)
+        return [(cdf > random_state.rand()).argmax()]
+
+
+class PoissonHMM(BaseHMM):
+    """A hidden Markov model with independent Poisson counts as emissions:
+    hmmlearn's ``PoissonHMM`` on fastem's engine (the Poisson family's
+    kernels)."""
+
+    def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0,
+                 lambdas_prior=0.0, lambdas_weight=0.0, algorithm="viterbi", random_state=None,
+                 n_iter=10, tol=1e-2, verbose=False, params="stl", init_params="stl",
+                 implementation="log", bound_check="warn"):
+        super().__init__(n_components, startprob_prior=startprob_prior,
+                         transmat_prior=transmat_prior, algorithm=algorithm,
+                         random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
+                         params=params, init_params=init_params,
+                         implementation=implementation, bound_check=bound_check)
+        self.lambdas_prior = lambdas_prior
+        self.lambdas_weight = lambdas_weight
+
+    def _check_counts(self, X):
+        if np.any(X < 0):
+            raise ValueError("PoissonHMM takes counts: X must not hold negative values, got "
+                             f"{float(X.min()):g}")
+        bad = X != np.floor(X)
+        if bad.any():
+            raise ValueError("PoissonHMM takes counts: every value of X must be a "
+                             f"non-negative integer, got {float(X[bad][0]):g}")
+
+    def _check_scored_X(self, X):
+        super()._check_scored_X(X)
+        self._check_counts(X)
+
+    def _emission_scalars(self):
+        return {"l": self.n_components * self.n_features}
+
+    def _init_emission(self, X, lengths):
+        self._check_counts(X)
+        self.random_state = check_random_state(self.random_state)
+        mean_X = X.mean()
+        var_X = X.var()
+        if self._needs_init("l", "lambdas_"):
+            # the method of moments, as hmmlearn
+            self.lambdas_ = self.random_state.gamma(shape=mean_X**2 / var_X,
+                                                    scale=var_X / mean_X,
+                                                    size=(self.n_components, self.n_features))
+
+    def _check_emission(self):
+        self.lambdas_ = np.atleast_2d(self.lambdas_)
+        n_features = getattr(self, "n_features", self.lambdas_.shape[1])
+        if self.lambdas_.shape != (self.n_components, n_features):
+            raise ValueError("lambdas_ must have shape (n_components, n_features)")
+        self.n_features = n_features
+
+    def _emission(self):
+        return PoissonEmission(self.lambdas_, self.lambdas_prior, self.lambdas_weight)
+
+    def _emission_m_step(self, emission, stats):
+        if "l" in self.params:
+            self.lambdas_ = emission.m_step(stats)
+
+    def _generate_sample_from_state(self, state, random_state):
+        return random_state.poisson(self.lambdas_[state])

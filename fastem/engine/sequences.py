@@ -111,9 +111,9 @@ def e_step(X, bounds, emission, startprob, transmat, *, want_stats=True, posteri
     start_total = np.zeros(K)
     trans_total = np.zeros((K, K))
     sum_abs = 0.0
-    plan = emission.stats_plan(X.dtype) if want_stats else None
-    accs = passes.accumulators(plan, n) if want_stats else None
-    empties = passes.empty_outputs(K, X.dtype) if want_stats else None
+    plan = emission.stats_plan(X.dtype) if want_stats else None  # None: nothing to fit
+    accs = passes.accumulators(plan, n) if plan is not None else None
+    empties = passes.empty_outputs(K, X.dtype) if plan is not None else None
     no_weight = np.empty(0, dtype=X.dtype)
     for row_lo, row_hi, seq_lo, seq_hi in batches(bounds, K):
         Xb = X[row_lo:row_hi]
@@ -145,11 +145,11 @@ def e_step(X, bounds, emission, startprob, transmat, *, want_stats=True, posteri
                 trans_total += np.add.reduce(extra_trans, axis=0)
             shift = np.where(np.isfinite(shift), shift, 0.0)
         sum_abs += float(np.sum(np.abs(shift)))
-        if want_stats:
+        if plan is not None:
             plan.run(Xb, no_weight, empties, accs, row_hi - row_lo, post)
     total = float(np.sum(seq_ll))
     emission_stats = (passes.finish(plan, passes.reduce_partitions(accs), float(n))
-                      if want_stats else None)
+                      if plan is not None else None)
     return SequenceStats(float(n), total, sum_abs + abs(total), seq_ll, start_total,
                          trans_total, emission_stats)
 

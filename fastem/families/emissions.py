@@ -29,7 +29,10 @@ from scipy import linalg
 
 from .. import kernels
 from ..data.chunks import kernel_array
+from .categorical import CategoricalPlan
 from .gaussian import _symmetrize, expected_log_density, given_plan, precision_cholesky
+from .linear import LinearPlan
+from .poisson import PoissonFamily
 
 COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
 
@@ -262,3 +265,159 @@ class GaussianEmission:
         exactly: they do, for every prior weight (``log_prior`` uses the
         clamped weight the updates use)."""
         return True
+
+
+class CategoricalEmission:
+    """Categorical emissions of one symbol per row (``fastem.families.
+    categorical``: its kernels with one feature of ``n_features`` codes),
+    hmmlearn's ``CategoricalHMM`` parametrisation: ``emissionprob`` (K, C)
+    and a Dirichlet prior ``emissionprob_prior``."""
+
+    def __init__(self, emissionprob, emissionprob_prior=1.0):
+        self.emissionprob = np.asarray(emissionprob, dtype=np.float64)
+        self.n_components, self.n_symbols = self.emissionprob.shape
+        self.prior = emissionprob_prior
+        with np.errstate(divide="ignore"):
+            self.log_table = np.log(self.emissionprob)
+        self.offsets = np.array([0, self.n_symbols], dtype=np.int64)
+        self.lnorm = np.zeros(self.n_components)
+
+    def frames(self, X, scaled):
+        n, K = X.shape[0], self.n_components
+        frames = np.empty((n, K))
+        shift = np.empty(n if scaled else 0)
+        log_table_t = kernel_array(self.log_table.T, X.dtype)
+        kernels.categorical_frames(X, log_table_t, self.offsets[:-1], self.lnorm, scaled,
+                                   frames, shift)
+        return frames, shift
+
+    def stats_plan(self, dtype):
+        K, C = self.n_components, self.n_symbols
+        return CategoricalPlan(dtype, np.zeros((K, C)), np.zeros(K), self.offsets, True)
+
+    def expected_log_density(self, stats):
+        counts = stats.moments
+        terms = np.multiply(counts, self.log_table, out=np.zeros_like(counts),
+                            where=counts > 0)
+        return float(terms.sum()), float(np.abs(terms).sum())
+
+    def m_step(self, stats):
+        """hmmlearn's update: ``max(prior - 1 + counts, 0)``, rows normalised."""
+        table = np.maximum(self.prior - 1 + stats.moments, 0)
+        _normalize_rows(table)
+        return table
+
+    def log_prior(self):
+        return _dirichlet(self.emissionprob, self.prior)
+
+    def prior_exact(self):
+        return bool(np.all(np.asarray(self.prior, dtype=np.float64) >= 1))
+
+
+class PoissonEmission:
+    """Independent Poisson counts (``fastem.families.poisson``: its kernels,
+    its table of log k!), hmmlearn's ``PoissonHMM`` parametrisation:
+    ``lambdas`` (K, d), and its update with ``lambdas_prior`` and
+    ``lambdas_weight``."""
+
+    def __init__(self, lambdas, lambdas_prior=0.0, lambdas_weight=0.0):
+        self.lambdas = np.asarray(lambdas, dtype=np.float64)
+        self.n_components, self.n_features = self.lambdas.shape
+        self.lambdas_prior = lambdas_prior
+        self.lambdas_weight = lambdas_weight
+        # a zero rate takes only zero counts: its log is floored to a finite
+        # value, so that 0 * log(rate) stays 0 in the kernel's products
+        self.coef = np.log(np.maximum(self.lambdas, np.finfo(float).tiny))
+        self.lnorm = -self.lambdas.sum(axis=1)
+
+    def frames(self, X, scaled):
+        n, K = X.shape[0], self.n_components
+        frames = np.empty((n, K))
+        shift = np.empty(n if scaled else 0)
+        kernels.linear_frames(X, kernel_array(self.coef, X.dtype), self.lnorm,
+                              PoissonFamily.log_factorial, scaled, frames, shift)
+        return frames, shift
+
+    def stats_plan(self, dtype):
+        K, d = self.n_components, self.n_features
+        return LinearPlan(dtype, np.zeros((K, d)), np.zeros(K), PoissonFamily.log_factorial,
+                          True)
+
+    def expected_log_density(self, stats):
+        """sum gamma (x log lambda - lambda), less the rows' -sum log x!
+        (the same under any parameters: it cancels from the bound's
+        differences)."""
+        sum_x, nk = stats.moments, stats.nk
+        with np.errstate(divide="ignore"):
+            log_rates = np.log(self.lambdas)
+        linear = np.multiply(sum_x, log_rates, out=np.zeros_like(sum_x), where=sum_x > 0)
+        rates = nk[:, None] * self.lambdas
+        return float(linear.sum() - rates.sum()), float(np.abs(linear).sum() + rates.sum())
+
+    def m_step(self, stats):
+        """hmmlearn's update ``(prior + n y_bar) / (weight + n)``, with ``n``
+        the total posterior mass of all states (hmmlearn's choice) and
+        ``y_bar`` each state's mean count."""
+        nk = stats.nk
+        n = nk.sum()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y_bar = stats.moments / nk[:, None]
+        return (self.lambdas_prior + n * y_bar) / (self.lambdas_weight + n)
+
+    def log_prior(self):
+        return 0.0
+
+    def prior_exact(self):
+        """Maximum likelihood without a prior; with one, hmmlearn's update
+        weighs it against every state's total mass, the MAP estimate of no
+        prior: the bound is then kept, not checked."""
+        return bool(np.all(np.asarray(self.lambdas_prior) == 0)
+                    and np.all(np.asarray(self.lambdas_weight) == 0))
+
+
+class CallbackEmission:
+    """Emissions given by a function of the rows (a subclass of
+    ``fastem.hmm.BaseHMM`` that defines ``_compute_log_likelihood``, as in
+    hmmlearn): its per-state log-likelihoods feed the recursions as they
+    are; nothing of it is fitted (its expected log-density is the same
+    before and after every M-step, so it adds nothing to the bound's
+    differences: 0 here)."""
+
+    def __init__(self, log_likelihood):
+        self.log_likelihood = log_likelihood
+
+    def frames(self, X, scaled):
+        logb = np.array(self.log_likelihood(X), dtype=np.float64, order="C")
+        if not scaled:
+            return logb, np.empty(0)
+        shift = logb.max(axis=1)
+        finite = np.isfinite(shift)
+        with np.errstate(invalid="ignore", under="ignore"):
+            frames = np.where(finite[:, None], np.exp(logb - shift[:, None]), 0.0)
+        return np.ascontiguousarray(frames), shift
+
+    def stats_plan(self, dtype):
+        return None
+
+    def expected_log_density(self, stats):
+        return 0.0, 0.0
+
+    def log_prior(self):
+        return 0.0
+
+    def prior_exact(self):
+        return True
+
+
+def _normalize_rows(a):
+    total = a.sum(axis=1, keepdims=True)
+    total[total == 0] = 1
+    a /= total
+
+
+def _dirichlet(probabilities, prior):
+    weight = np.broadcast_to(np.asarray(prior, dtype=np.float64) - 1.0, probabilities.shape)
+    with np.errstate(divide="ignore"):
+        logs = np.log(probabilities)
+    return float(np.sum(np.multiply(weight, logs, out=np.zeros_like(logs),
+                                    where=(probabilities > 0) & (weight != 0))))
