@@ -31,6 +31,7 @@ from .families.emissions import (
     CallbackEmission,
     CategoricalEmission,
     GaussianEmission,
+    GaussianMixtureEmission,
     PoissonEmission,
     distribute_covars,
     fill_covars,
@@ -573,3 +574,177 @@ class PoissonHMM(BaseHMM):
 
     def _generate_sample_from_state(self, state, random_state):
         return random_state.poisson(self.lambdas_[state])
+
+
+class GMMHMM(BaseHMM):
+    """A hidden Markov model whose states emit from Gaussian mixtures:
+    hmmlearn's ``GMMHMM`` on fastem's engine (each state's mixture through
+    the Gaussian family's fused kernel)."""
+
+    def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0,
+                 transmat_prior=1.0, weights_prior=1.0, means_prior=0.0, means_weight=0.0,
+                 covars_prior=None, covars_weight=None, algorithm="viterbi",
+                 covariance_type="diag", random_state=None, n_iter=10, tol=1e-2,
+                 verbose=False, params="stmcw", init_params="stmcw", implementation="log",
+                 bound_check="warn"):
+        super().__init__(n_components, startprob_prior=startprob_prior,
+                         transmat_prior=transmat_prior, algorithm=algorithm,
+                         random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
+                         params=params, init_params=init_params,
+                         implementation=implementation, bound_check=bound_check)
+        self.covariance_type = covariance_type
+        self.min_covar = min_covar
+        self.n_mix = n_mix
+        self.weights_prior = weights_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+
+    def _check_emission_parameters(self):
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}")
+
+    def _emission_scalars(self):
+        nc, nf, nm = self.n_components, self.n_features, self.n_mix
+        return {"m": nc * nm * nf,
+                "c": {"spherical": nc * nm, "diag": nc * nm * nf,
+                      "full": nc * nm * nf * (nf + 1) // 2,
+                      "tied": nc * nf * (nf + 1) // 2}[self.covariance_type],
+                "w": nm - 1}
+
+    def _init_covar_priors(self):
+        """hmmlearn's defaults of the covariance priors (set on the
+        estimator, as hmmlearn does)."""
+        nf, nm = self.n_features, self.n_mix
+        defaults = {"full": (0.0, -(1.0 + nf + 1.0)), "tied": (0.0, -(nm + nf + 1.0)),
+                    "diag": (-1.5, 0.0), "spherical": (-(nm + 2.0) / 2.0, 0.0)}
+        prior, weight = defaults[self.covariance_type]
+        if self.covars_prior is None:
+            self.covars_prior = prior
+        if self.covars_weight is None:
+            self.covars_weight = weight
+
+    def _fix_priors_shape(self):
+        nc, nf, nm = self.n_components, self.n_features, self.n_mix
+        self.weights_prior = np.broadcast_to(self.weights_prior, (nc, nm)).copy()
+        self.means_prior = np.broadcast_to(self.means_prior, (nc, nm, nf)).copy()
+        self.means_weight = np.broadcast_to(self.means_weight, (nc, nm)).copy()
+        shapes = {"full": ((nc, nm, nf, nf), (nc, nm)), "tied": ((nc, nf, nf), (nc,)),
+                  "diag": ((nc, nm, nf), (nc, nm, nf)), "spherical": ((nc, nm), (nc, nm))}
+        prior_shape, weight_shape = shapes[self.covariance_type]
+        self.covars_prior = np.broadcast_to(self.covars_prior, prior_shape).copy()
+        self.covars_weight = np.broadcast_to(self.covars_weight, weight_shape).copy()
+
+    def _init(self, X, lengths=None):
+        # hmmlearn's GMMHMM initialises the chain without the lengths
+        super()._init(X, None)
+
+    def _init_emission(self, X, lengths):
+        from sklearn import cluster
+
+        nc, nf, nm = self.n_components, self.n_features, self.n_mix
+
+        def compute_cv():
+            return np.cov(X.T) + self.min_covar * np.eye(nf)
+
+        self._init_covar_priors()
+        self._fix_priors_shape()
+        main_kmeans = cluster.KMeans(n_clusters=nc, random_state=self.random_state, n_init=10)
+        cv = None
+        labels = main_kmeans.fit_predict(X)
+        main_centroid = np.mean(main_kmeans.cluster_centers_, axis=0)
+        means = []
+        for label in range(nc):
+            kmeans = cluster.KMeans(n_clusters=nm, random_state=self.random_state, n_init=10)
+            X_cluster = X[np.where(labels == label)]
+            if X_cluster.shape[0] >= nm:
+                kmeans.fit(X_cluster)
+                means.append(kmeans.cluster_centers_)
+            else:
+                if cv is None:
+                    cv = compute_cv()
+                # hmmlearn draws these from NumPy's global generator
+                means.append(np.random.multivariate_normal(main_centroid, cov=cv, size=nm))
+        if self._needs_init("w", "weights_"):
+            self.weights_ = np.full((nc, nm), 1 / nm)
+        if self._needs_init("m", "means_"):
+            self.means_ = np.stack(means)
+        if self._needs_init("c", "covars_"):
+            if cv is None:
+                cv = compute_cv()
+            if not cv.shape:
+                cv.shape = (1, 1)
+            shape = {"tied": (nc, nf, nf), "full": (nc, nm, nf, nf), "diag": (nc, nm, nf),
+                     "spherical": (nc, nm)}[self.covariance_type]
+            value = {"tied": cv, "full": cv, "diag": np.diag(cv),
+                     "spherical": cv.mean()}[self.covariance_type]
+            self.covars_ = np.zeros(shape)
+            self.covars_[:] = value
+
+    def _check_emission(self):
+        if not hasattr(self, "n_features"):
+            self.n_features = self.means_.shape[2]
+        nc, nf, nm = self.n_components, self.n_features, self.n_mix
+        self._check_emission_parameters()
+        self._init_covar_priors()
+        self._fix_priors_shape()
+        self.weights_ = np.array(self.weights_)
+        if self.weights_.shape != (nc, nm):
+            raise ValueError(f"weights_ must have shape (n_components, n_mix), actual shape: "
+                             f"{self.weights_.shape}")
+        self._check_sum_1("weights_")
+        self.means_ = np.array(self.means_)
+        if self.means_.shape != (nc, nm, nf):
+            raise ValueError(f"means_ must have shape (n_components, n_mix, n_features), "
+                             f"actual shape: {self.means_.shape}")
+        self.covars_ = np.array(self.covars_)
+        needed = {"spherical": (nc, nm), "tied": (nc, nf, nf), "diag": (nc, nm, nf),
+                  "full": (nc, nm, nf, nf)}[self.covariance_type]
+        if self.covars_.shape != needed:
+            raise ValueError(f"{self.covariance_type!r} mixture covars must have shape "
+                             f"{needed}, actual shape: {self.covars_.shape}")
+        if self.covariance_type in ("spherical", "diag"):
+            if np.any(self.covars_ < 0):
+                raise ValueError(f"{self.covariance_type!r} mixture covars must be "
+                                 "non-negative")
+            if np.any(self.covars_ == 0):
+                _log.warning("Degenerate mixture covariance")
+        elif self.covariance_type == "tied":
+            for i, covar in enumerate(self.covars_):
+                self._check_matrix(covar, f"Covariance of state #{i}")
+        else:
+            for i, mix_covars in enumerate(self.covars_):
+                for j, covar in enumerate(mix_covars):
+                    self._check_matrix(covar, f"Covariance of state #{i}, mixture #{j}")
+
+    @staticmethod
+    def _check_matrix(covar, what):
+        if not np.allclose(covar, covar.T):
+            raise ValueError(f"{what} is not symmetric")
+        min_eigvalsh = linalg.eigvalsh(covar).min()
+        if min_eigvalsh < 0:
+            raise ValueError(f"{what} is not positive definite")
+        if min_eigvalsh == 0:
+            _log.warning("%s has a null eigenvalue.", what)
+
+    def _emission(self):
+        return GaussianMixtureEmission(
+            self.covariance_type, self.weights_, self.means_, self.covars_,
+            weights_prior=self.weights_prior, means_prior=self.means_prior,
+            means_weight=self.means_weight, covars_prior=self.covars_prior,
+            covars_weight=self.covars_weight)
+
+    def _emission_m_step(self, emission, stats):
+        weights, means, covars = emission.m_step(stats, self.params)
+        self.weights_, self.means_, self.covars_ = weights, means, covars
+
+    def _generate_sample_from_state(self, state, random_state):
+        cur_weights = self.weights_[state]
+        i_gauss = random_state.choice(self.n_mix, p=cur_weights)
+        if self.covariance_type == "tied":
+            covs = self.covars_
+        else:
+            covs = fill_covars(self.covars_[:, i_gauss], self.covariance_type,
+                               self.n_components, self.n_features)
+        return random_state.multivariate_normal(self.means_[state, i_gauss], covs[state])

@@ -15,6 +15,7 @@ from .hmm import (
     gaussian_diag_frames,
     gaussian_full_frames,
     linear_frames,
+    scale_frames,
     viterbi,
 )
 from .kmeans import assigned_sq_distances, candidate_sq_distances, lloyd_pass
@@ -52,6 +53,7 @@ __all__ = [
     "lloyd_pass",
     "nan_counts",
     "nan_summary",
+    "scale_frames",
     "t_diag_pass",
     "t_full_pass",
     "tied_pass",

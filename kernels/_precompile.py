@@ -130,6 +130,8 @@ def _recursions():
         "forward_backward_log": (_arr(f8, 2), _arr(i8, 1), _arr(i8, 1), _arr(f8, 1),
                                  _arr(f8, 2), _arr(f8, 2), _arr(f8, 1), _arr(f8, 2),
                                  _arr(f8, 3)),
+        # logb, frames, shift
+        "scale_frames": (_arr(f8, 2), _arr(f8, 2), _arr(f8, 1)),
         # logb, bounds, log_start, log_trans, path, seq_lp
         "viterbi": (_arr(f8, 2), _arr(i8, 1), _arr(f8, 1), _arr(f8, 2), _arr(i8, 1),
                     _arr(f8, 1)),
@@ -199,4 +201,4 @@ SHARDS = (("full_pass", "lloyd_pass", "assigned_sq_distances", "linear_pass", "t
           ("diag_pass", "tied_pass", "candidate_sq_distances", "categorical_pass",
            "t_full_pass", "diag_missing_pass", "nan_counts", "nan_summary",
            "categorical_missing_pass", "gaussian_diag_frames", "forward_backward_log",
-           "categorical_frames"))
+           "categorical_frames", "scale_frames"))

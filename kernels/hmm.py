@@ -194,6 +194,23 @@ def linear_frames(X, coef, log_norm, log_factorial, scaled, frames, shift):
         _write_frames(logp, nb, start, scaled, frames, shift, work, pow2)
 
 
+@kernel
+def scale_frames(logb, frames, shift):
+    """Scaled frames of given log-densities ``logb`` (n, K) float64 (a
+    mixture's per-state log-likelihoods): ``frames`` (n, K), ``shift``
+    (n,); ``frames`` may be ``logb`` itself."""
+    n, n_comp = logb.shape
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        start = blk * BLOCK
+        nb = min(BLOCK, n - start)
+        logp, work, pow2 = _frame_buffers(n_comp, logb)
+        for b in range(nb):
+            for k in range(n_comp):
+                logp[k, b] = logb[start + b, k]
+        _write_frames(logp, nb, start, True, frames, shift, work, pow2)
+
+
 # --------------------------------------------------------------------------
 # Forward-backward, scaled.
 

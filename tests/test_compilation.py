@@ -95,6 +95,13 @@ ENTRY_POINTS = [
     ("m = fastem.GaussianHMM(2, 'spherical', n_iter=2, init_params='stc', random_state=0); "
      "m.means_ = X32[:2]; m.fit(X32); m.score(X)",
      dict(diag_pass=F32, gaussian_diag_frames=["float32", "float64"], forward_backward=F64)),
+    ("m = fastem.CategoricalHMM(2, n_iter=2, random_state=0).fit(np.abs(np.round(X[:, :1]))"
+     ".astype(int)); m.predict(np.array([[0], [1]]))",
+     dict(categorical_pass=F64, categorical_frames=F64, forward_backward=F64, viterbi=F64)),
+    ("fastem.PoissonHMM(2, n_iter=2, random_state=0).fit(np.abs(np.round(X32)).astype(int))",
+     dict(linear_pass=F64, linear_frames=F64, forward_backward=F64)),
+    ("fastem.GMMHMM(2, 2, n_iter=2, random_state=0).fit(X32)",
+     dict(diag_pass=F32, scale_frames=F64, forward_backward=F64)),
     ("Xm = X.copy(); Xm[::7, 1] = np.nan; m = fastem.StudentTMixture(2, init_params='random', "
      "missing='marginalize').fit(Xm); m.impute(Xm, sample_posterior=True, random_state=0)",
      dict(full_pass=F64, t_full_pass=F64, full_missing_pass=F64, nan_counts=F64,
@@ -114,7 +121,7 @@ def test_every_kernel_is_listed_with_two_specialisations():
 
     names = {name for name in kernels.__all__ if callable(getattr(kernels, name))}
     assert names == set(_precompile.SPECIALISATIONS)
-    recursions = {"forward_backward", "forward_backward_log", "viterbi"}
+    recursions = {"forward_backward", "forward_backward_log", "viterbi", "scale_frames"}
     for name, sigs in _precompile.SPECIALISATIONS.items():
         # the HMM recursions read float64 frames, whatever the data's dtype
         expected = ["float64"] if name in recursions else ["float32", "float64"]

@@ -180,8 +180,9 @@ def test_a_sequence_the_scaled_pass_cannot_take_is_redone_in_log_space():
         def frames(self, X, scaled):
             return (frames.copy(), frames_shift.copy()) if scaled else (logb.copy(), None)
 
-        def stats_plan(self, dtype):
-            return GaussianEmission("diag", np.zeros((K, 1)), np.ones((K, 1))).stats_plan(dtype)
+        def statistics(self, dtype, n):
+            return GaussianEmission("diag", np.zeros((K, 1)), np.ones((K, 1))).statistics(dtype,
+                                                                                          n)
 
     out = np.empty((T, K))
     st = sequences.e_step(np.zeros((T, 1)), bounds, Fixed(), startprob, transmat,
@@ -388,3 +389,86 @@ def test_errors_and_messages():
         fastem.GaussianHMM(2, covariance_type="bad").fit(X)
     with pytest.raises(ValueError, match="contains NaN"):
         m.score(np.full((4, 2), np.nan))
+
+
+# --------------------------------------------------------------------------
+# The other emissions, against hmmlearn.
+
+
+def _same_fit(ours, ref, X, lengths, rtol=1e-10):
+    ours.fit(X, lengths)
+    ref.fit(X, lengths)
+    assert_allclose(list(ours.monitor_.history), list(ref.monitor_.history), rtol=rtol)
+    assert ours.monitor_.iter == ref.monitor_.iter
+    assert_allclose(ours.startprob_, ref.startprob_, rtol=1e-7, atol=1e-12)
+    assert_allclose(ours.transmat_, ref.transmat_, rtol=1e-7, atol=1e-12)
+    assert_array_equal(ours.predict(X, lengths), ref.predict(X, lengths))
+    assert_allclose(ours.score(X, lengths), ref.score(X, lengths), rtol=1e-10)
+    assert_allclose(ours.predict_proba(X, lengths), ref.predict_proba(X, lengths), atol=1e-8)
+    assert_allclose(ours.bic(X, lengths), ref.bic(X, lengths), rtol=1e-10)
+
+
+def test_categorical_hmm_matches_hmmlearn():
+    gen = hmmlearn_hmm.CategoricalHMM(3, random_state=0)
+    gen.startprob_ = np.array([0.6, 0.3, 0.1])
+    gen.transmat_ = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7]])
+    gen.emissionprob_ = np.array([[0.7, 0.2, 0.05, 0.05], [0.1, 0.1, 0.4, 0.4],
+                                  [0.25, 0.25, 0.25, 0.25]])
+    gen.n_features = 4
+    X, _ = gen.sample(2000, random_state=1)
+    lengths = [500, 300, 1200]
+    for prior in (1.0, 2.5):
+        ours = fastem.CategoricalHMM(3, n_iter=12, tol=0, random_state=5,
+                                     emissionprob_prior=prior, bound_check="raise")
+        ref = hmmlearn_hmm.CategoricalHMM(3, n_iter=12, tol=0, random_state=5,
+                                          emissionprob_prior=prior)
+        _same_fit(ours, ref, X, lengths)
+        assert_allclose(ours.emissionprob_, ref.emissionprob_, rtol=1e-8)
+    with pytest.raises(ValueError, match="Symbols should be integers"):
+        fastem.CategoricalHMM(2).fit(X.astype(float))
+    with pytest.raises(ValueError, match="Largest symbol is 7"):
+        ours.score(np.array([[0], [7]]))
+    with pytest.raises(ValueError, match="one symbol per row"):
+        fastem.CategoricalHMM(2).fit(np.zeros((5, 2), dtype=int))
+
+
+def test_poisson_hmm_matches_hmmlearn():
+    rng = np.random.RandomState(0)
+    lam = np.array([[1.0, 8.0], [6.0, 0.5], [3.0, 3.0]])
+    states = np.repeat(rng.randint(3, size=60), 25)
+    X = rng.poisson(lam[states])
+    lengths = [500, 1000]
+    ours = fastem.PoissonHMM(3, n_iter=12, tol=0, random_state=2, bound_check="raise")
+    ref = hmmlearn_hmm.PoissonHMM(3, n_iter=12, tol=0, random_state=2)
+    _same_fit(ours, ref, X, lengths)
+    assert_allclose(ours.lambdas_, ref.lambdas_, rtol=1e-8)
+    # hmmlearn's update with a prior (weighed by all states' mass)
+    ours = fastem.PoissonHMM(3, n_iter=5, tol=0, random_state=2, lambdas_prior=2.0,
+                             lambdas_weight=0.5)
+    ref = hmmlearn_hmm.PoissonHMM(3, n_iter=5, tol=0, random_state=2, lambdas_prior=2.0,
+                                  lambdas_weight=0.5)
+    _same_fit(ours, ref, X, lengths)
+    with pytest.raises(ValueError, match="PoissonHMM takes counts"):
+        ours.score(X + 0.5)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_gmm_hmm_matches_hmmlearn(covariance_type):
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.randn(100, 2) * s + m
+                        for m, s in (([0, 0], 1), ([5, 5], .5), ([0, 6], 2))] * 5)
+    lengths = [150] * 10
+    ours = fastem.GMMHMM(3, 2, covariance_type=covariance_type, n_iter=10, tol=0,
+                         random_state=1)
+    ref = hmmlearn_hmm.GMMHMM(3, 2, covariance_type=covariance_type, n_iter=10, tol=0,
+                              random_state=1)
+    _same_fit(ours, ref, X, lengths)
+    for name in ("weights_", "means_", "covars_"):
+        assert_allclose(getattr(ours, name), getattr(ref, name), rtol=1e-8, atol=1e-10)
+    # hmmlearn's covariance update is not the M-step's maximiser: the M-step
+    # is recorded, not checked; the E-step's KL divergences are
+    assert np.all(ours.kl_divergences_ > -1e-9)
+    a, sa = ours.sample(30, random_state=3)
+    b, sb = ref.sample(30, random_state=3)
+    assert_array_equal(sa, sb)
+    assert_allclose(a, b, rtol=1e-6)

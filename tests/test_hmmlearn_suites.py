@@ -8,10 +8,16 @@ hmmlearn, and the files run in a subprocess with hmmlearn's own conftest
 * ``test_underflow_from_scaling[scaling]`` expects hmmlearn's scaled
   recursion to raise ``ValueError`` when it underflows; fastem's redoes that
   sequence in log space instead and fits (README, "Differences").
+
+hmmlearn marks ``test_gmm_hmm.py`` and a few GMMHMM tests as expected to
+fail; some of those pass on fastem (reported as XPASS, not an error).
+``test_base.py``'s checks of hmmlearn's compiled recursions (``_hmmc``) run
+too: they read only the model's attributes.
 """
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -19,21 +25,38 @@ import pytest
 
 hmmlearn = pytest.importorskip("hmmlearn")
 
-FILES = ("test_gaussian_hmm.py",)
+#: Each file and how its imports of hmmlearn's models become fastem's (its
+#: helpers still come from hmmlearn).
+FILES = {
+    "test_base.py": (("from hmmlearn.base import BaseHMM, ConvergenceMonitor\n",
+                      "from fastem.hmm import BaseHMM, ConvergenceMonitor\n"),),
+    "test_gaussian_hmm.py": (("from .. import hmm\n", "from fastem import hmm\n"),
+                             ("from . import ", "from hmmlearn.tests import ")),
+    "test_categorical_hmm.py": (("from hmmlearn import hmm\n", "from fastem import hmm\n"),
+                                ("from . import ", "from hmmlearn.tests import ")),
+    "test_poisson_hmm.py": (("from hmmlearn import hmm\n", "from fastem import hmm\n"),
+                            ("from . import ", "from hmmlearn.tests import ")),
+    "test_gmm_hmm.py": (("from hmmlearn import hmm\n", "from fastem import hmm\n"),
+                        ("from . import ", "from hmmlearn.tests import ")),
+    "test_gmm_hmm_multisequence.py": (
+        ("from hmmlearn import hmm\n", "from fastem import hmm\n"),
+        ("from hmmlearn.base import ConvergenceMonitor\n",
+         "from fastem.hmm import ConvergenceMonitor\n")),
+    "test_gmm_hmm_new.py": (("from ..hmm import GMMHMM\n", "from fastem.hmm import GMMHMM\n"),
+                            ("from .test_gmm_hmm import ", "from test_gmm_hmm import "),
+                            ("from . import ", "from hmmlearn.tests import ")),
+}
 
 LEFT_OUT = ("test_underflow_from_scaling and scaling",)
-
-REWRITES = (("from .. import hmm\n", "from fastem import hmm\n"),
-            ("from . import ", "from hmmlearn.tests import "))
 
 
 def test_hmmlearn_tests_pass_on_fastem(tmp_path):
     source = pathlib.Path(hmmlearn.__file__).parent / "tests"
     if not all((source / name).exists() for name in FILES):
         pytest.skip("this hmmlearn wheel ships no tests")
-    for name in FILES:
+    for name, rewrites in FILES.items():
         text = (source / name).read_text()
-        for old, new in REWRITES:
+        for old, new in rewrites:
             assert old in text, f"{name}: the import to rewrite has changed"
             text = text.replace(old, new)
         (tmp_path / name).write_text(text)
@@ -46,4 +69,4 @@ def test_hmmlearn_tests_pass_on_fastem(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     tail = result.stdout[-3000:] + result.stderr[-2000:]
     assert result.returncode == 0, tail
-    assert " passed" in result.stdout and "failed" not in result.stdout, tail
+    assert " passed" in result.stdout and not re.search(r"\d failed", result.stdout), tail

@@ -102,6 +102,11 @@ def e_step(X, bounds, emission, startprob, transmat, *, want_stats=True, posteri
 
     Returns ``SequenceStats``; writes each row's posterior state
     probabilities into ``posteriors`` ((n, K) float64) when given."""
+    with np.errstate(under="ignore"):
+        return _e_step(X, bounds, emission, startprob, transmat, want_stats, posteriors)
+
+
+def _e_step(X, bounds, emission, startprob, transmat, want_stats, posteriors):
     n, K = X.shape[0], startprob.shape[0]
     startprob = kernel_array(startprob, np.float64)
     transmat = kernel_array(transmat, np.float64)
@@ -111,10 +116,8 @@ def e_step(X, bounds, emission, startprob, transmat, *, want_stats=True, posteri
     start_total = np.zeros(K)
     trans_total = np.zeros((K, K))
     sum_abs = 0.0
-    plan = emission.stats_plan(X.dtype) if want_stats else None  # None: nothing to fit
-    accs = passes.accumulators(plan, n) if plan is not None else None
-    empties = passes.empty_outputs(K, X.dtype) if plan is not None else None
-    no_weight = np.empty(0, dtype=X.dtype)
+    # the emission statistics under the posteriors (None: nothing to fit)
+    collector = emission.statistics(X.dtype, n) if want_stats else None
     for row_lo, row_hi, seq_lo, seq_hi in batches(bounds, K):
         Xb = X[row_lo:row_hi]
         frames, shift = emission.frames(Xb, True)
@@ -145,13 +148,31 @@ def e_step(X, bounds, emission, startprob, transmat, *, want_stats=True, posteri
                 trans_total += np.add.reduce(extra_trans, axis=0)
             shift = np.where(np.isfinite(shift), shift, 0.0)
         sum_abs += float(np.sum(np.abs(shift)))
-        if plan is not None:
-            plan.run(Xb, no_weight, empties, accs, row_hi - row_lo, post)
+        if collector is not None:
+            collector.add(Xb, post)
     total = float(np.sum(seq_ll))
-    emission_stats = (passes.finish(plan, passes.reduce_partitions(accs), float(n))
-                      if plan is not None else None)
+    emission_stats = collector.finish() if collector is not None else None
     return SequenceStats(float(n), total, sum_abs + abs(total), seq_ll, start_total,
                          trans_total, emission_stats)
+
+
+class PlanStatistics:
+    """Statistics of a family's plan under given posteriors, batch after
+    batch of rows: the plan's kernel with ``resp_in`` (``passes.Plan.run``),
+    into per-partition accumulators sized for all ``n`` rows."""
+
+    def __init__(self, plan, n):
+        self.plan = plan
+        self.n = n
+        self.accs = passes.accumulators(plan, n)
+        self.empties = passes.empty_outputs(plan.n_components, plan.dtype)
+        self.no_weight = np.empty(0, dtype=plan.dtype)
+
+    def add(self, X, post):
+        self.plan.run(X, self.no_weight, self.empties, self.accs, X.shape[0], post)
+
+    def finish(self):
+        return passes.finish(self.plan, passes.reduce_partitions(self.accs), float(self.n))
 
 
 def viterbi(X, bounds, emission, startprob, transmat):
@@ -203,14 +224,14 @@ class BaumWelchBound:
     """The seed's chain for Baum-Welch: per row, ``J(theta) = log p(X |
     theta) + log p(theta)`` never decreases, through the M-step (L(q,
     theta) = E_q[log p(X, Z | theta)] + H(q) + log p(theta) does not drop)
-    and the E-step (KL(q || p(Z | X, theta)) >= 0).  ``exact``: whether the
-    updates maximise that objective (hmmlearn clamps a Dirichlet prior
-    below 1, which has no maximum): otherwise the chain is kept, not
-    checked."""
+    and the E-step (KL(q || p(Z | X, theta)) >= 0, whatever the M-step).
+    ``exact``: whether the updates maximise that objective (not so for a
+    Dirichlet prior below 1, which hmmlearn clamps, or GMMHMM's covariance
+    update): otherwise the M-step is recorded, not checked."""
 
     def __init__(self, policy, exact, dtype, n_features):
-        self.checker = BoundChecker(policy if exact else "ignore", True, dtype, n_features,
-                                    stacklevel=6)
+        self.exact = exact
+        self.checker = BoundChecker(policy, True, dtype, n_features, stacklevel=6)
 
     def after_m_step(self, n_iter, stats, joint_old, prior_old, joint_new, prior_new):
         """The M-step of iteration ``n_iter``: L(q, .) from the E-step's
@@ -220,7 +241,8 @@ class BaumWelchBound:
         entropy = stats.sum_lpn - joint_old[0]
         after = (joint_new[0] + entropy + prior_new) / n
         scale = (joint_new[1] + joint_old[1] + abs(prior_new)) / n
-        self.checker.m_step(n_iter, stats, after, 0.0, scale, prior=prior_old / n)
+        self.checker.m_step(n_iter, stats, after, 0.0, scale, check=self.exact,
+                            prior=prior_old / n)
 
     def after_e_step(self, n_iter, stats, prior):
         self.checker.e_step(n_iter, stats, prior=prior / stats.n_samples)
@@ -282,6 +304,13 @@ def transition_prior_exact(est):
 
 
 def baum_welch(est, X, bounds, log):
+    """Fit ``est`` by Baum-Welch (see ``_baum_welch``); probabilities
+    that underflow to 0 are 0, quietly, as in hmmlearn."""
+    with np.errstate(under="ignore"):
+        _baum_welch(est, X, bounds, log)
+
+
+def _baum_welch(est, X, bounds, log):
     """Fit ``est`` (initialised and checked) to the kernel-ready rows X cut
     into sequences by ``bounds``: hmmlearn's loop (an E-step, the M-step,
     the monitor's report of the E-step's log-likelihood, its convergence

@@ -35,7 +35,8 @@ FAMILY_KERNELS = {
     # float64 specialisation whatever the data), and the statistics through
     # the emission family's kernels (listed above)
     "hmm": ("gaussian_full_frames", "gaussian_diag_frames", "categorical_frames",
-            "linear_frames", "forward_backward", "forward_backward_log", "viterbi"),
+            "linear_frames", "scale_frames", "forward_backward", "forward_backward_log",
+            "viterbi"),
 }
 
 

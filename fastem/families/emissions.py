@@ -15,8 +15,9 @@ answers:
 ====================  ======================================================
 ``frames(X, scaled)``  per-row, per-state log-densities or scaled frames
                        (``fastem.kernels.hmm``)
-``stats_plan(dtype)``  the family plan that takes the emission statistics
-                       under given posteriors (``passes.Plan``)
+``statistics(dtype, n)``  a collector of the emission statistics under the
+                       posteriors, batch after batch (``add(X, post)``,
+                       ``finish()``): the family's kernels
 ``m_step(stats)``      the new emission parameters (hmmlearn's updates)
 ``expected_log_density(stats)``  sum_t sum_k gamma_tk log p(x_t | k)
 ``log_prior()``        log p(theta) of the emission priors (up to a
@@ -29,8 +30,16 @@ from scipy import linalg
 
 from .. import kernels
 from ..data.chunks import kernel_array
+from ..engine import passes
+from ..engine.sequences import PlanStatistics
 from .categorical import CategoricalPlan
-from .gaussian import _symmetrize, expected_log_density, given_plan, precision_cholesky
+from .gaussian import (
+    GaussianPlan,
+    _symmetrize,
+    expected_log_density,
+    given_plan,
+    precision_cholesky,
+)
 from .linear import LinearPlan
 from .poisson import PoissonFamily
 
@@ -171,12 +180,12 @@ class GaussianEmission:
 
     # ------------------------------------------------------------ statistics
 
-    def stats_plan(self, dtype):
-        """The Gaussian family's plan for statistics under given posteriors,
-        centred on the current means; full and tied keep each state's full
-        scatter, diagonal and spherical its per-feature one."""
+    def statistics(self, dtype, n):
+        """The Gaussian family's statistics under given posteriors, centred
+        on the current means; full and tied keep each state's full scatter,
+        diagonal and spherical its per-feature one."""
         second = "full" if self.covariance_type in ("full", "tied") else "diag"
-        return given_plan(self.means, second, dtype)
+        return PlanStatistics(given_plan(self.means, second, dtype), n)
 
     def expected_log_density(self, stats):
         """``(value, scale)``: sum_t sum_k gamma_tk log N(x_t | mean_k, cov_k)
@@ -291,9 +300,10 @@ class CategoricalEmission:
                                    frames, shift)
         return frames, shift
 
-    def stats_plan(self, dtype):
+    def statistics(self, dtype, n):
         K, C = self.n_components, self.n_symbols
-        return CategoricalPlan(dtype, np.zeros((K, C)), np.zeros(K), self.offsets, True)
+        return PlanStatistics(CategoricalPlan(dtype, np.zeros((K, C)), np.zeros(K),
+                                              self.offsets, True), n)
 
     def expected_log_density(self, stats):
         counts = stats.moments
@@ -338,10 +348,10 @@ class PoissonEmission:
                               PoissonFamily.log_factorial, scaled, frames, shift)
         return frames, shift
 
-    def stats_plan(self, dtype):
+    def statistics(self, dtype, n):
         K, d = self.n_components, self.n_features
-        return LinearPlan(dtype, np.zeros((K, d)), np.zeros(K), PoissonFamily.log_factorial,
-                          True)
+        return PlanStatistics(LinearPlan(dtype, np.zeros((K, d)), np.zeros(K),
+                                         PoissonFamily.log_factorial, True), n)
 
     def expected_log_density(self, stats):
         """sum gamma (x log lambda - lambda), less the rows' -sum log x!
@@ -396,7 +406,7 @@ class CallbackEmission:
             frames = np.where(finite[:, None], np.exp(logb - shift[:, None]), 0.0)
         return np.ascontiguousarray(frames), shift
 
-    def stats_plan(self, dtype):
+    def statistics(self, dtype, n):
         return None
 
     def expected_log_density(self, stats):
@@ -421,3 +431,193 @@ def _dirichlet(probabilities, prior):
         logs = np.log(probabilities)
     return float(np.sum(np.multiply(weight, logs, out=np.zeros_like(logs),
                                     where=(probabilities > 0) & (weight != 0))))
+
+
+class GaussianMixtureEmission:
+    """Each state emits from its own Gaussian mixture (hmmlearn's ``GMMHMM``):
+    ``weights`` (K, M), ``means`` (K, M, d) and ``covars`` in hmmlearn's
+    shapes (spherical (K, M), diag (K, M, d), full (K, M, d, d), tied (K, d,
+    d): one matrix per state, shared by its components).
+
+    A state's log-density is its mixture's log-likelihood: the Gaussian
+    family's fused kernel over the rows with that state's weights, means and
+    factors writes it (``out_lpn``).  Its statistics are the same kernel's
+    with each row weighed by the state's posterior (``sample_weight``):
+    then ``nk[m] = sum_t gamma_t r_tm`` and the moments are the mixture
+    posterior's, times gamma -- one pass per state for the frames, one for
+    the statistics.  The updates are hmmlearn's (its priors, and its
+    scatter taken about the E-step's means)."""
+
+    def __init__(self, covariance_type, weights, means, covars, *, weights_prior,
+                 means_prior, means_weight, covars_prior, covars_weight):
+        self.covariance_type = covariance_type
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.means = np.asarray(means, dtype=np.float64)
+        self.covars = np.asarray(covars, dtype=np.float64)
+        self.n_components, self.n_mix, self.n_features = self.means.shape
+        self.weights_prior = weights_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self._factor()
+
+    def _factor(self):
+        """Per state: the kernel's covariance type (tied: the full kernel, its
+        one factor repeated, so that each component's scatter is kept), the
+        precision factors and the log-norms with the log weights."""
+        ct = self.covariance_type
+        K, M, d = self.n_components, self.n_mix, self.n_features
+        self.kind = "full" if ct in ("full", "tied") else ct
+        self.chol = []
+        self.lnorm = []
+        for p in range(K):
+            if ct in ("full", "tied"):
+                covs = np.broadcast_to(self.covars[p], (M, d, d)) if ct == "tied" \
+                    else self.covars[p]
+                chol = _state_cholesky(np.asarray(covs), d)
+                log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+            else:
+                var = np.broadcast_to(self.covars[p].reshape(M, -1), (M, d))
+                chol = 1.0 / np.sqrt(np.maximum(var, np.finfo(float).tiny))
+                log_det = np.log(chol).sum(axis=1)
+                if ct == "spherical":
+                    chol = chol[:, 0].copy()
+            with np.errstate(divide="ignore"):
+                log_w = np.log(self.weights[p])
+            self.chol.append(chol)
+            self.lnorm.append(log_w + log_det - 0.5 * d * np.log(2.0 * np.pi))
+
+    def _plan(self, p, dtype, want_stats):
+        return GaussianPlan(self.kind, dtype, kernel_array(self.means[p], dtype),
+                            kernel_array(self.chol[p], dtype), self.lnorm[p], want_stats)
+
+    def frames(self, X, scaled):
+        n, K = X.shape[0], self.n_components
+        logb = np.empty((n, K))
+        out_lpn = np.empty(n, dtype=X.dtype)
+        no_resp = np.empty((0, self.n_mix), dtype=X.dtype)
+        no_label = np.empty(0, dtype=np.int64)
+        no_weight = np.empty(0, dtype=X.dtype)
+        for p in range(K):
+            plan = self._plan(p, X.dtype, False)
+            accs = passes.accumulators(plan, n)
+            plan.run(X, no_weight, (out_lpn, no_resp, no_label), accs, n)
+            logb[:, p] = out_lpn
+        if not scaled:
+            return logb, np.empty(0)
+        shift = np.empty(n)
+        kernels.scale_frames(logb, logb, shift)
+        return logb, shift
+
+    def statistics(self, dtype, n):
+        return _MixtureStatistics(self, dtype, n)
+
+    def _scatter(self, stats):
+        """Per component, sum r (x - mean)(x - mean)^T about the E-step's
+        means (hmmlearn's ``c_n``): full (M, d, d), or per feature (M, d)."""
+        if self.kind == "full":
+            return _symmetrize(stats.moments.second)
+        if self.kind == "spherical":
+            # the spherical kernel spreads sum r |x - mean|^2 over features
+            return stats.moments.second.sum(axis=1)
+        return stats.moments.second
+
+    def expected_log_density(self, stats):
+        """sum_t sum_k gamma_tk E_r[log w + log N] (the mixture's complete
+        log-likelihood under its posterior; with each mixture's entropy
+        this is the state's log-density): the family's closed form, per
+        state."""
+        value = scale = 0.0
+        for p, st in enumerate(stats):
+            kind = "diag" if self.kind == "spherical" else self.kind
+            chol = self.chol[p]
+            if self.kind == "spherical":
+                chol = np.repeat(chol[:, None], self.n_features, axis=1)
+            v, sc = expected_log_density(st, self.means[p], chol, self.lnorm[p], kind)
+            value += v
+            scale += sc
+        return value, scale
+
+    def m_step(self, stats, params):
+        """hmmlearn's updates of the weights ('w'), means ('m') and
+        covariances ('c'), from each state's statistics (priors already
+        broadcast to hmmlearn's shapes)."""
+        M, d = self.n_mix, self.n_features
+        post_mix_sum = np.stack([st.nk for st in stats])  # (K, M)
+        post_sum = post_mix_sum.sum(axis=1)
+        weights, means, covars = self.weights, self.means, self.covars
+        if "w" in params:
+            alphas_minus_one = self.weights_prior - 1
+            w_n = post_mix_sum + alphas_minus_one
+            w_d = (post_sum + alphas_minus_one.sum(axis=1))[:, None]
+            weights = w_n / w_d
+        if "m" in params:
+            obs = np.stack([st.moments.sum_x + st.nk[:, None] * st.moments.shift
+                            for st in stats])
+            m_n = self.means_weight[:, :, None] * self.means_prior + obs
+            m_d = post_mix_sum + self.means_weight
+            m_d[(weights == 0) & (m_n == 0).all(axis=-1)] = 1
+            means = m_n / m_d[:, :, None]
+        if "c" in params:
+            lambdas, mus = self.means_weight, self.means_prior
+            centered = means - mus
+            scatter = np.stack([self._scatter(st) for st in stats])
+            ct = self.covariance_type
+            if ct == "full":
+                outer = centered[..., :, None] * centered[..., None, :]
+                psis_t = np.transpose(self.covars_prior, axes=(0, 1, 3, 2))
+                c_n = psis_t + lambdas[:, :, None, None] * outer + scatter
+                c_d = (post_mix_sum + 1 + self.covars_weight + d + 1)[:, :, None, None]
+            elif ct == "diag":
+                alphas, betas = self.covars_prior, self.covars_weight
+                c_n = lambdas[:, :, None] * centered**2 + 2 * betas + scatter
+                c_d = post_mix_sum[:, :, None] + 1 + 2 * (alphas + 1)
+            elif ct == "spherical":
+                alphas, betas = self.covars_prior, self.covars_weight
+                c_n = lambdas * np.einsum("...i,...i", centered, centered) + 2 * betas + scatter
+                c_d = d * (post_mix_sum + 1) + 2 * (alphas + 1)
+            else:
+                outer = centered[..., :, None] * centered[..., None, :]
+                psis_t = np.transpose(self.covars_prior, axes=(0, 2, 1))
+                c_n = np.einsum("ij,ijkl->ikl", lambdas, outer) + psis_t + scatter.sum(axis=1)
+                c_d = (post_sum + M + self.covars_weight + d + 1)[:, None, None]
+            # A component no row belongs to has, under hmmlearn's default
+            # priors, 0 / 0 for its covariance (hmmlearn's NaN): it keeps its
+            # covariance instead.
+            c_d = np.broadcast_to(c_d, c_n.shape)
+            empty = c_d == 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                covars = np.where(empty, self.covars, c_n / np.where(empty, 1.0, c_d))
+        return weights, means, covars
+
+    def log_prior(self):
+        return _dirichlet(self.weights, self.weights_prior)
+
+    def prior_exact(self):
+        """hmmlearn's covariance update takes the scatter about the E-step's
+        means, not the new ones: not the M-step's maximiser, so the bound
+        is kept, not checked."""
+        return False
+
+
+class _MixtureStatistics:
+    """The per-state mixture statistics of ``GaussianMixtureEmission``:
+    each state's fused kernel, rows weighed by its posterior."""
+
+    def __init__(self, emission, dtype, n):
+        self.emission = emission
+        self.n = n
+        self.dtype = np.dtype(dtype)
+        self.plans = [emission._plan(p, dtype, True) for p in range(emission.n_components)]
+        self.accs = [passes.accumulators(plan, n) for plan in self.plans]
+        self.empties = passes.empty_outputs(emission.n_mix, dtype)
+
+    def add(self, X, post):
+        for p, plan in enumerate(self.plans):
+            weight = kernel_array(post[:, p], self.dtype)
+            plan.run(X, weight, self.empties, self.accs[p], X.shape[0])
+
+    def finish(self):
+        return [passes.finish(plan, passes.reduce_partitions(accs), float(self.n))
+                for plan, accs in zip(self.plans, self.accs)]
