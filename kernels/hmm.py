@@ -235,7 +235,11 @@ def _forward_backward_one(frames, shift, lo, hi, startprob, transmat, post, scal
     for k in range(n_comp):
         post[lo, k] *= inv
     scales[0] = c
-    log_p = np.log(c) + shift[lo]
+    # log p(x) = sum_t log c_t + m_t: the c_t (in (TINY, 1]) are multiplied
+    # together and the product's log taken when it gets small -- a log per
+    # few hundred rows rather than per row.
+    log_p = shift[lo]
+    prod = c
     for t in range(1, T):
         row = lo + t
         for k in range(n_comp):
@@ -255,7 +259,15 @@ def _forward_backward_one(frames, shift, lo, hi, startprob, transmat, post, scal
         for k in range(n_comp):
             post[row, k] *= inv
         scales[t] = c
-        log_p += np.log(c) + shift[row]
+        log_p += shift[row]
+        if c < 1e-100:
+            log_p += np.log(c)
+        else:
+            prod *= c
+            if prod < 1e-200:
+                log_p += np.log(prod)
+                prod = 1.0
+    log_p += np.log(prod)
     # Backward: beta_{T-1} = 1; at each t, post[t] becomes alpha_t beta_t
     # (normalised), after alpha_t fed the transition sums.
     for i in range(n_comp):
