@@ -21,7 +21,8 @@ __version__ = "0.1.0"
 
 #: fastem's models, by name: the registry ``load`` reads a file's model from.
 MODELS = ("GaussianMixture", "BayesianGaussianMixture", "BernoulliMixture", "PoissonMixture",
-          "CategoricalMixture", "StudentTMixture")
+          "CategoricalMixture", "StudentTMixture", "GaussianHMM", "CategoricalHMM",
+          "PoissonHMM", "GMMHMM")
 
 _LAZY = {
     "GaussianMixture": ("gaussian_mixture", "GaussianMixture"),

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, check_random_
 
 from .data.chunks import kernel_array
 from .engine import sequences
+from .families.hmm_files import CategoricalHMMFile, GaussianHMMFile, GMMHMMFile, PoissonHMMFile
 from .families.emissions import (
     COVARIANCE_TYPES,
     CallbackEmission,
@@ -118,6 +119,44 @@ class BaseHMM(BaseEstimator):
         self.transmat_prior = transmat_prior
         self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
 
+    # ---------------------------------------------------------- parameters
+
+    def _validate_params(self):
+        """Check the constructor's parameters (clear errors before a fit
+        starts; hmmlearn leaves most to fail later)."""
+        def integer(name, low):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                    or value < low:
+                raise ValueError(f"The '{name}' parameter of {type(self).__name__} must be an "
+                                 f"int >= {low}. Got {value!r} instead.")
+
+        integer("n_components", 1)
+        integer("n_iter", 0)
+        if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float, np.number)) \
+                or not self.tol >= 0:
+            raise ValueError(f"The 'tol' parameter of {type(self).__name__} must be a float "
+                             f">= 0. Got {self.tol!r} instead.")
+        if self.algorithm not in DECODER_ALGORITHMS:
+            raise ValueError(f"Unknown decoder {self.algorithm!r}")
+        for name in ("params", "init_params"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"The '{name}' parameter of {type(self).__name__} must be a "
+                                 f"str. Got {getattr(self, name)!r} instead.")
+        self._check_implementation()
+        self._check_emission_parameters()
+
+    def save(self, file):
+        """Write the fitted model to ``file`` (fastem's ``.npz`` format, no
+        pickle); ``fastem.load`` reads it back."""
+        from .engine.persistence import save_model
+
+        check_is_fitted(self, "lower_bounds_")
+        save_model(self, file)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "startprob_") and hasattr(self, "transmat_")
+
     # ------------------------------------------------------------ checks
 
     def _check_implementation(self):
@@ -203,14 +242,15 @@ class BaseHMM(BaseEstimator):
         """Estimate the model's parameters by Baum-Welch (EM) over the
         sequences of X (``lengths``: their lengths, summing to the rows;
         None: one sequence)."""
-        self._check_implementation()
-        self._check_emission_parameters()
+        self._validate_params()
         X = self._prepare_X(check_array(X))
         bounds = sequences.check_lengths(lengths, X.shape[0])
         self._init(X, np.diff(bounds))
         self._check()
         self.monitor_._reset()
         sequences.baum_welch(self, self._kernel_X(X), bounds, _log)
+        self.n_features_in_ = int(X.shape[1]) if type(self) is not CategoricalHMM \
+            else int(self.n_features)
         return self
 
     def _kernel_X(self, X):
@@ -367,6 +407,9 @@ class GaussianHMM(BaseHMM):
     """A hidden Markov model with Gaussian emissions: hmmlearn's
     ``GaussianHMM`` on fastem's engine (see the module docstring)."""
 
+    def _family(self):
+        return GaussianHMMFile()
+
     def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3,
                  startprob_prior=1.0, transmat_prior=1.0, means_prior=0, means_weight=0,
                  covars_prior=1e-2, covars_weight=1, algorithm="viterbi", random_state=None,
@@ -449,6 +492,9 @@ class CategoricalHMM(BaseHMM):
     integer code) per row: hmmlearn's ``CategoricalHMM`` on fastem's engine
     (the categorical family's kernels).  X has shape (n_samples, 1)."""
 
+    def _family(self):
+        return CategoricalHMMFile()
+
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *,
                  emissionprob_prior=1.0, n_features=None, algorithm="viterbi",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
@@ -460,6 +506,13 @@ class CategoricalHMM(BaseHMM):
                          implementation=implementation, bound_check=bound_check)
         self.emissionprob_prior = emissionprob_prior
         self.n_features = n_features
+
+    def _check_emission_parameters(self):
+        n = self.n_features
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))
+                              or n < 1):
+            raise ValueError(f"The 'n_features' parameter of CategoricalHMM must be None or "
+                             f"an int >= 1. Got {n!r} instead.")
 
     def _prepare_X(self, X):
         if X.ndim == 2 and X.shape[1] != 1:
@@ -518,6 +571,9 @@ class PoissonHMM(BaseHMM):
     """A hidden Markov model with independent Poisson counts as emissions:
     hmmlearn's ``PoissonHMM`` on fastem's engine (the Poisson family's
     kernels)."""
+
+    def _family(self):
+        return PoissonHMMFile()
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0,
                  lambdas_prior=0.0, lambdas_weight=0.0, algorithm="viterbi", random_state=None,
@@ -581,6 +637,9 @@ class GMMHMM(BaseHMM):
     hmmlearn's ``GMMHMM`` on fastem's engine (each state's mixture through
     the Gaussian family's fused kernel)."""
 
+    def _family(self):
+        return GMMHMMFile()
+
     def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0,
                  transmat_prior=1.0, weights_prior=1.0, means_prior=0.0, means_weight=0.0,
                  covars_prior=None, covars_weight=None, algorithm="viterbi",
@@ -604,6 +663,10 @@ class GMMHMM(BaseHMM):
     def _check_emission_parameters(self):
         if self.covariance_type not in COVARIANCE_TYPES:
             raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}")
+        if isinstance(self.n_mix, bool) or not isinstance(self.n_mix, (int, np.integer)) \
+                or self.n_mix < 1:
+            raise ValueError(f"The 'n_mix' parameter of GMMHMM must be an int >= 1. Got "
+                             f"{self.n_mix!r} instead.")
 
     def _emission_scalars(self):
         nc, nf, nm = self.n_components, self.n_features, self.n_mix

@@ -60,6 +60,14 @@ def _models():
         ("bernoulli", fastem.BernoulliMixture(n_components=2, random_state=0), binary, binary),
         ("poisson", fastem.PoissonMixture(n_components=2, random_state=0), counts, counts),
         ("categorical", fastem.CategoricalMixture(n_components=2, random_state=0), cats, cats),
+        # hidden Markov models: the rows as one sequence
+        ("gaussian-hmm-full", fastem.GaussianHMM(2, "full", n_iter=5, random_state=0), X, X),
+        ("gmm-hmm-diag", fastem.GMMHMM(2, 2, covariance_type="diag", n_iter=5,
+                                       random_state=0), X, X),
+        ("categorical-hmm", fastem.CategoricalHMM(2, n_iter=5, random_state=0),
+         cats[:, :1].astype(int), cats[:, :1].astype(int)),
+        ("poisson-hmm", fastem.PoissonHMM(2, n_iter=5, random_state=0), counts.astype(int),
+         counts.astype(int)),
     ]
     models = []
     with warnings.catch_warnings():
@@ -74,7 +82,7 @@ def _models():
 
 _CACHE = []
 #: How many models ``saved_models`` gives.
-N_MODELS = 10
+N_MODELS = 14
 
 
 def saved_models():
@@ -114,7 +122,10 @@ def same_model(a, b):
     fitted = {k for k in vars(a) if k.endswith("_") and not k.startswith("_")}
     if fitted != {k for k in vars(b) if k.endswith("_") and not k.startswith("_")}:
         return False
-    if not all(same_value(getattr(a, k), getattr(b, k)) for k in fitted):
+    if not all(same_value(getattr(a, k), getattr(b, k)) for k in fitted if k != "monitor_"):
+        return False
+    if "monitor_" in fitted and not (list(a.monitor_.history) == list(b.monitor_.history)
+                                     and a.monitor_.iter == b.monitor_.iter):
         return False
     pa, pb = a.get_params(deep=False), b.get_params(deep=False)
     return pa.keys() == pb.keys() and all(
@@ -130,6 +141,8 @@ def usable(model, X):
         try:
             proba = model.predict_proba(X)
             scores = model.score_samples(X)
+            if isinstance(scores, tuple):  # a hidden Markov model's (log p(X), posteriors)
+                scores = np.asarray(scores[0])
         except ValueError as error:
             # a parameter edited to refuse such data (missing="error")
             return str(error).startswith("Input X contains")

@@ -104,7 +104,9 @@ def save_model(model, file):
 
     check_is_fitted(model)
     family = model._family()
-    arrays = {}
+    # a family may say which arrays a file holds (``saved_arrays``; a hidden
+    # Markov model's), else they are its fitted array attributes
+    arrays = dict(family.saved_arrays(model)) if hasattr(family, "saved_arrays") else {}
     for name in family.array_attributes + tuple(n for n in _CHAIN if hasattr(model, n)):
         value = getattr(model, name)
         if isinstance(value, (tuple, list)):
@@ -198,6 +200,9 @@ def load(file):
     for key, value in arrays.items():
         if key.startswith("param:"):
             setattr(model, key[len("param:"):], value)
+    if hasattr(family, "restore"):
+        family.restore(model, {key: arrays[key] for key in family.saved_layout(
+            model, lambda key, shape, dtypes: arrays[key])})
     for key in family.array_attributes + _CHAIN:
         parts = sorted((k for k in arrays if k.startswith(key + ":")),
                        key=lambda k: int(k.rsplit(":", 1)[1]))
@@ -394,7 +399,7 @@ def _read_arrays(model, family, metadata, archive, fail):
                 and metadata["params"][key[len("param:"):]] == "array":
             header = check(key, None, f64)
             # An initial value is never larger than the fitted parameters.
-            if len(header.shape) > 3 or header.nbytes > max(size, 8):
+            if len(header.shape) > 4 or header.nbytes > max(size, 8):
                 fail(f"member {key}: shape {header.shape}, larger than the model's "
                      "parameters")
         else:

@@ -344,5 +344,8 @@ def _baum_welch(est, X, bounds, log):
             log.warning("Some rows of transmat_ have zero sum because no transition from "
                         "the state was ever observed.")
     est.lower_bounds_ = lower_bounds
+    est.lower_bound_ = lower_bounds[-1] if lower_bounds else -np.inf
+    est.n_iter_ = monitor.iter
+    est.converged_ = bool(monitor.converged and monitor.iter < est.n_iter)
     est.kl_divergences_ = np.asarray(checker.kl_divergences, dtype=np.float64)
     est.m_step_bounds_ = np.asarray(checker.m_step_bounds, dtype=np.float64)

@@ -4,7 +4,9 @@
                                      for another family, a NumPy EM)
     fastem fit DATA -k K [--model gaussian|bayesian|bernoulli|poisson|categorical|
                      student-t] [--covariance-type T] [--out model.npz] [--plot bound.png]
-    fastem predict MODEL DATA [--out labels.npy] [--proba]
+    fastem fit DATA -k K --model gaussian-hmm|categorical-hmm|poisson-hmm|gmm-hmm
+                     [--lengths LENGTHS] [--out model.npz]   a hidden Markov model
+    fastem predict MODEL DATA [--out labels.npy] [--proba] [--lengths LENGTHS]
     fastem impute MODEL DATA [--out filled.npy] [--sample-posterior]
     fastem score MODEL DATA
     fastem select DATA [-k 1 2 3 ...] [--model ...] [--covariance-types ...]
@@ -15,7 +17,8 @@
 DATA is a .npy file (memory-mapped, never loaded whole), a .csv or .txt file
 (comma- or whitespace-separated; a header line is skipped), an HDF5 file
 (file.h5 with one dataset, or file.h5:dataset; needs h5py) or a zarr array
-(dir.zarr; needs zarr).  A missing value is NaN (``nan`` in a text file):
+(dir.zarr; needs zarr); LENGTHS is such a file of the sequences' lengths (one
+integer per sequence, summing to the rows).  A missing value is NaN (``nan`` in a text file):
 ``fit --missing marginalize`` fits over them, and ``predict``, ``score`` and
 ``impute`` then take them.  Errors are one line on stderr and exit
 status 1 (2 for bad arguments, 130 for Ctrl-C).
@@ -124,6 +127,15 @@ def demo(args):
 
     import fastem
 
+    hmm = args.model.endswith("-hmm")
+    if args.n_components is None:
+        args.n_components = 8 if hmm else 16
+    if args.iterations is None:
+        args.iterations = 5 if hmm else 10
+    if hmm:
+        from .hmm_cli import demo as hmm_demo
+
+        return hmm_demo(args)
     if args.model != "gaussian":
         return family_demo(args)
 
@@ -389,6 +401,14 @@ def _make_model(args, **common):
 
 
 def fit_command(args):
+    from .hmm_cli import HMM_MODELS
+
+    if args.model in HMM_MODELS:
+        from . import hmm_cli
+
+        return hmm_cli.fit(args)
+    if args.tol is None:
+        args.tol = 1e-3
     X = read_data(args.data)
     sample_weight = None if args.sample_weight is None else read_data(args.sample_weight)
     extra = {"covariance_type": args.covariance_type} if _has_covariance_types(args) else {}
@@ -492,7 +512,15 @@ def predict_command(args):
 
     model = fastem.load(args.model)
     X = read_data(args.data)
-    out = model.predict_proba(X) if args.proba else model.predict(X)
+    if hasattr(model, "transmat_"):  # a hidden Markov model
+        from .hmm_cli import predict
+
+        out = predict(model, X, args)
+    elif args.lengths is not None:
+        raise ValueError("--lengths is for hidden Markov models; this model is a "
+                         f"{type(model).__name__}")
+    else:
+        out = model.predict_proba(X) if args.proba else model.predict(X)
     if args.out:
         np.save(args.out, out)
         what = "probabilities" if args.proba else "labels"
@@ -523,6 +551,13 @@ def score_command(args):
 
     model = fastem.load(args.model)
     X = read_data(args.data)
+    if hasattr(model, "transmat_"):  # a hidden Markov model
+        from .hmm_cli import score
+
+        return score(model, X, args)
+    if args.lengths is not None:
+        raise ValueError("--lengths is for hidden Markov models; this model is a "
+                         f"{type(model).__name__}")
     score = model.score(X)
     n = X.shape[0]
     print(f"rows {n}")
@@ -534,11 +569,16 @@ def score_command(args):
     return 0
 
 
-def _add_model_options(parser):
-    parser.add_argument("--model", default="gaussian", choices=sorted(MODELS),
+def _add_model_options(parser, hmm=False):
+    from .hmm_cli import HMM_MODELS
+
+    choices = sorted(MODELS) + (sorted(HMM_MODELS) if hmm else [])
+    parser.add_argument("--model", default="gaussian", choices=choices,
                         help="gaussian: GaussianMixture (maximum likelihood); bayesian: "
                              "BayesianGaussianMixture (variational); bernoulli, poisson, "
-                             "categorical, student-t: the other families' mixtures")
+                             "categorical, student-t: the other families' mixtures"
+                             + ("; gaussian-hmm, categorical-hmm, poisson-hmm, gmm-hmm: "
+                                "hidden Markov models (hmmlearn's)" if hmm else ""))
     parser.add_argument("--alpha", type=float, default=None,
                         help="--model bernoulli|poisson|categorical: the smoothing "
                              "(default 0.01)")
@@ -562,11 +602,17 @@ def build_parser():
     f = sub.add_parser("fit", help="fit a mixture to a data file")
     f.add_argument("data", help="a .npy, .csv/.txt, .h5[:dataset] or .zarr file")
     f.add_argument("-k", "--n-components", type=int, required=True)
-    _add_model_options(f)
+    _add_model_options(f, hmm=True)
+    f.add_argument("--lengths", help="--model ...-hmm: a file of the sequences' lengths "
+                                     "(default: the rows are one sequence)")
+    f.add_argument("--n-mix", type=int, default=1,
+                   help="--model gmm-hmm: Gaussian components per state")
     f.add_argument("--covariance-type", default="full",
                    choices=["full", "tied", "diag", "spherical"])
     f.add_argument("--max-iter", type=int, default=100)
-    f.add_argument("--tol", type=float, default=1e-3)
+    f.add_argument("--tol", type=float, default=None,
+                   help="default 1e-3 (a mixture's gain in the bound per row); 1e-2 for a "
+                        "hidden Markov model (its gain in the total log-likelihood)")
     f.add_argument("--reg-covar", type=float, default=1e-6)
     f.add_argument("--n-init", type=int, default=1)
     f.add_argument("--init-params", default="kmeans",
@@ -612,6 +658,8 @@ def build_parser():
     pr.add_argument("data")
     pr.add_argument("--out", help="write a .npy file (default: one value per line on stdout)")
     pr.add_argument("--proba", action="store_true", help="component probabilities, not labels")
+    pr.add_argument("--lengths", help="a hidden Markov model's sequences: a file of their "
+                                      "lengths")
     pr.set_defaults(func=predict_command)
 
     im = sub.add_parser("impute", help="fill in the missing values (NaN) of a data file with "
@@ -627,22 +675,30 @@ def build_parser():
     sc = sub.add_parser("score", help="log-likelihood, BIC and AIC of a data file")
     sc.add_argument("model")
     sc.add_argument("data")
+    sc.add_argument("--lengths", help="a hidden Markov model's sequences: a file of their "
+                                      "lengths")
     sc.set_defaults(func=score_command)
 
     p = sub.add_parser("demo", help="fit built-in synthetic data with fastem and scikit-learn")
     p.add_argument("--n-samples", type=int, default=200_000)
     p.add_argument("--n-features", type=int, default=8)
-    p.add_argument("--n-components", type=int, default=16)
+    p.add_argument("--n-components", type=int, default=None,
+                   help="default 16 (8 states for a hidden Markov model)")
     p.add_argument("--covariance-type", default="full",
                    choices=["full", "tied", "diag", "spherical"])
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    p.add_argument("--iterations", type=int, default=10)
+    p.add_argument("--iterations", type=int, default=None,
+                   help="default 10 (5 for a hidden Markov model)")
+    p.add_argument("--length", type=int, default=1000,
+                   help="--model gaussian-hmm|categorical-hmm: rows per sequence")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default="gaussian",
-                   choices=["gaussian", "bernoulli", "poisson", "categorical", "student-t"],
+                   choices=["gaussian", "bernoulli", "poisson", "categorical", "student-t",
+                            "gaussian-hmm", "categorical-hmm"],
                    help="gaussian: against scikit-learn's GaussianMixture; another family: "
-                        "against a NumPy EM of it (fastem.tools.reference)")
+                        "against a NumPy EM of it (fastem.tools.reference); gaussian-hmm, "
+                        "categorical-hmm: against hmmlearn (when installed)")
     p.set_defaults(func=demo)
 
     w = sub.add_parser("warmup", help="compile (or load) every kernel now; say where from")
@@ -661,8 +717,13 @@ def build_parser():
                         "for the other families)")
     b.add_argument("--n-components", type=int, nargs="+", default=None,
                    help=f"default {list(GRID['n_components'])}")
-    b.add_argument("--covariance-types", nargs="+", default=list(GRID["covariance_types"]),
-                   choices=["full", "tied", "diag", "spherical"])
+    b.add_argument("--covariance-types", nargs="+", default=None,
+                   choices=["full", "tied", "diag", "spherical"],
+                   help=f"default {list(GRID['covariance_types'])} (full, diag for "
+                        "gaussian-hmm)")
+    b.add_argument("--lengths", type=int, nargs="+", default=None,
+                   help="--model gaussian-hmm|categorical-hmm: sequence lengths (default "
+                        "100 10000 100000)")
     b.add_argument("--dtypes", nargs="+", default=list(GRID["dtypes"]),
                    choices=["float64", "float32"])
     b.add_argument("--iterations", type=int, default=3)
@@ -671,9 +732,12 @@ def build_parser():
                    help="drop cases whose scikit-learn fit is predicted to take longer")
     b.add_argument("--no-compile", action="store_true",
                    help="skip measuring cold/warm compile time in fresh processes")
-    b.add_argument("--model", default="gaussian", choices=sorted(MODELS),
+    b.add_argument("--model", default="gaussian",
+                   choices=sorted(MODELS) + ["categorical-hmm", "gaussian-hmm"],
                    help="gaussian, bayesian: against scikit-learn's; another family: "
-                        "against a NumPy EM (and pomegranate, when installed)")
+                        "against a NumPy EM (and pomegranate, when installed); "
+                        "gaussian-hmm, categorical-hmm: against hmmlearn (its n_features: "
+                        "the number of symbols)")
     b.add_argument("--threads", action="store_true",
                    help="also report 1-thread vs all-thread time for three cases")
     b.set_defaults(func=bench)
@@ -700,6 +764,20 @@ def accuracy(args):
 def bench(args):
     from .bench import GRID, Case, run
 
+    if args.model in ("gaussian-hmm", "categorical-hmm"):
+        from .hmm_bench import CATEGORICAL_GRID, run_hmm_bench
+        from .hmm_bench import GRID as HMM_GRID
+
+        base = HMM_GRID if args.model == "gaussian-hmm" else CATEGORICAL_GRID
+        grid = {key: getattr(args, key) or base[key]
+                for key in ("n_samples", "n_features", "n_components", "lengths")}
+        grid["covariance_types"] = (args.covariance_types or base["covariance_types"]
+                                    if args.model == "gaussian-hmm" else ("-",))
+        run_hmm_bench(args.model, grid, iterations=args.iterations, repeats=args.repeats,
+                      max_seconds=args.max_seconds)
+        return 0
+    if args.covariance_types is None:
+        args.covariance_types = list(GRID["covariance_types"])
     if args.model not in ("gaussian", "bayesian"):
         from .family_bench import GRID as FAMILY_GRID
         from .family_bench import run_families
