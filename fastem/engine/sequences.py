@@ -347,5 +347,8 @@ def _baum_welch(est, X, bounds, log):
     est.lower_bound_ = lower_bounds[-1] if lower_bounds else -np.inf
     est.n_iter_ = monitor.iter
     est.converged_ = bool(monitor.converged and monitor.iter < est.n_iter)
-    est.kl_divergences_ = np.asarray(checker.kl_divergences, dtype=np.float64)
-    est.m_step_bounds_ = np.asarray(checker.m_step_bounds, dtype=np.float64)
+    # the chain in totals, as the monitor's log-likelihoods (the checker's
+    # are per row)
+    n = float(X.shape[0])
+    est.kl_divergences_ = np.asarray(checker.kl_divergences, dtype=np.float64) * n
+    est.m_step_bounds_ = np.asarray(checker.m_step_bounds, dtype=np.float64) * n

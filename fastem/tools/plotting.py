@@ -75,10 +75,18 @@ def plot_bound(model, ax=None):
         ax.legend(loc="lower right", fontsize="small")
     state = "converged" if model.converged_ else "not converged"
     kind = "" if _has_chain(model) else "variational "
-    ax.set_title(f"EM {kind}lower bound: {model.n_components} {_component_kind(model)} "
-                 f"components, {state} after {model.n_iter_} iterations")
+    hmm = hasattr(model, "transmat_")
+    if hmm:
+        ax.set_title(f"Baum-Welch: {model.n_components} "
+                     f"{_component_kind(model).replace('HMM', '')} states, "
+                     f"{state} after {model.n_iter_} iterations")
+    else:
+        ax.set_title(f"EM {kind}lower bound: {model.n_components} {_component_kind(model)} "
+                     f"components, {state} after {model.n_iter_} iterations")
     ax.set_xlabel("iteration")
-    if not _has_chain(model):
+    if hmm:
+        ax.set_ylabel("log-likelihood of the sequences (total; + log prior in the chain)")
+    elif not _has_chain(model):
         ax.set_ylabel("lower bound (ELBO, total)")
     elif hasattr(model, "alpha"):  # a MAP family: the prior is in the bound
         ax.set_ylabel("mean log-likelihood + log prior / n, per sample")
