@@ -44,6 +44,9 @@ _log = logging.getLogger(__name__)
 #: The decoder algorithms.
 DECODER_ALGORITHMS = frozenset(("viterbi", "map"))
 
+#: A memory-mapped X's initialisation looks at its first rows only.
+INIT_ROWS = 1_000_000
+
 
 class ConvergenceMonitor:
     """Reports and decides convergence, as hmmlearn's: ``history`` keeps the
@@ -238,20 +241,65 @@ class BaseHMM(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X, lengths=None):
+    def fit(self, X, lengths=None, sample_weight=None):
         """Estimate the model's parameters by Baum-Welch (EM) over the
         sequences of X (``lengths``: their lengths, summing to the rows;
-        None: one sequence)."""
+        None: one sequence).  ``sample_weight``: one non-negative weight per
+        sequence (fastem's; hmmlearn has none): a sequence of weight w
+        counts as w copies of it.  X may be a memory-mapped ``.npy``
+        (``np.load(path, mmap_mode="r")``): it is then read a batch of
+        sequences at a time, and the initialisation looks at its first
+        ``INIT_ROWS`` rows only (give ``init_params=""`` and a start to fit
+        data larger than memory from your own)."""
         self._validate_params()
-        X = self._prepare_X(check_array(X))
-        bounds = sequences.check_lengths(lengths, X.shape[0])
-        self._init(X, np.diff(bounds))
+        rows, X_init, n = self._rows(X, fit=True)
+        bounds = sequences.check_lengths(lengths, n)
+        seq_weight = self._check_sample_weight(sample_weight, bounds)
+        self._init(X_init, np.diff(bounds))
         self._check()
         self.monitor_._reset()
-        sequences.baum_welch(self, self._kernel_X(X), bounds, _log)
-        self.n_features_in_ = int(X.shape[1]) if type(self) is not CategoricalHMM \
+        sequences.baum_welch(self, rows, bounds, _log, seq_weight)
+        self.n_features_in_ = int(rows.shape[1]) if type(self) is not CategoricalHMM \
             else int(self.n_features)
         return self
+
+    @staticmethod
+    def _check_sample_weight(sample_weight, bounds):
+        if sample_weight is None:
+            return None
+        n_seq = bounds.size - 1
+        w = check_array(sample_weight, ensure_2d=False, dtype=np.float64,
+                        input_name="sample_weight")
+        if w.shape != (n_seq,):
+            raise ValueError(f"sample_weight.shape == {w.shape}, expected {(n_seq,)}: one "
+                             "weight per sequence")
+        if np.any(w < 0):
+            raise ValueError("Negative values in data passed to `sample_weight`")
+        if not np.any((w > 0) & (np.diff(bounds) > 0)):
+            raise ValueError("sample_weight gives no sequence with rows a positive weight")
+        return w
+
+    def _rows(self, X, fit):
+        """``(rows, X_init, n_samples)``: the rows the passes read (kernel-
+        ready in memory, or ``LazyRows`` of a memory-mapped array), the rows
+        the initialisation looks at."""
+        if isinstance(X, np.memmap) and X.ndim == 2 and X.dtype.kind in "biuf":
+            dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+            head = self._prepare_X(check_array(np.asarray(X[:INIT_ROWS])))
+            if not fit:
+                self._check_scored_X(head)
+            return sequences.LazyRows(X, dtype, self._check_block), head, X.shape[0]
+        X = self._prepare_X(check_array(X))
+        if not fit:
+            self._check_scored_X(X)
+        return self._kernel_X(X), X, X.shape[0]
+
+    def _check_block(self, block):
+        """A batch of a memory-mapped X: finite, and values the emission
+        takes (the checks scoring makes)."""
+        block = self._prepare_X(check_array(np.asarray(block)))
+        self._check_scored_X(block)
+        return block
 
     def _kernel_X(self, X):
         dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
@@ -263,9 +311,8 @@ class BaseHMM(BaseEstimator):
         check_is_fitted(self, "startprob_")
         self._check_implementation()
         self._check()
-        X = self._prepare_X(check_array(X))
-        self._check_scored_X(X)
-        return self._kernel_X(X), sequences.check_lengths(lengths, X.shape[0])
+        rows, _, n = self._rows(X, fit=False)
+        return rows, sequences.check_lengths(lengths, n)
 
     def _check_scored_X(self, X):
         if hasattr(self, "n_features") and X.shape[1] != self.n_features:

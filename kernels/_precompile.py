@@ -120,16 +120,16 @@ def _recursions():
     whatever the data's dtype: one specialisation each."""
     f8, i8, u1 = types.float64, types.int64, types.uint8
     return {
-        # frames, shift, bounds, groups, startprob, transmat, post, seq_ll,
-        # failed, start_acc, trans_acc
+        # frames, shift, bounds, groups, startprob, transmat, seq_weight, post,
+        # seq_ll, failed, start_acc, trans_acc
         "forward_backward": (_arr(f8, 2), _arr(f8, 1), _arr(i8, 1), _arr(i8, 1), _arr(f8, 1),
-                             _arr(f8, 2), _arr(f8, 2), _arr(f8, 1), _arr(u1, 1), _arr(f8, 2),
-                             _arr(f8, 3)),
-        # logb, bounds, seqs, log_start, log_trans, post, seq_ll, start_acc,
-        # trans_acc
+                             _arr(f8, 2), _arr(f8, 1), _arr(f8, 2), _arr(f8, 1), _arr(u1, 1),
+                             _arr(f8, 2), _arr(f8, 3)),
+        # logb, bounds, seqs, log_start, log_trans, seq_weight, post, seq_ll,
+        # start_acc, trans_acc
         "forward_backward_log": (_arr(f8, 2), _arr(i8, 1), _arr(i8, 1), _arr(f8, 1),
-                                 _arr(f8, 2), _arr(f8, 2), _arr(f8, 1), _arr(f8, 2),
-                                 _arr(f8, 3)),
+                                 _arr(f8, 2), _arr(f8, 1), _arr(f8, 2), _arr(f8, 1),
+                                 _arr(f8, 2), _arr(f8, 3)),
         # logb, frames, shift
         "scale_frames": (_arr(f8, 2), _arr(f8, 2), _arr(f8, 1)),
         # logb, bounds, log_start, log_trans, path, seq_lp

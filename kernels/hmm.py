@@ -307,15 +307,16 @@ def _forward_backward_one(frames, shift, lo, hi, startprob, transmat, post, scal
 
 
 @kernel
-def forward_backward(frames, shift, bounds, groups, startprob, transmat, post, seq_ll, failed,
-                     start_acc, trans_acc):
+def forward_backward(frames, shift, bounds, groups, startprob, transmat, seq_weight, post,
+                     seq_ll, failed, start_acc, trans_acc):
     """The scaled forward-backward pass over every sequence.
 
     ``frames`` (n, K) and ``shift`` (n,): scaled frames (see the module
     docstring); ``bounds`` (S + 1,) int64: sequence s is rows
     ``bounds[s]:bounds[s + 1]``; ``groups`` (G + 1,) int64: group g is
     sequences ``groups[g]:groups[g + 1]``; ``startprob`` (K,), ``transmat``
-    (K, K) float64.  Writes ``post`` (n, K) (each row's posterior state
+    (K, K) float64; ``seq_weight`` (S,) each sequence's weight in the
+    statistics (empty: 1).  Writes ``post`` (n, K) (each row's posterior state
     probabilities), ``seq_ll`` (S,) (each sequence's log-likelihood) and
     ``failed`` (S,) (1 where the scaled recursion broke down: that
     sequence's outputs and statistics are left out, for the caller to redo
@@ -349,13 +350,14 @@ def forward_backward(frames, shift, bounds, groups, startprob, transmat, post, s
             failed[s] = 0 if ok else 1
             if not ok:
                 continue
+            weight = seq_weight[s] if seq_weight.shape[0] > 0 else 1.0
             if want_start:
                 for k in range(n_comp):
-                    start_acc[g, k] += post[lo, k]
+                    start_acc[g, k] += weight * post[lo, k]
             if want_trans and hi - lo > 1:
                 for i in range(n_comp):
                     for j in range(n_comp):
-                        trans_acc[g, i, j] += xi[i, j] * transmat[i, j]
+                        trans_acc[g, i, j] += weight * (xi[i, j] * transmat[i, j])
 
 
 # --------------------------------------------------------------------------
@@ -378,11 +380,12 @@ def _logsumexp(v, n):
 
 
 @kernel
-def forward_backward_log(logb, bounds, seqs, log_start, log_trans, post, seq_ll, start_acc,
-                         trans_acc):
+def forward_backward_log(logb, bounds, seqs, log_start, log_trans, seq_weight, post, seq_ll,
+                         start_acc, trans_acc):
     """Forward-backward in log space for the sequences ``seqs`` (indices
     into ``bounds``), in parallel: ``logb`` (n, K) unscaled frames
-    (log-densities), ``log_start`` (K,), ``log_trans`` (K, K).  Writes
+    (log-densities), ``log_start`` (K,), ``log_trans`` (K, K),
+    ``seq_weight`` as ``forward_backward``'s.  Writes
     ``post`` and ``seq_ll`` of those sequences and adds the start and
     transition posteriors of ``seqs[i]`` into ``start_acc[i]`` (F, K) and
     ``trans_acc[i]`` (F, K, K) (none, if it has no rows).  A sequence
@@ -429,8 +432,9 @@ def forward_backward_log(logb, bounds, seqs, log_start, log_trans, post, seq_ll,
             norm = _logsumexp(tmp, n_comp)
             for k in range(n_comp):
                 post[lo + t, k] = np.exp(tmp[k] - norm)
+        weight = seq_weight[s] if seq_weight.shape[0] > 0 else 1.0
         for k in range(n_comp):
-            start_acc[idx, k] += post[lo, k]
+            start_acc[idx, k] += weight * post[lo, k]
         if not want_trans:
             continue
         for t in range(T - 1):
@@ -438,7 +442,7 @@ def forward_backward_log(logb, bounds, seqs, log_start, log_trans, post, seq_ll,
                 for j in range(n_comp):
                     v = (fwd[t, i] + log_trans[i, j] + logb[lo + t + 1, j] + bwd[t + 1, j]
                          - log_p)
-                    trans_acc[idx, i, j] += np.exp(v)
+                    trans_acc[idx, i, j] += weight * np.exp(v)
 
 
 # --------------------------------------------------------------------------

@@ -137,8 +137,8 @@ def test_forward_backward_matches_the_log_space_reference(K):
     failed = np.zeros(len(lengths), dtype=np.uint8)
     G = len(groups) - 1
     start_acc, trans_acc = np.zeros((G, K)), np.zeros((G, K, K))
-    kernels.forward_backward(frames, shift, bounds, groups, startprob, transmat, post, seq_ll,
-                             failed, start_acc, trans_acc)
+    kernels.forward_backward(frames, shift, bounds, groups, startprob, transmat, np.empty(0),
+                             post, seq_ll, failed, start_acc, trans_acc)
     assert not failed.any()
     assert_allclose(post, post_ref, rtol=1e-10, atol=1e-14)
     assert_allclose(seq_ll, ll_ref, rtol=1e-12)
@@ -149,7 +149,7 @@ def test_forward_backward_matches_the_log_space_reference(K):
     S = len(lengths)
     ll2, start2, trans2 = np.zeros(S), np.zeros((S, K)), np.zeros((S, K, K))
     kernels.forward_backward_log(logb, bounds, np.arange(S), np.log(startprob),
-                                 np.log(transmat), post2, ll2, start2, trans2)
+                                 np.log(transmat), np.empty(0), post2, ll2, start2, trans2)
     assert_allclose(post2, post_ref, rtol=1e-10, atol=1e-14)
     assert_allclose(ll2, ll_ref, rtol=1e-12)
     assert_allclose(start2.sum(axis=0), start_ref, rtol=1e-10, atol=1e-14)
@@ -172,7 +172,7 @@ def test_a_sequence_the_scaled_pass_cannot_take_is_redone_in_log_space():
     post = np.zeros((T, K))
     seq_ll, failed = np.zeros(2), np.zeros(2, dtype=np.uint8)
     kernels.forward_backward(frames, frames_shift, bounds, sequences.groups(bounds), startprob,
-                             transmat, post, seq_ll, failed, np.zeros((2, K)),
+                             transmat, np.empty(0), post, seq_ll, failed, np.zeros((2, K)),
                              np.zeros((2, K, K)))
     assert failed.tolist() == [0, 1]
 
@@ -472,3 +472,68 @@ def test_gmm_hmm_matches_hmmlearn(covariance_type):
     b, sb = ref.sample(30, random_state=3)
     assert_array_equal(sa, sb)
     assert_allclose(a, b, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# Sample weights per sequence; data larger than memory.
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    (fastem.GaussianHMM, dict(covariance_type="full")),
+    (fastem.GaussianHMM, dict(covariance_type="diag")),
+    (fastem.GMMHMM, dict(n_mix=2, covariance_type="diag")),
+])
+def test_a_sequence_of_weight_w_counts_as_w_copies(cls, kwargs):
+    X, lengths = sample_data(K=3, d=2, covariance_type="diag", lengths=(300, 200, 500), seed=3)
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    seqs = [X[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+    weights = np.array([2.0, 1.0, 3.0])
+    X_rep = np.concatenate([s for s, w in zip(seqs, weights) for _ in range(int(w))])
+    lengths_rep = [len(s) for s, w in zip(seqs, weights) for _ in range(int(w))]
+    start = cls(3, n_iter=1, random_state=0, **kwargs).fit(X, lengths)
+    fits = []
+    for data, lens, sw in ((X, lengths, weights), (X_rep, lengths_rep, None)):
+        m = cls(3, n_iter=6, tol=0, init_params="", bound_check="raise", **kwargs)
+        for name in ("startprob_", "transmat_", "means_", "weights_"):
+            if hasattr(start, name):
+                setattr(m, name, getattr(start, name).copy())
+        if cls is fastem.GMMHMM:
+            m.covars_ = start.covars_.copy()
+        else:
+            m.covars_ = start._covars_.copy()
+        fits.append(m.fit(data, lens, sample_weight=sw))
+    a, b = fits
+    assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-10)
+    assert_allclose(a.means_, b.means_, rtol=1e-8, atol=1e-10)
+    assert_allclose(a.transmat_, b.transmat_, rtol=1e-8, atol=1e-12)
+    assert_allclose(a.m_step_bounds_, b.m_step_bounds_, rtol=1e-10)
+    with pytest.raises(ValueError, match="one weight per sequence"):
+        cls(3, n_iter=1, **kwargs).fit(X, lengths, sample_weight=[1.0, 2.0])
+    with pytest.raises(ValueError, match="Negative values"):
+        cls(3, n_iter=1, **kwargs).fit(X, lengths, sample_weight=[1.0, -2.0, 1.0])
+    with pytest.raises(ValueError, match="no sequence with rows"):
+        cls(3, n_iter=1, **kwargs).fit(X, lengths, sample_weight=[0.0, 0.0, 0.0])
+
+
+def test_a_memory_mapped_x_is_read_a_batch_at_a_time(tmp_path, monkeypatch):
+    X, lengths = sample_data(K=3, d=2, covariance_type="full", lengths=(400,) * 10, seed=6)
+    np.save(tmp_path / "x.npy", X)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    monkeypatch.setattr(sequences, "BATCH_BYTES", 16 * 3 * 1000)  # batches of ~1000 rows
+    a = fastem.GaussianHMM(3, "full", n_iter=5, tol=0, random_state=0).fit(X, lengths)
+    b = fastem.GaussianHMM(3, "full", n_iter=5, tol=0, random_state=0).fit(mapped, lengths)
+    assert_array_equal(a.lower_bounds_, b.lower_bounds_)
+    assert_array_equal(b.predict(mapped, lengths), a.predict(X, lengths))
+    assert_allclose(b.score(mapped, lengths), a.score(X, lengths), rtol=1e-14)
+    bad = X.copy()
+    bad[2500, 1] = np.nan
+    np.save(tmp_path / "bad.npy", bad)
+    with pytest.raises(ValueError, match="Input contains NaN"):  # hmmlearn's words
+        b.score(np.load(tmp_path / "bad.npy", mmap_mode="r"), lengths)
+    symbols = (np.arange(4000) // 7 % 3).reshape(-1, 1)
+    symbols[3900] = 5  # beyond the symbols of the rows the initialisation sees
+    np.save(tmp_path / "s.npy", symbols)
+    monkeypatch.setattr(fastem.hmm, "INIT_ROWS", 1000)
+    with pytest.raises(ValueError, match="Largest symbol is 5"):
+        fastem.CategoricalHMM(3, n_iter=2, random_state=0).fit(
+            np.load(tmp_path / "s.npy", mmap_mode="r"), [4000])

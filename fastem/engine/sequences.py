@@ -97,19 +97,51 @@ class SequenceStats(NamedTuple):
     emission: object  # passes.Stats of the emission family, under the posteriors
 
 
-def e_step(X, bounds, emission, startprob, transmat, *, want_stats=True, posteriors=None):
-    """Forward-backward over every sequence of X (kernel-ready rows).
+class LazyRows:
+    """Rows read a batch at a time (a memory-mapped ``.npy``: data larger
+    than memory): ``rows[lo:hi]`` is the kernel-ready copy of those rows,
+    as ``check`` (the estimator's validation of a block) returns them."""
+
+    def __init__(self, X, dtype, check):
+        self.X = X
+        self.dtype = np.dtype(dtype)
+        self.shape = X.shape
+        self.check = check
+
+    def __getitem__(self, rows):
+        return kernel_array(self.check(self.X[rows]), self.dtype)
+
+
+def row_weights(seq_weight, bounds, row_lo, row_hi, seq_lo, seq_hi, dtype):
+    """Each row's weight (its sequence's) for rows row_lo:row_hi, or an
+    empty array for unit weights."""
+    if seq_weight is None:
+        return np.empty(0, dtype=dtype)
+    lengths = np.diff(bounds[seq_lo:seq_hi + 1])
+    return kernel_array(np.repeat(seq_weight[seq_lo:seq_hi], lengths), dtype)
+
+
+def e_step(X, bounds, emission, startprob, transmat, *, want_stats=True, posteriors=None,
+           seq_weight=None):
+    """Forward-backward over every sequence of X (kernel-ready rows, or
+    ``LazyRows``).
 
     Returns ``SequenceStats``; writes each row's posterior state
-    probabilities into ``posteriors`` ((n, K) float64) when given."""
+    probabilities into ``posteriors`` ((n, K) float64) when given.
+    ``seq_weight`` (S,): each sequence counts that many times in the
+    statistics and the log-likelihood (``n_samples`` is then the weighted
+    number of rows)."""
     with np.errstate(under="ignore"):
-        return _e_step(X, bounds, emission, startprob, transmat, want_stats, posteriors)
+        return _e_step(X, bounds, emission, startprob, transmat, want_stats, posteriors,
+                       seq_weight)
 
 
-def _e_step(X, bounds, emission, startprob, transmat, want_stats, posteriors):
+def _e_step(X, bounds, emission, startprob, transmat, want_stats, posteriors, seq_weight):
     n, K = X.shape[0], startprob.shape[0]
     startprob = kernel_array(startprob, np.float64)
     transmat = kernel_array(transmat, np.float64)
+    weights = (np.empty(0) if seq_weight is None
+               else kernel_array(seq_weight, np.float64))
     n_seq = bounds.size - 1
     seq_ll = np.zeros(n_seq)
     failed = np.zeros(n_seq, dtype=np.uint8)
@@ -130,8 +162,9 @@ def _e_step(X, bounds, emission, startprob, transmat, want_stats, posteriors):
         trans_acc = np.zeros((G if want_stats else 0, K, K))
         ll_b = seq_ll[seq_lo:seq_hi]
         failed_b = failed[seq_lo:seq_hi]
-        kernels.forward_backward(frames, shift, local, grp, startprob, transmat, post, ll_b,
-                                 failed_b, start_acc, trans_acc)
+        w_b = weights[seq_lo:seq_hi] if weights.size else weights
+        kernels.forward_backward(frames, shift, local, grp, startprob, transmat, w_b, post,
+                                 ll_b, failed_b, start_acc, trans_acc)
         start_total += np.add.reduce(start_acc, axis=0)
         trans_total += np.add.reduce(trans_acc, axis=0) if want_stats else 0.0
         bad = np.flatnonzero(failed_b).astype(np.int64)
@@ -141,18 +174,23 @@ def _e_step(X, bounds, emission, startprob, transmat, want_stats, posteriors):
             extra_start, extra_trans = np.zeros((F, K)), np.zeros((F if want_stats else 0, K, K))
             with np.errstate(divide="ignore"):
                 log_start, log_trans = np.log(startprob), np.log(transmat)
-            kernels.forward_backward_log(logb, local, bad, log_start, log_trans, post, ll_b,
-                                         extra_start, extra_trans)
+            kernels.forward_backward_log(logb, local, bad, log_start, log_trans, w_b, post,
+                                         ll_b, extra_start, extra_trans)
             start_total += np.add.reduce(extra_start, axis=0)
             if want_stats:
                 trans_total += np.add.reduce(extra_trans, axis=0)
             shift = np.where(np.isfinite(shift), shift, 0.0)
-        sum_abs += float(np.sum(np.abs(shift)))
+        rw = row_weights(seq_weight, bounds, row_lo, row_hi, seq_lo, seq_hi, X.dtype)
+        sum_abs += float(np.sum(np.abs(shift) * rw if rw.size else np.abs(shift)))
         if collector is not None:
-            collector.add(Xb, post)
-    total = float(np.sum(seq_ll))
-    emission_stats = collector.finish() if collector is not None else None
-    return SequenceStats(float(n), total, sum_abs + abs(total), seq_ll, start_total,
+            collector.add(Xb, post, rw)
+    if seq_weight is None:
+        total, n_rows = float(np.sum(seq_ll)), float(n)
+    else:
+        total = float(np.sum(seq_ll * seq_weight))
+        n_rows = float(np.sum(np.diff(bounds) * seq_weight))
+    emission_stats = collector.finish(n_rows) if collector is not None else None
+    return SequenceStats(n_rows, total, sum_abs + abs(total), seq_ll, start_total,
                          trans_total, emission_stats)
 
 
@@ -166,13 +204,14 @@ class PlanStatistics:
         self.n = n
         self.accs = passes.accumulators(plan, n)
         self.empties = passes.empty_outputs(plan.n_components, plan.dtype)
-        self.no_weight = np.empty(0, dtype=plan.dtype)
 
-    def add(self, X, post):
-        self.plan.run(X, self.no_weight, self.empties, self.accs, X.shape[0], post)
+    def add(self, X, post, row_weight):
+        """The statistics of the rows X under ``post``, each row counted
+        ``row_weight`` times (empty: once)."""
+        self.plan.run(X, row_weight, self.empties, self.accs, X.shape[0], post)
 
-    def finish(self):
-        return passes.finish(self.plan, passes.reduce_partitions(self.accs), float(self.n))
+    def finish(self, n_rows):
+        return passes.finish(self.plan, passes.reduce_partitions(self.accs), n_rows)
 
 
 def viterbi(X, bounds, emission, startprob, transmat):
@@ -303,14 +342,14 @@ def transition_prior_exact(est):
     return ok
 
 
-def baum_welch(est, X, bounds, log):
+def baum_welch(est, X, bounds, log, seq_weight=None):
     """Fit ``est`` by Baum-Welch (see ``_baum_welch``); probabilities
     that underflow to 0 are 0, quietly, as in hmmlearn."""
     with np.errstate(under="ignore"):
-        _baum_welch(est, X, bounds, log)
+        _baum_welch(est, X, bounds, log, seq_weight)
 
 
-def _baum_welch(est, X, bounds, log):
+def _baum_welch(est, X, bounds, log, seq_weight):
     """Fit ``est`` (initialised and checked) to the kernel-ready rows X cut
     into sequences by ``bounds``: hmmlearn's loop (an E-step, the M-step,
     the monitor's report of the E-step's log-likelihood, its convergence
@@ -326,7 +365,8 @@ def _baum_welch(est, X, bounds, log):
     checker = BaumWelchBound(est.bound_check, exact, X.dtype, terms)
     lower_bounds = []
     for n_iter in range(1, est.n_iter + 1):
-        stats = e_step(X, bounds, emission, est.startprob_, est.transmat_)
+        stats = e_step(X, bounds, emission, est.startprob_, est.transmat_,
+                       seq_weight=seq_weight)
         lower_bounds.append(stats.sum_lpn)
         prior_old = transition_log_prior(est) + emission.log_prior()
         checker.after_e_step(n_iter, stats, prior_old)
@@ -349,6 +389,6 @@ def _baum_welch(est, X, bounds, log):
     est.converged_ = bool(monitor.converged and monitor.iter < est.n_iter)
     # the chain in totals, as the monitor's log-likelihoods (the checker's
     # are per row)
-    n = float(X.shape[0])
+    n = float(X.shape[0]) if seq_weight is None else float(np.sum(np.diff(bounds) * seq_weight))
     est.kl_divergences_ = np.asarray(checker.kl_divergences, dtype=np.float64) * n
     est.m_step_bounds_ = np.asarray(checker.m_step_bounds, dtype=np.float64) * n

@@ -613,11 +613,12 @@ class _MixtureStatistics:
         self.accs = [passes.accumulators(plan, n) for plan in self.plans]
         self.empties = passes.empty_outputs(emission.n_mix, dtype)
 
-    def add(self, X, post):
+    def add(self, X, post, row_weight):
         for p, plan in enumerate(self.plans):
-            weight = kernel_array(post[:, p], self.dtype)
-            plan.run(X, weight, self.empties, self.accs[p], X.shape[0])
+            weight = post[:, p] * row_weight if row_weight.size else post[:, p]
+            plan.run(X, kernel_array(weight, self.dtype), self.empties, self.accs[p],
+                     X.shape[0])
 
-    def finish(self):
-        return [passes.finish(plan, passes.reduce_partitions(accs), float(self.n))
+    def finish(self, n_rows):
+        return [passes.finish(plan, passes.reduce_partitions(accs), n_rows)
                 for plan, accs in zip(self.plans, self.accs)]

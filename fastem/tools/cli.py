@@ -629,7 +629,8 @@ def build_parser():
     f.add_argument("--missing", default="raise", choices=["raise", "marginalize"],
                    help="NaN in DATA: an error, or missing values EM fits over "
                    "(every model)")
-    f.add_argument("--sample-weight", help="a file with one weight per row")
+    f.add_argument("--sample-weight", help="a file with one weight per row (a hidden Markov "
+                                           "model: per sequence)")
     f.add_argument("--out", help="write the model here (fastem's .npz format)")
     f.add_argument("--plot", help="draw the lower bound per iteration to this image file")
     f.add_argument("--plot-mixture", help="draw the data and the components (first two "

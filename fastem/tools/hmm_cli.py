@@ -40,7 +40,7 @@ def read_lengths(spec, n_samples):
 
 def _symbols(X, model):
     """A categorical model's integer symbols from data read as floats."""
-    if model != "categorical-hmm":
+    if model != "categorical-hmm" or X.dtype.kind in "iu":
         return X
     X = np.asarray(X)
     if X.dtype.kind == "f":
@@ -71,7 +71,12 @@ def fit(args):
     from .cli import read_data
 
     X = _symbols(read_data(args.data), args.model)
+    if not isinstance(X, np.memmap):  # a memory-mapped .npy is read a batch at a time
+        X = np.asarray(X)
     lengths = read_lengths(args.lengths, X.shape[0])
+    sample_weight = None
+    if args.sample_weight is not None:  # one weight per sequence
+        sample_weight = np.asarray(read_data(args.sample_weight), dtype=np.float64).ravel()
     model = make_model(args)
     n_seq = 1 if lengths is None else len(lengths)
     kind = args.model.replace("-hmm", "")
@@ -81,7 +86,7 @@ def fit(args):
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.fit(np.asarray(X), lengths)
+        model.fit(X, lengths, sample_weight=sample_weight)
     seconds = time.perf_counter() - started
     for w in caught:
         print(f"warning: {w.category.__name__}: {' '.join(str(w.message).split())}",
@@ -107,7 +112,6 @@ def fit(args):
 def predict(model, X, args):
     """``fastem predict`` of a saved HMM: each row's state (Viterbi), or
     with ``--proba`` its posterior state probabilities."""
-    X = np.asarray(X)
     if type(model).__name__ == "CategoricalHMM":
         X = _symbols(X, "categorical-hmm")
     lengths = read_lengths(args.lengths, X.shape[0])
@@ -115,7 +119,6 @@ def predict(model, X, args):
 
 
 def score(model, X, args):
-    X = np.asarray(X)
     if type(model).__name__ == "CategoricalHMM":
         X = _symbols(X, "categorical-hmm")
     lengths = read_lengths(args.lengths, X.shape[0])
