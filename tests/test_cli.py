@@ -335,3 +335,38 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     err = proc.stderr.read()
     proc.wait(timeout=120)
     assert err == b"" and proc.returncode == 141
+
+
+def test_hidden_markov_models_on_the_command_line(tmp_path, data, capsys):
+    lengths = tmp_path / "lengths.txt"
+    np.savetxt(lengths, [1000, 1500, 500], fmt="%d")
+    model = tmp_path / "hmm.npz"
+    code, out, err = run(["fit", str(data), "-k", "3", "--model", "gaussian-hmm",
+                          "--covariance-type", "diag", "--lengths", str(lengths),
+                          "--max-iter", "5", "--out", str(model)], capsys)
+    assert code == 0, err
+    assert "3-state gaussian hidden Markov model to 3,000 x 3 in 3 sequences" in err
+    assert "after 5 iterations" in out and "log-likelihood" in out
+    assert len([line for line in err.splitlines() if line.strip()[:1].isdigit()]) == 5
+    fitted = fastem.load(model)
+    expected = fitted.predict(X, [1000, 1500, 500])
+    code, out, err = run(["predict", str(model), str(data), "--lengths", str(lengths)], capsys)
+    assert code == 0, err
+    assert np.array_equal(np.array(out.split(), dtype=int), expected)
+    code, out, err = run(["score", str(model), str(data), "--lengths", str(lengths)], capsys)
+    assert f"log-likelihood {fitted.score(X, [1000, 1500, 500]):.10g}" in out
+    weights = tmp_path / "w.txt"
+    np.savetxt(weights, [1.0, 2.0, 0.5])
+    code, out, err = run(["fit", str(data), "-k", "2", "--model", "gmm-hmm", "--n-mix", "2",
+                          "--lengths", str(lengths), "--sample-weight", str(weights),
+                          "--max-iter", "2", "-q"], capsys)
+    assert code == 0, err
+    np.savetxt(lengths, [1000, 1000], fmt="%d")
+    code, out, err = run(["fit", str(data), "-k", "2", "--model", "gaussian-hmm",
+                          "--lengths", str(lengths)], capsys)
+    assert code == 1
+    assert err.strip().endswith("the sequence lengths sum to 2,000, but the data has 3,000 rows")
+    code, out, err = run(["predict", str(tmp_path / "hmm.npz"), str(data)], capsys)
+    assert code == 0  # one sequence
+    code, out, err = run(["score", str(model), str(data), "--lengths", str(lengths)], capsys)
+    assert code == 1 and "sum to 2,000" in err

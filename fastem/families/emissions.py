@@ -31,7 +31,7 @@ from scipy import linalg
 from .. import kernels
 from ..data.chunks import kernel_array
 from ..engine import passes
-from ..engine.sequences import PlanStatistics
+from ..engine.sequences import PlanStatistics, dirichlet_log_prior, normalize
 from .categorical import CategoricalPlan
 from .gaussian import (
     GaussianPlan,
@@ -44,6 +44,12 @@ from .linear import LinearPlan
 from .poisson import PoissonFamily
 
 COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
+
+
+def frame_outputs(n, n_components, scaled):
+    """The frames kernels' outputs for n rows: ``frames`` (n, K) and
+    ``shift`` (n,), or no shift when unscaled."""
+    return np.empty((n, n_components)), np.empty(n if scaled else 0)
 
 
 def validate_covars(covars, covariance_type, n_components):
@@ -162,10 +168,7 @@ class GaussianEmission:
     def frames(self, X, scaled):
         """``(frames, shift)`` of the kernel-ready rows X (see
         ``fastem.kernels.hmm``); unscaled, ``frames`` are the log-densities."""
-        n = X.shape[0]
-        K = self.n_components
-        frames = np.empty((n, K))
-        shift = np.empty(n if scaled else 0)
+        frames, shift = frame_outputs(X.shape[0], self.n_components, scaled)
         means = kernel_array(self.means, X.dtype)
         chol = kernel_array(self.chol, X.dtype)
         if self.kind == "full":
@@ -292,9 +295,7 @@ class CategoricalEmission:
         self.lnorm = np.zeros(self.n_components)
 
     def frames(self, X, scaled):
-        n, K = X.shape[0], self.n_components
-        frames = np.empty((n, K))
-        shift = np.empty(n if scaled else 0)
+        frames, shift = frame_outputs(X.shape[0], self.n_components, scaled)
         log_table_t = kernel_array(self.log_table.T, X.dtype)
         kernels.categorical_frames(X, log_table_t, self.offsets[:-1], self.lnorm, scaled,
                                    frames, shift)
@@ -314,11 +315,11 @@ class CategoricalEmission:
     def m_step(self, stats):
         """hmmlearn's update: ``max(prior - 1 + counts, 0)``, rows normalised."""
         table = np.maximum(self.prior - 1 + stats.moments, 0)
-        _normalize_rows(table)
+        normalize(table, axis=1)
         return table
 
     def log_prior(self):
-        return _dirichlet(self.emissionprob, self.prior)
+        return dirichlet_log_prior(self.emissionprob, self.prior)
 
     def prior_exact(self):
         return bool(np.all(np.asarray(self.prior, dtype=np.float64) >= 1))
@@ -341,9 +342,7 @@ class PoissonEmission:
         self.lnorm = -self.lambdas.sum(axis=1)
 
     def frames(self, X, scaled):
-        n, K = X.shape[0], self.n_components
-        frames = np.empty((n, K))
-        shift = np.empty(n if scaled else 0)
+        frames, shift = frame_outputs(X.shape[0], self.n_components, scaled)
         kernels.linear_frames(X, kernel_array(self.coef, X.dtype), self.lnorm,
                               PoissonFamily.log_factorial, scaled, frames, shift)
         return frames, shift
@@ -417,20 +416,6 @@ class CallbackEmission:
 
     def prior_exact(self):
         return True
-
-
-def _normalize_rows(a):
-    total = a.sum(axis=1, keepdims=True)
-    total[total == 0] = 1
-    a /= total
-
-
-def _dirichlet(probabilities, prior):
-    weight = np.broadcast_to(np.asarray(prior, dtype=np.float64) - 1.0, probabilities.shape)
-    with np.errstate(divide="ignore"):
-        logs = np.log(probabilities)
-    return float(np.sum(np.multiply(weight, logs, out=np.zeros_like(logs),
-                                    where=(probabilities > 0) & (weight != 0))))
 
 
 class GaussianMixtureEmission:
@@ -592,7 +577,7 @@ class GaussianMixtureEmission:
         return weights, means, covars
 
     def log_prior(self):
-        return _dirichlet(self.weights, self.weights_prior)
+        return dirichlet_log_prior(self.weights, self.weights_prior)
 
     def prior_exact(self):
         """hmmlearn's covariance update takes the scatter about the E-step's

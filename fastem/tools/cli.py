@@ -450,13 +450,7 @@ def fit_command(args):
         model.save(args.out)
         print(f"model written to {args.out}")
     if args.plot:
-        from .plotting import _pyplot, plot_bound
-
-        plt = _pyplot()
-        ax = plot_bound(model)
-        ax.figure.savefig(args.plot, dpi=100, bbox_inches="tight")
-        plt.close(ax.figure)
-        print(f"bound plot written to {args.plot}")
+        save_bound_plot(model, args.plot)
     if args.plot_mixture:
         from .plotting import _pyplot, plot_mixture
 
@@ -466,6 +460,17 @@ def fit_command(args):
         plt.close(ax.figure)
         print(f"mixture plot written to {args.plot_mixture}")
     return 0
+
+
+def save_bound_plot(model, path):
+    """``--plot``: ``plot_bound(model)`` written to ``path``."""
+    from .plotting import _pyplot, plot_bound
+
+    plt = _pyplot()
+    ax = plot_bound(model)
+    ax.figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(ax.figure)
+    print(f"bound plot written to {path}")
 
 
 def select_command(args):

@@ -99,13 +99,9 @@ def fit(args):
         model.save(args.out)
         print(f"model written to {args.out}")
     if args.plot:
-        from .plotting import _pyplot, plot_bound
+        from .cli import save_bound_plot
 
-        plt = _pyplot()
-        ax = plot_bound(model)
-        ax.figure.savefig(args.plot, dpi=100, bbox_inches="tight")
-        plt.close(ax.figure)
-        print(f"bound plot written to {args.plot}")
+        save_bound_plot(model, args.plot)
     return 0
 
 
