@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_array, check_is_fitted, check_random_state
 
 from .data.chunks import kernel_array
+from .data.dask import is_dask_array
 from .engine import sequences
 from .families.hmm_files import CategoricalHMMFile, GaussianHMMFile, GMMHMMFile, PoissonHMMFile
 from .families.emissions import (
@@ -252,8 +253,7 @@ class BaseHMM(BaseEstimator):
         ``INIT_ROWS`` rows only (give ``init_params=""`` and a start to fit
         data larger than memory from your own)."""
         self._validate_params()
-        rows, X_init, n = self._rows(X, fit=True)
-        bounds = sequences.check_lengths(lengths, n)
+        rows, X_init, bounds = self._rows(X, lengths, fit=True)
         seq_weight = self._check_sample_weight(sample_weight, bounds)
         self._init(X_init, np.diff(bounds))
         self._check()
@@ -279,20 +279,43 @@ class BaseHMM(BaseEstimator):
             raise ValueError("sample_weight gives no sequence with rows a positive weight")
         return w
 
-    def _rows(self, X, fit):
-        """``(rows, X_init, n_samples)``: the rows the passes read (kernel-
-        ready in memory, or ``LazyRows`` of a memory-mapped array), the rows
-        the initialisation looks at."""
-        if isinstance(X, np.memmap) and X.ndim == 2 and X.dtype.kind in "biuf":
+    def _rows(self, X, lengths, fit):
+        """``(rows, X_init, bounds)``: the rows the passes read (kernel-ready
+        in memory, ``LazyRows`` of a memory-mapped array, ``DaskSequences``
+        of a dask array), the rows the initialisation looks at, the
+        sequences' row bounds."""
+        if is_dask_array(X) or (isinstance(X, np.memmap) and X.ndim == 2
+                                and X.dtype.kind in "biuf"):
+            if is_dask_array(X):
+                if X.ndim != 2:
+                    raise ValueError(f"Expected a 2D dask array, got {X.ndim}D")
+                if any(np.isnan(c) for c in X.chunks[0]):
+                    X = X.compute_chunk_sizes()
             dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-            head = self._prepare_X(check_array(np.asarray(X[:INIT_ROWS])))
+            bounds = sequences.check_lengths(lengths, X.shape[0])
+            if is_dask_array(X):
+                from .data.dask_sequences import DaskSequences
+
+                rows = DaskSequences(X, bounds, dtype, self._check_block)
+                head = rows.head(INIT_ROWS)
+            else:
+                rows = sequences.LazyRows(X, dtype, self._check_block)
+                head = np.asarray(X[:INIT_ROWS])
+            head = self._prepare_X(check_array(head))
             if not fit:
                 self._check_scored_X(head)
-            return sequences.LazyRows(X, dtype, self._check_block), head, X.shape[0]
+            return rows, head, bounds
         X = self._prepare_X(check_array(X))
         if not fit:
             self._check_scored_X(X)
-        return self._kernel_X(X), X, X.shape[0]
+        return self._kernel_X(X), X, sequences.check_lengths(lengths, X.shape[0])
+
+    def _dask_task(self, rows):
+        from .data.dask import Task
+
+        return Task(emission=self._emission(), startprob=np.asarray(self.startprob_),
+                    transmat=np.asarray(self.transmat_), dtype=rows.dtype,
+                    bounds=rows.bounds, starts=rows.starts, check=rows.check)
 
     def _check_block(self, block):
         """A batch of a memory-mapped X: finite, and values the emission
@@ -311,8 +334,8 @@ class BaseHMM(BaseEstimator):
         check_is_fitted(self, "startprob_")
         self._check_implementation()
         self._check()
-        rows, _, n = self._rows(X, fit=False)
-        return rows, sequences.check_lengths(lengths, n)
+        rows, _, bounds = self._rows(X, lengths, fit=False)
+        return rows, bounds
 
     def _check_scored_X(self, X):
         if hasattr(self, "n_features") and X.shape[1] != self.n_features:
@@ -321,6 +344,14 @@ class BaseHMM(BaseEstimator):
 
     def _score(self, X, lengths, compute_posteriors):
         X, bounds = self._scored(X, lengths)
+        if hasattr(X, "distributed_e_step"):  # a dask array: posteriors as a dask array
+            from .data.dask_sequences import block_posteriors
+
+            stats = sequences.e_step(X, bounds, self._emission(), self.startprob_,
+                                     self.transmat_, want_stats=False)
+            posteriors = (X.lazy(block_posteriors, self._dask_task(X), self.n_components)
+                          if compute_posteriors else np.empty((0, self.n_components)))
+            return stats.sum_lpn, posteriors
         posteriors = np.empty((X.shape[0], self.n_components)) if compute_posteriors else None
         stats = sequences.e_step(X, bounds, self._emission(), self.startprob_, self.transmat_,
                                  want_stats=False, posteriors=posteriors)
@@ -347,6 +378,8 @@ class BaseHMM(BaseEstimator):
         algorithm = algorithm or self.algorithm
         if algorithm not in DECODER_ALGORITHMS:
             raise ValueError(f"Unknown decoder {algorithm!r}")
+        if is_dask_array(X):
+            return self._decode_dask(X, lengths, algorithm)
         if algorithm == "map":
             X, bounds = self._scored(X, lengths)
             posteriors = np.empty((X.shape[0], self.n_components))
@@ -359,8 +392,34 @@ class BaseHMM(BaseEstimator):
         X, bounds = self._scored(X, lengths)
         return sequences.viterbi(X, bounds, self._emission(), self.startprob_, self.transmat_)
 
+    def _decode_dask(self, X, lengths, algorithm, log_prob=True):
+        """``decode`` of a dask array: the states as a dask array, the
+        log-probability computed (unless ``log_prob`` is False: None)."""
+        import dask
+
+        from .data.dask_sequences import block_posteriors, block_viterbi, block_viterbi_lp
+
+        rows, _ = self._scored(X, lengths)
+        task = self._dask_task(rows)
+        if algorithm == "map":
+            posteriors = rows.lazy(block_posteriors, task, self.n_components)
+            value = float(posteriors.max(axis=1).sum().compute()) if log_prob else None
+            return value, posteriors.argmax(axis=1)
+        path = rows.lazy(block_viterbi, task, dtype=np.int64)
+        value = None
+        if log_prob:
+            blocks = rows.data.to_delayed().ravel()
+            value = float(sum(dask.compute(*[dask.delayed(block_viterbi_lp)(b, task, i)
+                                             for i, b in enumerate(blocks)])))
+        return value, path
+
     def predict(self, X, lengths=None):
-        """The most likely state of each row (``decode`` with ``algorithm``)."""
+        """The most likely state of each row (``decode`` with ``algorithm``;
+        a dask array of a dask array, computed a block at a time)."""
+        if is_dask_array(X):
+            check_is_fitted(self, "startprob_")
+            self._check()
+            return self._decode_dask(X, lengths, self.algorithm, log_prob=False)[1]
         return self.decode(X, lengths)[1]
 
     def predict_proba(self, X, lengths=None):

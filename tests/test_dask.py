@@ -163,3 +163,42 @@ def test_bayesian_mixture_on_a_dask_array(client, X, covariance_type):
     proba = b.predict_proba(dX)
     assert isinstance(proba, da.Array)
     np.testing.assert_allclose(proba.compute(), a.predict_proba(X), rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# Hidden Markov models: blocks rechunked to whole sequences.
+
+
+@pytest.mark.parametrize("make", [
+    lambda: fastem.GaussianHMM(3, "full", n_iter=5, tol=0, random_state=0),
+    lambda: fastem.GMMHMM(2, 2, covariance_type="diag", n_iter=4, tol=0, random_state=0),
+])
+def test_dask_hmm_fit_equals_numpy_fit_and_runs_on_the_workers(client, X, make):
+    lengths = [300, 900, 50, 1250, 700, 800]
+    dX = da.from_array(X, chunks=(700, 3))  # blocks that cut sequences
+    a = make().fit(X, lengths)
+    with distributed.get_task_stream(client) as tasks:
+        b = make().fit(dX, lengths, sample_weight=None)
+    assert any("_block_e_step" in t["key"][0] if isinstance(t["key"], tuple)
+               else "_block_e_step" in t["key"] for t in tasks.data)
+    np.testing.assert_allclose(b.lower_bounds_, a.lower_bounds_, rtol=1e-10)
+    np.testing.assert_allclose(b.means_, a.means_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(b.transmat_, a.transmat_, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(b.score(dX, lengths), a.score(X, lengths), rtol=1e-12)
+    states = b.predict(dX, lengths)
+    assert isinstance(states, da.Array)
+    np.testing.assert_array_equal(states.compute(), a.predict(X, lengths))
+    proba = b.predict_proba(dX, lengths)
+    np.testing.assert_allclose(proba.compute(), a.predict_proba(X, lengths), atol=1e-9)
+    v, path = b.decode(dX, lengths)
+    v_ref, path_ref = a.decode(X, lengths)
+    np.testing.assert_allclose(v, v_ref, rtol=1e-12)
+    np.testing.assert_array_equal(path.compute(), path_ref)
+    weights = np.array([1.0, 2.0, 0.5, 1.0, 3.0, 1.0])
+    c = make().fit(X, lengths, sample_weight=weights)
+    d = make().fit(dX, lengths, sample_weight=weights)
+    np.testing.assert_allclose(d.lower_bounds_, c.lower_bounds_, rtol=1e-10)
+    bad = X.copy()
+    bad[1000, 0] = np.nan
+    with pytest.raises(ValueError, match="Input contains NaN"):
+        b.score(da.from_array(bad, chunks=(700, 3)), lengths)

@@ -131,6 +131,9 @@ def e_step(X, bounds, emission, startprob, transmat, *, want_stats=True, posteri
     ``seq_weight`` (S,): each sequence counts that many times in the
     statistics and the log-likelihood (``n_samples`` is then the weighted
     number of rows)."""
+    distributed = getattr(X, "distributed_e_step", None)
+    if distributed is not None and posteriors is None:  # a dask array, on the cluster
+        return distributed(emission, startprob, transmat, want_stats, seq_weight)
     with np.errstate(under="ignore"):
         return _e_step(X, bounds, emission, startprob, transmat, want_stats, posteriors,
                        seq_weight)
