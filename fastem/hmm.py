@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, check_random_
 
 from .data.chunks import kernel_array
 from .data.dask import is_dask_array
+from .data.sources import is_chunk_source
 from .engine import sequences
 from .families.hmm_files import CategoricalHMMFile, GaussianHMMFile, GMMHMMFile, PoissonHMMFile
 from .families.emissions import (
@@ -284,6 +285,17 @@ class BaseHMM(BaseEstimator):
         in memory, ``LazyRows`` of a memory-mapped array, ``DaskSequences``
         of a dask array), the rows the initialisation looks at, the
         sequences' row bounds."""
+        if is_chunk_source(X):
+            from .data.sequence_chunks import SequenceChunks
+
+            if lengths is not None:
+                raise ValueError("a sequence source's items give the sequences: pass "
+                                 "lengths=None")
+            rows = SequenceChunks(X, self._check_block, scan_check=self._check_rows)
+            head = self._prepare_X(check_array(rows.head(INIT_ROWS)))
+            if not fit:
+                self._check_scored_X(head)
+            return rows, head, rows.bounds
         if is_dask_array(X) or (isinstance(X, np.memmap) and X.ndim == 2
                                 and X.dtype.kind in "biuf"):
             if is_dask_array(X):
@@ -318,11 +330,15 @@ class BaseHMM(BaseEstimator):
                     bounds=rows.bounds, starts=rows.starts, check=rows.check)
 
     def _check_block(self, block):
-        """A batch of a memory-mapped X: finite, and values the emission
+        """A batch of an out-of-core X: finite, and values the emission
         takes (the checks scoring makes)."""
-        block = self._prepare_X(check_array(np.asarray(block)))
+        block = self._check_rows(block)
         self._check_scored_X(block)
         return block
+
+    def _check_rows(self, block):
+        """Rows validated as an in-memory X is (finite, numeric, 2-D)."""
+        return self._prepare_X(check_array(np.asarray(block)))
 
     def _kernel_X(self, X):
         dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
@@ -344,13 +360,16 @@ class BaseHMM(BaseEstimator):
 
     def _score(self, X, lengths, compute_posteriors):
         X, bounds = self._scored(X, lengths)
-        if hasattr(X, "distributed_e_step"):  # a dask array: posteriors as a dask array
-            from .data.dask_sequences import block_posteriors
-
+        if hasattr(X, "distributed_e_step"):  # a dask array or a sequence source
             stats = sequences.e_step(X, bounds, self._emission(), self.startprob_,
                                      self.transmat_, want_stats=False)
-            posteriors = (X.lazy(block_posteriors, self._dask_task(X), self.n_components)
-                          if compute_posteriors else np.empty((0, self.n_components)))
+            posteriors = np.empty((0, self.n_components))
+            if compute_posteriors and hasattr(X, "lazy"):  # a dask array of them
+                from .data.dask_sequences import block_posteriors
+
+                posteriors = X.lazy(block_posteriors, self._dask_task(X), self.n_components)
+            elif compute_posteriors:
+                posteriors = X.per_item(self._item_posteriors)
             return stats.sum_lpn, posteriors
         posteriors = np.empty((X.shape[0], self.n_components)) if compute_posteriors else None
         stats = sequences.e_step(X, bounds, self._emission(), self.startprob_, self.transmat_,
@@ -380,6 +399,8 @@ class BaseHMM(BaseEstimator):
             raise ValueError(f"Unknown decoder {algorithm!r}")
         if is_dask_array(X):
             return self._decode_dask(X, lengths, algorithm)
+        if is_chunk_source(X):
+            return self._decode_items(self._scored(X, lengths)[0], algorithm)
         if algorithm == "map":
             X, bounds = self._scored(X, lengths)
             posteriors = np.empty((X.shape[0], self.n_components))
@@ -391,6 +412,27 @@ class BaseHMM(BaseEstimator):
             return log_prob, np.argmax(posteriors, axis=1)
         X, bounds = self._scored(X, lengths)
         return sequences.viterbi(X, bounds, self._emission(), self.startprob_, self.transmat_)
+
+    def _item_posteriors(self, X, local):
+        out = np.empty((X.shape[0], self.n_components))
+        sequences.e_step(X, local, self._emission(), self.startprob_, self.transmat_,
+                         want_stats=False, posteriors=out)
+        return out
+
+    def _decode_items(self, rows, algorithm):
+        """``decode`` of a sequence source, item by item."""
+        log_prob, paths = 0.0, []
+        for X, local, _ in rows.kernel_items():
+            if algorithm == "map":
+                post = self._item_posteriors(X, local)
+                log_prob += post.max(axis=1).sum()
+                paths.append(np.argmax(post, axis=1))
+            else:
+                lp, path = sequences.viterbi(X, local, self._emission(), self.startprob_,
+                                             self.transmat_)
+                log_prob += lp
+                paths.append(path)
+        return log_prob, np.concatenate(paths)
 
     def _decode_dask(self, X, lengths, algorithm, log_prob=True):
         """``decode`` of a dask array: the states as a dask array, the

@@ -537,3 +537,51 @@ def test_a_memory_mapped_x_is_read_a_batch_at_a_time(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="Largest symbol is 5"):
         fastem.CategoricalHMM(3, n_iter=2, random_state=0).fit(
             np.load(tmp_path / "s.npy", mmap_mode="r"), [4000])
+
+
+def test_a_source_of_sequences_is_read_item_by_item():
+    X, lengths = sample_data(K=3, d=2, covariance_type="diag", lengths=(300, 500, 200, 400),
+                             seed=8)
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+
+    class Pairs:  # (X, lengths) items: two sequences each
+        def __iter__(self):
+            yield X[:800], [300, 500]
+            yield X[800:], [200, 400]
+
+    class OnePerItem:
+        def __iter__(self):
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                yield X[lo:hi]
+
+    a = fastem.GaussianHMM(3, "diag", n_iter=5, tol=0, random_state=0).fit(X, lengths)
+    for source in (Pairs(), OnePerItem()):
+        b = fastem.GaussianHMM(3, "diag", n_iter=5, tol=0, random_state=0,
+                               bound_check="raise").fit(source)
+        assert_allclose(b.lower_bounds_, a.lower_bounds_, rtol=1e-10)
+        assert_allclose(b.means_, a.means_, rtol=1e-9)
+        assert_allclose(b.score(source), a.score(X, lengths), rtol=1e-12)
+        assert_array_equal(b.predict(source), a.predict(X, lengths))
+        assert_allclose(b.predict_proba(source), a.predict_proba(X, lengths), atol=1e-10)
+        for algorithm in ("viterbi", "map"):
+            v, path = b.decode(source, algorithm=algorithm)
+            v_ref, path_ref = a.decode(X, lengths, algorithm=algorithm)
+            assert_allclose(v, v_ref, rtol=1e-12)
+            assert_array_equal(path, path_ref)
+    w = np.array([1.0, 2.0, 0.5, 1.0])
+    c = fastem.GaussianHMM(3, "diag", n_iter=3, tol=0, random_state=0).fit(X, lengths,
+                                                                            sample_weight=w)
+    d = fastem.GaussianHMM(3, "diag", n_iter=3, tol=0, random_state=0).fit(Pairs(),
+                                                                            sample_weight=w)
+    assert_allclose(d.lower_bounds_, c.lower_bounds_, rtol=1e-10)
+    with pytest.raises(ValueError, match="lengths=None"):
+        fastem.GaussianHMM(3).fit(Pairs(), lengths)
+    with pytest.raises(TypeError, match="readable once per pass"):
+        fastem.GaussianHMM(3).fit(iter([X]))
+
+    class Bad:
+        def __iter__(self):
+            yield X[:800], [300, 400]
+
+    with pytest.raises(ValueError, match="doesn't sum to 800 samples"):
+        fastem.GaussianHMM(3).fit(Bad())

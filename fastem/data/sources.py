@@ -196,8 +196,13 @@ class ChunkSource(RowSource):
         self.dtype = None
 
     def blocks(self):
-        for block in self.source() if callable(self.source) else self.source:
+        for block in self.blocks_raw():
             yield np.asarray(block)
+
+    def blocks_raw(self):
+        """The source's items as it yields them (a sequence source's may be
+        ``(X, lengths)`` pairs)."""
+        yield from (self.source() if callable(self.source) else self.source)
 
     def scan(self, check_block):
         """The first pass: each block goes through ``check_block`` (which
