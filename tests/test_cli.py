@@ -370,3 +370,8 @@ def test_hidden_markov_models_on_the_command_line(tmp_path, data, capsys):
     assert code == 0  # one sequence
     code, out, err = run(["score", str(model), str(data), "--lengths", str(lengths)], capsys)
     assert code == 1 and "sum to 2,000" in err
+    code, out, err = run(["fit", str(data), "-k", "2", "--model", "poisson-hmm",
+                          "--learning-method", "online"], capsys)
+    assert code == 1
+    assert err.strip().endswith("--learning-method is an option of the mixtures; --model "
+                                "poisson-hmm fits a hidden Markov model")

@@ -70,6 +70,15 @@ def fit(args):
     each iteration's log-likelihood on stderr (hmmlearn's verbose lines)."""
     from .cli import read_data
 
+    mixture_only = [name for name, given in (
+        ("--learning-method", args.learning_method != "batch"),
+        ("--batch-size", args.batch_size != "auto"),
+        ("--missing", args.missing != "raise"), ("--n-init", args.n_init != 1),
+        ("--init-params", args.init_params != "kmeans"), ("--reseed", args.reseed),
+        ("--plot-mixture", args.plot_mixture is not None)) if given]
+    if mixture_only:
+        raise ValueError(f"{mixture_only[0]} is an option of the mixtures; --model "
+                         f"{args.model} fits a hidden Markov model")
     X = _symbols(read_data(args.data), args.model)
     if not isinstance(X, np.memmap):  # a memory-mapped .npy is read a batch at a time
         X = np.asarray(X)
