@@ -35,13 +35,18 @@ def aligned_chunks(bounds, target):
     return chunks, starts
 
 
+def _block(block, task, index):
+    """``(rows, local bounds, first sequence, end sequence)`` of block
+    ``index``: its rows validated (``task.check``) and kernel-ready."""
+    X = np.ascontiguousarray(task.check(np.asarray(block)), dtype=task.dtype)
+    lo, hi = task.starts[index], task.starts[index + 1]
+    return X, task.bounds[lo:hi + 1] - task.bounds[lo], lo, hi
+
+
 def _block_e_step(block, task, index):
     from ..engine.sequences import e_step
 
-    X = task.check(np.asarray(block))
-    X = np.ascontiguousarray(X, dtype=task.dtype)
-    lo, hi = task.starts[index], task.starts[index + 1]
-    local = task.bounds[lo:hi + 1] - task.bounds[lo]
+    X, local, lo, hi = _block(block, task, index)
     weights = None if task.seq_weight is None else task.seq_weight[lo:hi]
     return e_step(X, local, task.emission, task.startprob, task.transmat,
                   want_stats=task.want_stats, seq_weight=weights)
@@ -121,27 +126,21 @@ class DaskSequences:
 def block_viterbi(block, task, index):
     from ..engine.sequences import viterbi
 
-    X = np.ascontiguousarray(task.check(np.asarray(block)), dtype=task.dtype)
-    lo, hi = task.starts[index], task.starts[index + 1]
-    local = task.bounds[lo:hi + 1] - task.bounds[lo]
+    X, local, _, _ = _block(block, task, index)
     return viterbi(X, local, task.emission, task.startprob, task.transmat)[1]
 
 
 def block_viterbi_lp(block, task, index):
     from ..engine.sequences import viterbi
 
-    X = np.ascontiguousarray(task.check(np.asarray(block)), dtype=task.dtype)
-    lo, hi = task.starts[index], task.starts[index + 1]
-    local = task.bounds[lo:hi + 1] - task.bounds[lo]
+    X, local, _, _ = _block(block, task, index)
     return viterbi(X, local, task.emission, task.startprob, task.transmat)[0]
 
 
 def block_posteriors(block, task, index):
     from ..engine.sequences import e_step
 
-    X = np.ascontiguousarray(task.check(np.asarray(block)), dtype=task.dtype)
-    lo, hi = task.starts[index], task.starts[index + 1]
-    local = task.bounds[lo:hi + 1] - task.bounds[lo]
+    X, local, _, _ = _block(block, task, index)
     out = np.empty((X.shape[0], task.startprob.shape[0]))
     e_step(X, local, task.emission, task.startprob, task.transmat, want_stats=False,
            posteriors=out)
