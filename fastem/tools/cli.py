@@ -435,9 +435,7 @@ def fit_command(args):
             fit_with_progress(model, X, None if sample_weight is None
                               else np.asarray(sample_weight).ravel())
     seconds = time.perf_counter() - started
-    for w in caught:
-        print(f"warning: {w.category.__name__}: {' '.join(str(w.message).split())}",
-              file=sys.stderr)
+    print_warnings(caught)
     state = "converged" if model.converged_ else "did not converge"
     steps = "iterations" if args.learning_method == "batch" else "passes"
     print(f"{state} after {model.n_iter_} {steps} in {seconds:.2f} s; "
@@ -460,6 +458,13 @@ def fit_command(args):
         plt.close(ax.figure)
         print(f"mixture plot written to {args.plot_mixture}")
     return 0
+
+
+def print_warnings(caught):
+    """The warnings a fit raised, one line each on stderr."""
+    for w in caught:
+        print(f"warning: {w.category.__name__}: {' '.join(str(w.message).split())}",
+              file=sys.stderr)
 
 
 def save_bound_plot(model, path):

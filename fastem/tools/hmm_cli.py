@@ -68,7 +68,7 @@ def make_model(args):
 def fit(args):
     """``fastem fit DATA -k K --model ...-hmm [--lengths FILE]``: Baum-Welch,
     each iteration's log-likelihood on stderr (hmmlearn's verbose lines)."""
-    from .cli import read_data
+    from .cli import print_warnings, read_data, save_bound_plot
 
     mixture_only = [name for name, given in (
         ("--learning-method", args.learning_method != "batch"),
@@ -97,19 +97,14 @@ def fit(args):
         warnings.simplefilter("always")
         model.fit(X, lengths, sample_weight=sample_weight)
     seconds = time.perf_counter() - started
-    for w in caught:
-        print(f"warning: {w.category.__name__}: {' '.join(str(w.message).split())}",
-              file=sys.stderr)
-    state = "converged" if model.monitor_.converged and model.monitor_.iter < model.n_iter \
-        else "stopped"
-    print(f"{state} after {model.monitor_.iter} iterations in {seconds:.2f} s; "
-          f"log-likelihood {model.lower_bounds_[-1]:.8f}")
+    print_warnings(caught)
+    state = "converged" if model.converged_ else "stopped"
+    print(f"{state} after {model.n_iter_} iterations in {seconds:.2f} s; "
+          f"log-likelihood {model.lower_bound_:.8f}")
     if args.out:
         model.save(args.out)
         print(f"model written to {args.out}")
     if args.plot:
-        from .cli import save_bound_plot
-
         save_bound_plot(model, args.plot)
     return 0
 
